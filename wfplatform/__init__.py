@@ -1,0 +1,29 @@
+"""wfplatform: a workflow-automation backend whose storage cuts over from memory to a
+database gradually, safely and observably."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import cli, config, http, storage_ext
+from .extensions import db, migrate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config.load(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    storage_ext.init_app(app)
+    http.init_app(app)
+    cli.init_app(app)
+    return app

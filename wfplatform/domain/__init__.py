@@ -1,0 +1,1 @@
+"""Plain domain records: dataclasses with no Flask or SQLAlchemy imports."""

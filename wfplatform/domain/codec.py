@@ -1,0 +1,71 @@
+"""Turn domain dataclasses into JSON-ready dicts and back.
+
+The same form is used by the journal, by comparisons between backends and by exports, so
+it is normalised: datetimes are UTC ISO 8601 strings at microsecond precision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Databases without time zones (SQLite) hand back naive datetimes; they are UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@functools.cache
+def _datetime_fields(cls: type) -> frozenset[str]:
+    hints = typing.get_type_hints(cls)
+    return frozenset(
+        field.name
+        for field in dataclasses.fields(cls)
+        if datetime in (hints[field.name], *typing.get_args(hints[field.name]))
+    )
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    data = {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
+    for name in _datetime_fields(type(record)):
+        if data[name] is not None:
+            data[name] = as_utc(data[name]).isoformat(timespec="microseconds")
+    return _deep_copy_json(data)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    values = _deep_copy_json(data)
+    for name in _datetime_fields(cls):
+        if isinstance(values.get(name), str):
+            values[name] = as_utc(datetime.fromisoformat(values[name]))
+    return cls(**values)
+
+
+def _deep_copy_json(value: Any) -> Any:
+    """A copy of JSON-shaped data, much faster than `copy.deepcopy`."""
+    if isinstance(value, dict):
+        return {key: _deep_copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy_json(item) for item in value]
+    return value
+
+
+def copy_record(record: T) -> T:
+    """A copy that shares no mutable JSON with the original (storage hands out copies)."""
+    changes = {
+        field.name: _deep_copy_json(getattr(record, field.name))
+        for field in dataclasses.fields(record)
+        if isinstance(getattr(record, field.name), dict | list)
+    }
+    return dataclasses.replace(record, **changes)

@@ -1,0 +1,62 @@
+"""Errors the storage layer and the services raise.
+
+Domain errors are answers (the same in every storage mode) and never trigger a fallback.
+`StorageUnavailable` is the one infrastructure fault the migration adapter falls back on;
+drivers' errors are wrapped into it `from` the original.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that cannot be honoured whatever the storage mode."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body: dict = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_failed"
+
+
+class GuardRefused(Conflict):
+    """A mode switch refused because it could lose or hide data."""
+
+    code = "guard_refused"
+
+
+class StorageUnavailable(Exception):
+    """An infrastructure fault: connection refused, timeout, server gone."""
+
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, backend: str, message: str) -> None:
+        super().__init__(f"{backend} unavailable: {message}")
+        self.backend = backend
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": str(self), "details": None}}

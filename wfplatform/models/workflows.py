@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm as so
+
+from ..extensions import db
+from .types import JSONDocument, Timestamp
+
+
+class WorkflowModel(db.Model):
+    __tablename__ = "workflows"
+    __table_args__ = (
+        sa.Index("ix_workflows_user_id_updated_at", "user_id", "updated_at"),
+        sa.Index("ix_workflows_tags", "tags", postgresql_using="gin"),
+        sa.Index("ix_workflows_node_types", "node_types", postgresql_using="gin"),
+        sa.Index("ix_workflows_credential_types", "credential_types", postgresql_using="gin"),
+    )
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
+    user_id: so.Mapped[str] = so.mapped_column(
+        sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE")
+    )
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    description: so.Mapped[str] = so.mapped_column(sa.Text)
+    status: so.Mapped[str] = so.mapped_column(sa.String(20), index=True)
+    tags: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
+    nodes: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)
+    edges: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)
+    settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
+    node_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
+    credential_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
+    version: so.Mapped[int] = so.mapped_column(sa.Integer)
+    created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
+    updated_at: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
+
+
+class WorkflowVersionModel(db.Model):
+    __tablename__ = "workflow_versions"
+    __table_args__ = (sa.UniqueConstraint("workflow_id", "number"),)
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
+    workflow_id: so.Mapped[str] = so.mapped_column(
+        sa.String(36), sa.ForeignKey("workflows.id", ondelete="CASCADE")
+    )
+    number: so.Mapped[int] = so.mapped_column(sa.Integer)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    nodes: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)
+    edges: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)
+    settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
+    created_by: so.Mapped[str | None] = so.mapped_column(sa.String(36))
+    created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)

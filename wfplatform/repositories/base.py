@@ -1,0 +1,152 @@
+"""The repository interface every domain implements twice (memory and SQL).
+
+A repository class declares which of its public methods read and which write (`@reads`,
+`@writes`); that declaration is all the migration adapter needs to route it. Writes change
+records only through the primitives `_insert`, `_replace` and `_erase`, which both backends
+implement and which report every change to the unit of work, so the adapter knows exactly
+which records an operation touched and can copy their final state to the other backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from ..errors import NotFound
+
+READ = "read"
+WRITE = "write"
+
+
+def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
+    """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync)."""
+
+    def mark(method: Callable) -> Callable:
+        method.__storage_kind__ = READ  # type: ignore[attr-defined]
+        method.__storage_key_arg__ = key_arg  # type: ignore[attr-defined]
+        return method
+
+    return mark(fn) if fn is not None else mark
+
+
+def writes(method: Callable) -> Callable:
+    method.__storage_kind__ = WRITE  # type: ignore[attr-defined]
+    return method
+
+
+def declared_operations(cls: type) -> dict[str, str]:
+    """Public methods of a repository class mapped to `read` or `write`.
+
+    The declaration is read along the MRO, so a backend's override of an interface method
+    keeps the interface's marker."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        for name, member in vars(klass).items():
+            kind = getattr(member, "__storage_kind__", None)
+            if kind and not name.startswith("_"):
+                found[name] = kind
+    return found
+
+
+def key_argument(cls: type, operation: str) -> str | None:
+    for klass in cls.__mro__:
+        member = vars(klass).get(operation)
+        if member is not None and hasattr(member, "__storage_kind__"):
+            return getattr(member, "__storage_key_arg__", None)
+    return None
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A record's reference to its owner in another repository."""
+
+    repository: str
+    field: str
+
+
+@dataclass(frozen=True)
+class RepositorySpec:
+    name: str
+    record_type: type
+    parents: tuple[Parent, ...] = ()
+
+    def key(self, record: Any) -> str:
+        return record.id
+
+    def parent_keys(self, record: Any) -> list[tuple[str, str]]:
+        return [
+            (parent.repository, getattr(record, parent.field))
+            for parent in self.parents
+            if getattr(record, parent.field, None) is not None
+        ]
+
+
+class ChangeSink(Protocol):
+    """What a unit of work offers the repositories it runs."""
+
+    def record_change(self, spec: RepositorySpec, key: str, record: Any | None) -> None: ...
+
+    def prepare_put(self, spec: RepositorySpec, record: Any) -> None: ...
+
+
+class Repository(ABC):
+    """Primitives shared by every repository; domain methods live in the subclasses."""
+
+    spec: ClassVar[RepositorySpec]
+
+    def __init__(self, changes: ChangeSink | None = None) -> None:
+        self._changes = changes
+
+    def _changed(self, key: str, record: Any | None) -> None:
+        if self._changes is not None:
+            self._changes.record_change(self.spec, key, record)
+
+    @reads(key_arg="key")
+    def get(self, key: str) -> Any | None:
+        """The record with this key, or None."""
+        return self.fetch(key)
+
+    # -- primitives each backend implements ------------------------------------------------
+    @abstractmethod
+    def fetch(self, key: str) -> Any | None: ...
+
+    @abstractmethod
+    def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
+        """Every record, ordered by key (used by verify and backfill)."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def upsert(self, record: Any) -> None:
+        """Replication: make the stored record equal to `record` (no domain checks)."""
+
+    @abstractmethod
+    def discard(self, key: str) -> None:
+        """Replication: remove the record if it exists."""
+
+    @abstractmethod
+    def _insert(self, record: Any) -> None: ...
+
+    @abstractmethod
+    def _replace(self, record: Any) -> None: ...
+
+    @abstractmethod
+    def _erase(self, key: str) -> None: ...
+
+    # -- helpers for domain write methods ---------------------------------------------------
+    def _require(self, key: str) -> Any:
+        record = self.fetch(key)
+        if record is None:
+            raise NotFound(f"{self.spec.name} {key} not found")
+        return record
+
+
+@dataclass
+class Page:
+    """One page of a list query."""
+
+    items: list[Any]
+    total: int

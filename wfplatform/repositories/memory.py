@@ -1,0 +1,102 @@
+"""The generic half of every memory repository: primitives over a `TableView`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+from ..domain.codec import copy_record
+from ..errors import Conflict
+from ..storage.memory import IndexKey, MemoryStore, MemoryTable, TableView
+from .base import ChangeSink, Page, Repository
+
+
+class MemoryRepository(Repository):
+    """Thread-safe through the store's lock; hands out and keeps copies only."""
+
+    backend: ClassVar[str] = "memory"
+    unique: ClassVar[dict[str, IndexKey]] = {}
+    indexes: ClassVar[dict[str, IndexKey]] = {}
+
+    def __init__(
+        self, store: MemoryStore, view: TableView | None = None, changes: ChangeSink | None = None
+    ) -> None:
+        super().__init__(changes)
+        self._store = store
+        self._view = view if view is not None else store.view(self.spec.name)
+
+    @classmethod
+    def create_table(cls, store: MemoryStore) -> MemoryTable:
+        return store.add_table(
+            MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=cls.indexes)
+        )
+
+    def fetch(self, key: str) -> Any | None:
+        with self._store.lock:
+            record = self._view.get(key)
+            return copy_record(record) if record is not None else None
+
+    def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
+        with self._store.lock:
+            keys = sorted(self._view.keys())
+        for start in range(0, len(keys), batch_size):
+            with self._store.lock:
+                batch = [self._view.get(key) for key in keys[start : start + batch_size]]
+            yield from (copy_record(record) for record in batch if record is not None)
+
+    def keys(self) -> set[str]:
+        with self._store.lock:
+            return self._view.keys()
+
+    def count(self) -> int:
+        with self._store.lock:
+            return len(self._view.keys())
+
+    def upsert(self, record: Any) -> None:
+        with self._store.lock:
+            self._view.put(copy_record(record))
+
+    def discard(self, key: str) -> None:
+        with self._store.lock:
+            self._view.remove(key)
+
+    def _insert(self, record: Any) -> None:
+        key = self.spec.key(record)
+        with self._store.lock:
+            if self._view.get(key) is not None:
+                raise Conflict(f"{self.spec.name} {key} already exists", {"field": "id"})
+            for index, value in self._view.table.unique_values(record):
+                if self._view.holder(index, value) not in (None, key):
+                    raise Conflict(f"{self.spec.name}: {index} already taken", {"field": index})
+            self._view.put(copy_record(record))
+        self._changed(key, record)
+
+    def _replace(self, record: Any) -> None:
+        key = self.spec.key(record)
+        with self._store.lock:
+            self._require(key)
+            for index, value in self._view.table.unique_values(record):
+                if self._view.holder(index, value) not in (None, key):
+                    raise Conflict(f"{self.spec.name}: {index} already taken", {"field": index})
+            self._view.put(copy_record(record))
+        self._changed(key, record)
+
+    def _erase(self, key: str) -> None:
+        with self._store.lock:
+            self._require(key)
+            self._view.remove(key)
+        self._changed(key, None)
+
+    # -- query helpers for subclasses --------------------------------------------------------
+    def _select(
+        self,
+        candidates: Iterable[Any],
+        predicate: Callable[[Any], bool],
+        sort_key: Callable[[Any], Any],
+        reverse: bool,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        matches = sorted((r for r in candidates if predicate(r)), key=sort_key, reverse=reverse)
+        items = [copy_record(record) for record in matches[offset : offset + limit]]
+        return Page(items=items, total=len(matches))

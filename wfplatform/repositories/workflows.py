@@ -1,0 +1,233 @@
+"""Workflows and their numbered versions: interfaces, memory and SQL implementations."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ..domain.codec import utcnow
+from ..domain.workflows import Workflow, WorkflowVersion
+from ..errors import Conflict
+from ..models import WorkflowModel, WorkflowVersionModel
+from .base import Page, Parent, Repository, RepositorySpec, reads, writes
+from .json_filters import json_array_overlaps
+from .memory import MemoryRepository
+from .sql import SqlRepository
+
+ORDER_FIELDS = ("created_at", "updated_at", "name")
+
+
+@dataclass(frozen=True)
+class WorkflowQuery:
+    """Filters of the workflow list; `order` is a field name, `-` first for descending."""
+
+    user_id: str | None = None
+    status: str | None = None
+    tags: tuple[str, ...] = ()
+    search: str | None = None
+    node_type: str | None = None
+    credential_type: str | None = None
+    order: str = "-updated_at"
+    limit: int = 50
+    offset: int = 0
+
+    @property
+    def order_field(self) -> str:
+        return self.order.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        return self.order.startswith("-")
+
+
+class WorkflowRepository(Repository):
+    spec = RepositorySpec("workflows", Workflow, parents=(Parent("users", "user_id"),))
+
+    @reads
+    @abstractmethod
+    def list(self, query: WorkflowQuery) -> Page: ...
+
+    @writes
+    def add(self, workflow: Workflow) -> Workflow:
+        self._insert(workflow)
+        return workflow
+
+    @writes
+    def update(self, workflow: Workflow, expected_version: int | None = None) -> Workflow:
+        """Store `workflow` as the next version; 409 when `expected_version` is stale."""
+        current = self._require(workflow.id)
+        if expected_version is not None and current.version != expected_version:
+            raise Conflict(
+                "the workflow changed meanwhile",
+                {"expected_version": expected_version, "current_version": current.version},
+            )
+        stored = dataclasses.replace(workflow, version=current.version + 1, updated_at=utcnow())
+        self._replace(stored)
+        return stored
+
+    @writes
+    def delete(self, workflow_id: str) -> None:
+        self._erase(workflow_id)
+
+
+class WorkflowVersionRepository(Repository):
+    spec = RepositorySpec(
+        "workflow_versions", WorkflowVersion, parents=(Parent("workflows", "workflow_id"),)
+    )
+
+    @reads
+    @abstractmethod
+    def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None: ...
+
+    @reads
+    @abstractmethod
+    def list_for(self, workflow_id: str) -> list[WorkflowVersion]:
+        """The versions of one workflow, oldest first."""
+
+    @writes
+    def add(self, version: WorkflowVersion) -> WorkflowVersion:
+        self._insert(version)
+        return version
+
+    @writes
+    def delete_for(self, workflow_id: str) -> int:
+        versions = self.list_for(workflow_id)
+        for version in versions:
+            self._erase(version.id)
+        return len(versions)
+
+
+def _matches(workflow: Workflow, query: WorkflowQuery) -> bool:
+    if query.status and workflow.status != query.status:
+        return False
+    if query.tags and not set(query.tags) & set(workflow.tags):
+        return False
+    if query.node_type and query.node_type not in workflow.node_types:
+        return False
+    if query.credential_type and query.credential_type not in workflow.required_credential_types:
+        return False
+    if query.search:
+        needle = query.search.lower()
+        return needle in workflow.name.lower() or needle in workflow.description.lower()
+    return True
+
+
+class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
+    indexes = {"user_id": lambda workflow: workflow.user_id}
+
+    def list(self, query: WorkflowQuery) -> Page:
+        with self._store.lock:
+            if query.user_id is not None:
+                candidates = [
+                    self._view.get(k) for k in self._view.keys_for("user_id", query.user_id)
+                ]
+            else:
+                candidates = list(self._view.records())
+            return self._select(
+                candidates,
+                lambda workflow: _matches(workflow, query),
+                lambda workflow: (getattr(workflow, query.order_field), workflow.id),
+                query.descending,
+                query.limit,
+                query.offset,
+            )
+
+
+class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
+    model = WorkflowModel
+
+    def derived_columns(self, record: Workflow) -> dict:
+        return {
+            "node_types": record.node_types,
+            "credential_types": record.required_credential_types,
+        }
+
+    def list(self, query: WorkflowQuery) -> Page:
+        model = WorkflowModel
+        conditions = []
+        if query.user_id is not None:
+            conditions.append(model.user_id == query.user_id)
+        if query.status:
+            conditions.append(model.status == query.status)
+        if query.tags:
+            conditions.append(json_array_overlaps(self._session, model.tags, query.tags))
+        if query.node_type:
+            conditions.append(
+                json_array_overlaps(self._session, model.node_types, [query.node_type])
+            )
+        if query.credential_type:
+            conditions.append(
+                json_array_overlaps(self._session, model.credential_types, [query.credential_type])
+            )
+        if query.search:
+            pattern = f"%{_escape_like(query.search.lower())}%"
+            conditions.append(
+                sa.or_(
+                    sa.func.lower(model.name).like(pattern, escape="\\"),
+                    sa.func.lower(model.description).like(pattern, escape="\\"),
+                )
+            )
+        column = getattr(model, query.order_field)
+        ordering = (column.desc(), model.id.desc()) if query.descending else (column, model.id)
+        total = self._session.scalar(
+            sa.select(sa.func.count()).select_from(model).where(*conditions)
+        )
+        rows = self._session.scalars(
+            sa.select(model)
+            .where(*conditions)
+            .order_by(*ordering)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepository):
+    unique = {"number": lambda version: (version.workflow_id, version.number)}
+    indexes = {"workflow_id": lambda version: version.workflow_id}
+
+    def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
+        with self._store.lock:
+            key = self._view.holder("number", (workflow_id, number))
+            return self.fetch(key) if key else None
+
+    def list_for(self, workflow_id: str) -> list[WorkflowVersion]:
+        with self._store.lock:
+            keys = self._view.keys_for("workflow_id", workflow_id)
+            page = self._select(
+                [self._view.get(key) for key in keys],
+                lambda version: True,
+                lambda version: version.number,
+                False,
+                len(keys),
+                0,
+            )
+        return page.items
+
+
+class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
+    model = WorkflowVersionModel
+
+    def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
+        row = self._session.scalar(
+            sa.select(WorkflowVersionModel).where(
+                WorkflowVersionModel.workflow_id == workflow_id,
+                WorkflowVersionModel.number == number,
+            )
+        )
+        return self.from_row(row) if row is not None else None
+
+    def list_for(self, workflow_id: str) -> list[WorkflowVersion]:
+        rows = self._session.scalars(
+            sa.select(WorkflowVersionModel)
+            .where(WorkflowVersionModel.workflow_id == workflow_id)
+            .order_by(WorkflowVersionModel.number)
+        )
+        return [self.from_row(row) for row in rows]

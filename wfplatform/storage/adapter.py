@@ -1,0 +1,191 @@
+"""The storage migration adapter: every repository, routed by its mode.
+
+    storage.users.add(user)                 # one write, its own unit of work
+    storage.atomic(lambda uow: ...)         # several writes, atomic in every mode
+    storage.switch("dual", reason=..., actor=...)
+
+A database fault inside a unit of work whose repositories run `dual` reading the database
+(with fallback on) re-runs the unit of work against memory, and the database's share goes
+to the journal: the function given to `atomic` must not have side effects outside storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+
+from ..errors import StorageUnavailable
+from ..repositories import REPOSITORIES, RepositoryBackends
+from ..repositories.memory import MemoryRepository
+from . import readiness, switching, verify
+from .health import DatabaseHealth
+from .journal import SyncJournal
+from .locks import ModeGate, StripedLocks, WriteTracker
+from .memory import MemoryStore
+from .mode_registry import ModeRegistry
+from .modes import DATABASE
+from .reads import Reader
+from .replication import Replicator, SyncWorker
+from .routing import AdaptedRepository
+from .shadow import ShadowReader
+from .sql import new_session, translate_faults
+from .stats import StorageStats
+from .tracing import operation_span
+from .unit_of_work import UnitOfWork
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Storage:
+    def __init__(
+        self,
+        engine: Engine,
+        modes: ModeRegistry,
+        journal_path: str,
+        *,
+        repositories: Iterable[RepositoryBackends] = REPOSITORIES,
+        retry_after: float = 1.0,
+        sync_interval: float = 1.0,
+        shadow_capacity: int = 1000,
+    ) -> None:
+        self.engine = engine
+        self.modes = modes
+        self.bindings = {binding.name: binding for binding in repositories}
+        self.memory = MemoryStore()
+        for binding in self.bindings.values():
+            binding.memory.create_table(self.memory)
+        self.gate = ModeGate()
+        self.locks = StripedLocks()
+        self.tracker = WriteTracker()
+        self.stats = StorageStats()
+        self.health = DatabaseHealth(retry_after)
+        self.journal = SyncJournal(journal_path)
+        self.shadow = ShadowReader(shadow_capacity)
+        self.reader = Reader(self)
+        self.replicator = Replicator(self)
+        self.sync_worker = SyncWorker(self, sync_interval)
+
+    def __getattr__(self, name: str) -> AdaptedRepository:
+        bindings = self.__dict__.get("bindings", {})
+        if name in bindings:
+            return AdaptedRepository(self, name)
+        raise AttributeError(name)
+
+    def repository(self, name: str) -> AdaptedRepository:
+        if name not in self.bindings:
+            raise KeyError(f"unknown repository {name!r}")
+        return AdaptedRepository(self, name)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Replay what an earlier process left in the journal, then keep replaying."""
+        if len(self.journal):
+            log.info("journal holds %d entries from an earlier run", len(self.journal))
+            self.replicator.replay()
+        self.sync_worker.start()
+
+    def close(self) -> None:
+        self.sync_worker.stop()
+        self.shadow.close()
+        self.journal.close()
+
+    # -- units of work ------------------------------------------------------------------------
+    def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
+        with self.gate.operation():
+            modes = self.modes.snapshot()
+            degraded = any(m.can_fall_back for m in modes.values()) and self.health.is_down()
+            try:
+                return self._run(work, modes, degraded)
+            except StorageUnavailable as fault:
+                if degraded or not any(mode.can_fall_back for mode in modes.values()):
+                    self.health.mark_down(fault.message)
+                    raise
+                self.health.mark_down(fault.message)
+                for name, mode in modes.items():
+                    if mode.can_fall_back:
+                        self.stats.error(name, DATABASE, fell_back=True)
+                log.warning("database failed; unit of work served from memory: %s", fault.message)
+                return self._run(work, modes, degraded=True)
+
+    def _run(self, work: Callable[[UnitOfWork], T], modes: dict, degraded: bool) -> T:
+        uow = UnitOfWork(self, modes, degraded)
+        try:
+            with operation_span("unit_of_work.commit") as span:
+                result = work(uow)
+                repositories = sorted({repository for repository, _ in uow.changes})
+                span.set_attribute("wf.storage.repositories", repositories)
+                span.set_attribute("wf.storage.fallback", degraded)
+                uow.commit()
+                span.set_attribute("wf.storage.journaled", uow.journaled)
+            return result
+        finally:
+            uow.close()
+
+    # -- helpers used by the adapter's parts ----------------------------------------------------
+    def memory_repository(self, name: str) -> MemoryRepository:
+        """The committed memory side of a repository, read and written directly."""
+        return self.bindings[name].memory(self.memory)
+
+    def apply_to_memory(self, changes: list[tuple[str, str, Any]]) -> None:
+        with self.memory.lock:
+            for repository, key, record in changes:
+                memory = self.memory_repository(repository)
+                if record is None:
+                    memory.discard(key)
+                else:
+                    memory.upsert(record)
+
+    def replay_journal(self) -> dict[str, Any]:
+        with operation_span("journal.replay") as span:
+            result = self.replicator.replay()
+            span.set_attribute("wf.journal.replayed", result["replayed"])
+            span.set_attribute("wf.journal.pending", result["pending"])
+            return result
+
+    # -- the operator's API ---------------------------------------------------------------------
+    def switch(self, mode: str, **options: Any) -> dict:
+        """See `switching.switch`: guarded, audited, for some or all repositories."""
+        return switching.switch(self, mode, **options)
+
+    def readiness(self, repository: str) -> dict:
+        return readiness.readiness(self, repository)
+
+    def verify(self, repositories: Iterable[str] | None = None) -> dict:
+        with operation_span("storage.verify") as span:
+            report = verify.verify(self, repositories)
+            span.set_attribute("wf.verify.differences", report["differences"])
+            return report
+
+    def load_memory(self, repository: str) -> int:
+        """Copy the records memory lacks from the database (before reads move back to memory)."""
+        binding = self.bindings[repository]
+        memory = self.memory_repository(repository)
+        with translate_faults(), new_session(self.engine) as session:
+            missing = sorted(binding.sql(session).keys() - memory.keys())
+        copied = 0
+        for key in missing:
+            with self.locks.hold([(repository, key)]):
+                if memory.fetch(key) is not None:
+                    continue  # a write since put it there, newer than ours
+                with translate_faults(), new_session(self.engine) as session:
+                    record = binding.sql(session).fetch(key)
+                if record is not None:
+                    memory.upsert(record)
+                    copied += 1
+        return copied
+
+    def describe(self) -> dict:
+        """Per repository: its mode, settings and stats."""
+        modes = self.modes.snapshot()
+        return {
+            name: {
+                **modes[name].describe(),
+                "journal": len(self.journal),
+                "stats": self.stats.snapshot(name),
+            }
+            for name in self.bindings
+        }

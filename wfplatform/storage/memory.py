@@ -1,0 +1,226 @@
+"""The in-memory backend: tables of records behind one re-entrant lock.
+
+Guarantees: every read and every commit holds the store's lock, so a reader never sees a
+half-applied unit of work. State is per process: `memory-only` and `dual` reading from memory
+are valid with a single process only. Records are stored and handed out as copies.
+
+A `MemoryTransaction` stages puts and removes in an overlay; reads through it see the overlay
+over the committed tables; `commit()` re-checks unique keys against what committed meanwhile
+and applies everything at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any
+
+from ..errors import Conflict
+
+IndexKey = Callable[[Any], Hashable | Iterable[Hashable] | None]
+DELETED = object()
+
+
+def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
+    value = index_key(record)
+    if value is None:
+        return set()
+    if isinstance(value, list | tuple | set | frozenset):
+        return set(value)
+    return {value}
+
+
+class MemoryTable:
+    """Records by key, plus unique and non-unique secondary indexes."""
+
+    def __init__(
+        self,
+        name: str,
+        key: Callable[[Any], str],
+        unique: dict[str, IndexKey] | None = None,
+        indexes: dict[str, IndexKey] | None = None,
+    ) -> None:
+        self.name = name
+        self.key = key
+        self.records: dict[str, Any] = {}
+        self._unique_keys = unique or {}
+        self._index_keys = indexes or {}
+        self._unique: dict[str, dict[Hashable, str]] = {n: {} for n in self._unique_keys}
+        self._index: dict[str, defaultdict[Hashable, set[str]]] = {
+            n: defaultdict(set) for n in self._index_keys
+        }
+
+    def put(self, record: Any) -> None:
+        key = self.key(record)
+        self.remove(key)
+        self.records[key] = record
+        for name, index_key in self._unique_keys.items():
+            for value in _values(index_key, record):
+                self._unique[name][value] = key
+        for name, index_key in self._index_keys.items():
+            for value in _values(index_key, record):
+                self._index[name][value].add(key)
+
+    def remove(self, key: str) -> None:
+        old = self.records.pop(key, None)
+        if old is None:
+            return
+        for name, index_key in self._unique_keys.items():
+            for value in _values(index_key, old):
+                if self._unique[name].get(value) == key:
+                    del self._unique[name][value]
+        for name, index_key in self._index_keys.items():
+            for value in _values(index_key, old):
+                keys = self._index[name][value]
+                keys.discard(key)
+                if not keys:
+                    del self._index[name][value]
+
+    def clear(self) -> None:
+        for key in list(self.records):
+            self.remove(key)
+
+    def holder(self, index: str, value: Hashable) -> str | None:
+        return self._unique[index].get(value)
+
+    def keys_for(self, index: str, value: Hashable) -> set[str]:
+        return set(self._index[index].get(value, ()))
+
+    def unique_clash(self, record: Any, ignore: set[str]) -> str | None:
+        """The unique index `record` would break, ignoring holders whose keys are in `ignore`."""
+        key = self.key(record)
+        for name, index_key in self._unique_keys.items():
+            for value in _values(index_key, record):
+                holder = self._unique[name].get(value)
+                if holder is not None and holder != key and holder not in ignore:
+                    return name
+        return None
+
+    def unique_values(self, record: Any) -> Iterator[tuple[str, Hashable]]:
+        for name, index_key in self._unique_keys.items():
+            for value in _values(index_key, record):
+                yield name, value
+
+
+class MemoryStore:
+    """Every memory table of one process, behind one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tables: dict[str, MemoryTable] = {}
+
+    def add_table(self, table: MemoryTable) -> MemoryTable:
+        self.tables[table.name] = table
+        return table
+
+    def begin(self) -> MemoryTransaction:
+        return MemoryTransaction(self)
+
+    def view(self, table: str) -> TableView:
+        """The committed table, written directly (hold `lock` around use)."""
+        return TableView(self.tables[table])
+
+
+class TableView:
+    """One table as a unit of work sees it: its overlay of staged changes over the committed
+    records. Without an overlay, puts and removes apply to the table directly (the caller
+    holds the store lock)."""
+
+    def __init__(self, table: MemoryTable, overlay: dict[str, Any] | None = None) -> None:
+        self.table = table
+        self.overlay = overlay
+        self._staged = overlay if overlay is not None else {}
+
+    def get(self, key: str) -> Any | None:
+        if key in self._staged:
+            staged = self._staged[key]
+            return None if staged is DELETED else staged
+        return self.table.records.get(key)
+
+    def holder(self, index: str, value: Hashable) -> str | None:
+        for key, staged in self._staged.items():
+            if staged is not DELETED and (index, value) in self.table.unique_values(staged):
+                return key
+        holder = self.table.holder(index, value)
+        return None if holder in self._staged else holder
+
+    def keys_for(self, index: str, value: Hashable) -> set[str]:
+        keys = {key for key in self.table.keys_for(index, value) if key not in self._staged}
+        index_key = self.table._index_keys[index]
+        keys.update(
+            key
+            for key, staged in self._staged.items()
+            if staged is not DELETED and value in _values(index_key, staged)
+        )
+        return keys
+
+    def keys(self) -> set[str]:
+        keys = set(self.table.records)
+        for key, staged in self._staged.items():
+            if staged is DELETED:
+                keys.discard(key)
+            else:
+                keys.add(key)
+        return keys
+
+    def records(self) -> Iterator[Any]:
+        for key, record in self.table.records.items():
+            if key not in self._staged:
+                yield record
+        for staged in self._staged.values():
+            if staged is not DELETED:
+                yield staged
+
+    def put(self, record: Any) -> None:
+        if self.overlay is None:
+            self.table.put(record)
+        else:
+            self.overlay[self.table.key(record)] = record
+
+    def remove(self, key: str) -> None:
+        if self.overlay is None:
+            self.table.remove(key)
+        else:
+            self.overlay[key] = DELETED
+
+
+class MemoryTransaction:
+    """Staged changes to several tables, applied atomically by `commit()`."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.overlays: dict[str, dict[str, Any]] = defaultdict(dict)
+
+    def view(self, table: str) -> TableView:
+        return TableView(self.store.tables[table], self.overlays[table])
+
+    def changed_keys(self) -> dict[str, set[str]]:
+        return {name: set(overlay) for name, overlay in self.overlays.items() if overlay}
+
+    def validate(self) -> None:
+        """Raise `Conflict` if a staged record clashes with what committed meanwhile."""
+        for name, overlay in self.overlays.items():
+            table = self.store.tables[name]
+            for staged in overlay.values():
+                if staged is DELETED:
+                    continue
+                clash = table.unique_clash(staged, ignore=set(overlay))
+                if clash:
+                    raise Conflict(f"{name}: {clash} already taken", {"field": clash})
+
+    def commit(self) -> None:
+        with self.store.lock:
+            self.validate()
+            self.apply()
+
+    def apply(self) -> None:
+        """Apply without validation; the caller holds the store lock."""
+        for name, overlay in self.overlays.items():
+            table = self.store.tables[name]
+            for key, staged in overlay.items():
+                if staged is DELETED:
+                    table.remove(key)
+                else:
+                    table.put(staged)
+        self.overlays.clear()

@@ -1,0 +1,123 @@
+"""The current mode of every repository, persisted in the control-plane tables.
+
+A fresh database takes its modes from the configured default (`WF_STORAGE_MODE`); after
+that the stored modes win on restart, and the log says so when they differ from the
+environment. Every change is stored with who made it, when and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..domain.codec import as_utc, utcnow
+from ..models import ModeChangeModel, StorageModeModel
+from .modes import RepositoryMode
+from .sql import new_session, translate_faults
+
+log = logging.getLogger(__name__)
+
+
+class ModeRegistry:
+    def __init__(self, engine: Engine, repositories: Iterable[str], default: RepositoryMode):
+        self._engine = engine
+        self._names = list(repositories)
+        self._default = default
+        self._lock = threading.Lock()
+        self._modes: dict[str, RepositoryMode] = {name: default for name in self._names}
+
+    def load(self) -> None:
+        with translate_faults(), new_session(self._engine) as session:
+            rows = {row.repository: row for row in session.scalars(sa.select(StorageModeModel))}
+        missing = {name: self._default for name in self._names if name not in rows}
+        loaded = {name: _from_row(rows[name]) for name in self._names if name in rows}
+        for name, mode in loaded.items():
+            if mode.label() != self._default.label():
+                log.warning(
+                    "repository %s runs %s as stored in the database, not %s from the environment",
+                    name,
+                    mode.label(),
+                    self._default.label(),
+                )
+        with self._lock:
+            self._modes.update(loaded)
+        if missing:
+            self.apply(missing, actor="system", reason="initial mode from configuration")
+
+    def snapshot(self) -> dict[str, RepositoryMode]:
+        with self._lock:
+            return dict(self._modes)
+
+    def get(self, repository: str) -> RepositoryMode:
+        with self._lock:
+            return self._modes[repository]
+
+    def apply(
+        self, changes: dict[str, RepositoryMode], *, actor: str, reason: str, forced: bool = False
+    ) -> None:
+        """Store the new modes and their history in one transaction, then use them."""
+        now = utcnow()
+        current = self.snapshot()
+        with translate_faults(), new_session(self._engine) as session:
+            for name, mode in changes.items():
+                session.merge(_to_row(name, mode))
+                before = current[name]
+                session.add(
+                    ModeChangeModel(
+                        repository=name,
+                        from_mode=before.mode.value,
+                        from_read_from=before.read_from,
+                        to_mode=mode.mode.value,
+                        to_read_from=mode.read_from,
+                        actor=actor,
+                        reason=reason,
+                        forced=forced,
+                        changed_at=now,
+                    )
+                )
+            session.commit()
+        with self._lock:
+            self._modes.update(changes)
+
+    def history(self, limit: int = 100) -> list[dict]:
+        with translate_faults(), new_session(self._engine) as session:
+            rows = session.scalars(
+                sa.select(ModeChangeModel).order_by(ModeChangeModel.id.desc()).limit(limit)
+            )
+            return [
+                {
+                    "repository": row.repository,
+                    "from": {"mode": row.from_mode, "read_from": row.from_read_from},
+                    "to": {"mode": row.to_mode, "read_from": row.to_read_from},
+                    "actor": row.actor,
+                    "reason": row.reason,
+                    "forced": row.forced,
+                    "at": as_utc(row.changed_at).isoformat(),
+                }
+                for row in rows
+            ]
+
+
+def _from_row(row: StorageModeModel) -> RepositoryMode:
+    return RepositoryMode.of(
+        row.mode,
+        row.read_from,
+        shadow_rate=row.shadow_rate,
+        fallback=row.fallback,
+        changed_at=as_utc(row.changed_at),
+    )
+
+
+def _to_row(name: str, mode: RepositoryMode) -> StorageModeModel:
+    return StorageModeModel(
+        repository=name,
+        mode=mode.mode.value,
+        read_from=mode.read_from,
+        shadow_rate=mode.shadow_rate,
+        fallback=mode.fallback,
+        changed_at=mode.changed_at,
+    )

@@ -1,0 +1,85 @@
+"""Whether each next step of the cut-over is safe for a repository, and every reason not.
+
+The mode switch's guards use exactly this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import StorageUnavailable
+from .modes import STEPS, RepositoryMode
+from .sql import new_session, translate_faults
+
+if TYPE_CHECKING:
+    from .adapter import Storage
+
+
+@dataclass
+class BackendCounts:
+    """How far memory and the database are apart for one repository."""
+
+    only_in_memory: int = 0
+    only_in_database: int = 0
+    journal: int = 0
+    database_error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def backend_counts(storage: Storage, repository: str) -> BackendCounts:
+    counts = BackendCounts(journal=len(storage.journal))
+    memory_keys = storage.memory_repository(repository).keys()
+    try:
+        with translate_faults(), new_session(storage.engine) as session:
+            database_keys = storage.bindings[repository].sql(session).keys()
+    except StorageUnavailable as fault:
+        counts.database_error = fault.message
+        return counts
+    counts.only_in_memory = len(memory_keys - database_keys)
+    counts.only_in_database = len(database_keys - memory_keys)
+    return counts
+
+
+def refusals(current: RepositoryMode, target: RepositoryMode, counts: BackendCounts) -> list[str]:
+    """Reasons the step from `current` to `target` could lose or hide data."""
+    reasons = []
+    if abs(target.step - current.step) > 1:
+        between = STEPS[current.step + (1 if target.step > current.step else -1)]
+        reasons.append(
+            f"one step at a time: switch to {between[0].value} reading {between[1]} first"
+        )
+    if target.uses_database and counts.database_error:
+        reasons.append(f"the database does not answer: {counts.database_error}")
+    reads_database_now = target.step >= 2 and target.step > current.step
+    if reads_database_now and counts.only_in_memory:
+        reasons.append(
+            f"{counts.only_in_memory} records exist only in memory: run the backfill first"
+        )
+    if reads_database_now and counts.journal:
+        reasons.append(f"the sync journal holds {counts.journal} writes: run sync first")
+    if target.step == 1 and current.step == 2 and counts.only_in_database:
+        reasons.append(
+            f"{counts.only_in_database} records exist only in the database: load memory first"
+        )
+    return reasons
+
+
+def readiness(storage: Storage, repository: str) -> dict:
+    current = storage.modes.get(repository)
+    counts = backend_counts(storage, repository)
+    steps = {}
+    for step in (current.step - 1, current.step + 1):
+        if 0 <= step < len(STEPS):
+            mode, read_from = STEPS[step]
+            target = RepositoryMode.of(mode.value, read_from)
+            reasons = refusals(current, target, counts)
+            steps[target.label()] = {"safe": not reasons, "reasons": reasons}
+    return {
+        "repository": repository,
+        "current": current.label(),
+        "only_in_memory": counts.only_in_memory,
+        "only_in_database": counts.only_in_database,
+        "journal": counts.journal,
+        "database_error": counts.database_error,
+        "steps": steps,
+    }

@@ -1,0 +1,157 @@
+"""Reads outside a unit of work: routing, fallback, lazy sync and shadow reads."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StorageUnavailable
+from ..repositories.base import READ, key_argument
+from .compare import differing_fields, normalise, record_ids
+from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .sql import new_session, translate_faults
+from .tracing import operation_span, served_by
+
+if TYPE_CHECKING:
+    from .adapter import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Reader:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def read(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
+        storage = self._storage
+        with storage.gate.operation():
+            mode = storage.modes.get(repository)
+            with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
+                shadow_token = self._shadow_token(repository, mode)
+                backend, result = self._read_with_fallback(
+                    repository, operation, args, kwargs, mode
+                )
+                served_by(span, [backend], fallback=backend != mode.primary)
+                if result is None and backend == DATABASE and mode.mode is Mode.DUAL:
+                    result = self._lazy_sync(repository, operation, args, kwargs)
+                    span.set_attribute("wf.storage.lazy_synced", result is not None)
+                if shadow_token is not None and backend == mode.primary:
+                    self._queue_shadow(
+                        repository, operation, args, kwargs, mode, result, shadow_token
+                    )
+                return result
+
+    def run(self, repository: str, backend: str, operation: str, args: tuple, kwargs: dict) -> Any:
+        """Run one read on one backend, timed and counted."""
+        storage = self._storage
+        binding = storage.bindings[repository]
+        started = time.perf_counter()
+        if backend == MEMORY:
+            result = getattr(binding.memory(storage.memory), operation)(*args, **kwargs)
+        else:
+            with translate_faults(), new_session(storage.engine) as session:
+                result = getattr(binding.sql(session), operation)(*args, **kwargs)
+        elapsed = (time.perf_counter() - started) * 1000
+        storage.stats.observe(repository, backend, READ, elapsed)
+        return result
+
+    def _read_with_fallback(
+        self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
+    ) -> tuple[str, Any]:
+        storage = self._storage
+        if mode.primary == DATABASE and storage.health.is_down():
+            if mode.can_fall_back:
+                storage.stats.error(repository, DATABASE, fell_back=True)
+                return MEMORY, self.run(repository, MEMORY, operation, args, kwargs)
+            raise StorageUnavailable("database", storage.health.last_error or "recently failed")
+        try:
+            return mode.primary, self.run(repository, mode.primary, operation, args, kwargs)
+        except StorageUnavailable as fault:
+            storage.health.mark_down(fault.message)
+            storage.stats.error(repository, DATABASE, fell_back=mode.can_fall_back)
+            if not mode.can_fall_back:
+                raise
+            log.warning("%s.%s served from memory: %s", repository, operation, fault.message)
+            return MEMORY, self.run(repository, MEMORY, operation, args, kwargs)
+
+    # -- lazy sync ----------------------------------------------------------------------------
+    def _lazy_sync(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
+        """A record missing in the database but present in memory is returned and copied."""
+        storage = self._storage
+        binding = storage.bindings[repository]
+        key_arg = key_argument(binding.interface, operation)
+        if key_arg is None:
+            return None
+        key = _argument(binding.interface, operation, key_arg, args, kwargs)
+        with storage.locks.hold([(repository, key)]):
+            record = self.run(repository, MEMORY, operation, args, kwargs)
+            if record is None:
+                return None
+            try:
+                storage.replicator.copy_to_database(repository, record)
+            except StorageUnavailable as fault:
+                storage.health.mark_down(fault.message)
+                storage.stats.error(repository, DATABASE, fell_back=True)
+                return record
+        storage.stats.add(repository, "lazy_synced")
+        return record
+
+    # -- shadow reads -------------------------------------------------------------------------
+    def _shadow_token(self, repository: str, mode: RepositoryMode) -> int | None:
+        if mode.secondary is None or mode.shadow_rate <= 0 or random.random() >= mode.shadow_rate:
+            return None
+        token = self._storage.tracker.token(repository)
+        if token is None:
+            self._storage.stats.add(repository, "shadow_skipped")
+        return token
+
+    def _queue_shadow(
+        self,
+        repository: str,
+        operation: str,
+        args: tuple,
+        kwargs: dict,
+        mode: RepositoryMode,
+        result: Any,
+        token: int,
+    ) -> None:
+        storage = self._storage
+        expected = normalise(result)
+
+        def compare() -> None:
+            with operation_span(f"{repository}.{operation}.shadow", mode, [mode.secondary]) as span:
+                try:
+                    other = normalise(self.run(repository, mode.secondary, operation, args, kwargs))
+                except StorageUnavailable:
+                    storage.stats.error(repository, mode.secondary, fell_back=False)
+                    return
+                if not storage.tracker.unchanged_since(repository, token):
+                    storage.stats.add(repository, "shadow_skipped")
+                    return
+                storage.stats.add(repository, "shadow_compares")
+                span.set_attribute("wf.storage.mismatch", other != expected)
+                if other != expected:
+                    storage.stats.mismatch(
+                        repository,
+                        {
+                            "operation": operation,
+                            "ids": record_ids(expected) or record_ids(other),
+                            "fields": differing_fields(_as_record(expected), _as_record(other)),
+                        },
+                    )
+
+        if not storage.shadow.submit(compare):
+            storage.stats.add(repository, "shadow_dropped")
+
+
+def _as_record(value: Any) -> dict | None:
+    return value if isinstance(value, dict) and "id" in value else None
+
+
+def _argument(interface: type, operation: str, name: str, args: tuple, kwargs: dict) -> Any:
+    signature = inspect.signature(getattr(interface, operation))
+    bound = signature.bind(None, *args, **kwargs)
+    return bound.arguments[name]

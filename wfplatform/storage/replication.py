@@ -1,0 +1,193 @@
+"""Bringing the database up to date with changes already committed elsewhere.
+
+Used for the secondary side of dual writes, for writes served from memory while the
+database was down, for lazy sync, and for replaying the journal. Changes are applied in one
+transaction, parents before children; a parent that exists only in memory is copied first
+(counted as lazy-synced), so a child write never fails on a foreign key.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from ..domain.codec import from_dict, to_dict
+from ..errors import DomainError, StorageUnavailable
+from ..repositories.base import WRITE
+from .journal import Change
+from .modes import DATABASE
+from .sql import new_session, translate_faults
+
+if TYPE_CHECKING:
+    from .adapter import Storage
+
+log = logging.getLogger(__name__)
+
+
+class Replicator:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._order = {name: index for index, name in enumerate(storage.bindings)}
+        self._replay_lock = threading.Lock()
+
+    # -- dual writes --------------------------------------------------------------------------
+    def replicate(self, changes: list[Change], *, journal_only: bool = False) -> bool:
+        """Apply `changes` to the database, or journal them; True when they were applied.
+
+        While the journal holds anything, new changes queue behind it: replay keeps order."""
+        storage = self._storage
+        if journal_only or len(storage.journal) or storage.health.is_down():
+            self._journal(changes)
+            return False
+        started = time.perf_counter()
+        try:
+            self.apply(changes)
+        except StorageUnavailable as fault:
+            storage.health.mark_down(fault.message)
+            for repository in {change.repository for change in changes}:
+                storage.stats.error(repository, DATABASE, fell_back=True)
+            log.warning("database write failed, journaled: %s", fault.message)
+            self._journal(changes)
+            return False
+        except DomainError as error:
+            self._diverged(changes, error)
+        elapsed = (time.perf_counter() - started) * 1000
+        for repository in {change.repository for change in changes}:
+            storage.stats.observe(repository, DATABASE, WRITE, elapsed)
+        return True
+
+    def _journal(self, changes: list[Change]) -> None:
+        self._storage.journal.append(changes)
+        for change in changes:
+            self._storage.stats.add(change.repository, "journaled")
+        self._storage.sync_worker.wake()
+
+    def _diverged(self, changes: list[Change], error: DomainError) -> None:
+        """The database refused a state memory already committed: it holds stale data."""
+        for repository in {change.repository for change in changes}:
+            self._storage.stats.add(repository, "secondary_conflicts")
+            self._storage.stats.mismatch(
+                repository,
+                {
+                    "operation": "dual-write",
+                    "keys": [c.key for c in changes if c.repository == repository][:10],
+                    "reason": error.message,
+                },
+            )
+        log.error("database refused a dual write (%s); run verify", error.message)
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        ordered = sorted(changes, key=self._apply_order)
+        in_batch = {(c.repository, c.key) for c in ordered if c.data is not None}
+        with translate_faults(), new_session(self._storage.engine) as session:
+            for change in ordered:
+                repository = self._sql(change.repository, session)
+                if change.data is None:
+                    repository.discard(change.key)
+                    continue
+                record = from_dict(repository.spec.record_type, change.data)
+                self.ensure_parents(session, repository.spec, record, in_batch)
+                repository.upsert(record)
+            session.commit()
+
+    def _apply_order(self, change: Change) -> tuple[int, int]:
+        index = self._order[change.repository]
+        return (0, index) if change.data is not None else (1, -index)
+
+    # -- parents first ------------------------------------------------------------------------
+    def ensure_parents(
+        self, session: Session, spec: Any, record: Any, in_batch: set[tuple[str, str]] = frozenset()
+    ) -> None:
+        for parent_repository, parent_key in spec.parent_keys(record):
+            if (parent_repository, parent_key) in in_batch:
+                continue
+            sql = self._sql(parent_repository, session)
+            if sql.fetch(parent_key) is not None:
+                continue
+            parent = self._storage.memory_repository(parent_repository).fetch(parent_key)
+            if parent is None:
+                continue  # the database will answer with its foreign-key error
+            self.ensure_parents(session, sql.spec, parent, in_batch)
+            sql.upsert(parent)
+            self._storage.stats.add(parent_repository, "lazy_synced")
+
+    def copy_to_database(self, repository: str, record: Any) -> None:
+        """Write one record (and missing parents) through to the database."""
+        self.apply([Change(repository, record.id, to_dict(record))])
+
+    def _sql(self, repository: str, session: Session):
+        return self._storage.bindings[repository].sql(session)
+
+    # -- the journal --------------------------------------------------------------------------
+    def replay(self) -> dict[str, Any]:
+        """Apply pending journal entries in order; stop at the first fault."""
+        storage = self._storage
+        replayed = 0
+        with self._replay_lock:
+            for entry in storage.journal.pending():
+                records = [(change.repository, change.key) for change in entry.changes]
+                try:
+                    with storage.locks.hold(records):
+                        self.apply(entry.changes)
+                        storage.journal.mark_replayed(entry.seq)
+                except StorageUnavailable as fault:
+                    storage.health.mark_down(fault.message)
+                    return {
+                        "replayed": replayed,
+                        "pending": len(storage.journal),
+                        "error": str(fault),
+                    }
+                except DomainError as error:
+                    self._diverged(list(entry.changes), error)
+                    storage.journal.mark_replayed(entry.seq)
+                replayed += 1
+                for change in entry.changes:
+                    storage.stats.add(change.repository, "replayed")
+        if replayed:
+            storage.health.mark_up()
+            log.info("replayed %d journal entries", replayed)
+        return {"replayed": replayed, "pending": len(storage.journal), "error": None}
+
+
+class SyncWorker:
+    """Replays the journal in the background while it is not empty."""
+
+    def __init__(self, storage: Storage, interval: float = 1.0) -> None:
+        self._storage = storage
+        self._interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="wf-journal-sync", daemon=True)
+            self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            if not len(self._storage.journal) or self._storage.health.is_down():
+                continue
+            try:
+                self._storage.replicator.replay()
+            except Exception:  # the worker must survive anything and try again
+                log.exception("journal replay failed")

@@ -1,0 +1,45 @@
+"""One OpenTelemetry span per adapter operation, named `repository.operation`.
+
+Attributes say how the operation was served; arguments and results are never recorded, so
+no secret can reach a span through the adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from ..errors import DomainError, StorageUnavailable
+from .modes import RepositoryMode
+
+tracer = trace.get_tracer("wfplatform.storage")
+
+
+@contextmanager
+def operation_span(
+    name: str, mode: RepositoryMode | None = None, backends: Sequence[str] = ()
+) -> Iterator[Span]:
+    with tracer.start_as_current_span(
+        name, record_exception=False, set_status_on_exception=False
+    ) as span:
+        if mode is not None:
+            span.set_attribute("wf.storage.mode", mode.mode.value)
+            span.set_attribute("wf.storage.read_from", mode.read_from)
+        span.set_attribute("wf.storage.backends", list(backends))
+        span.set_attribute("wf.storage.fallback", False)
+        try:
+            yield span
+        except StorageUnavailable as fault:
+            span.record_exception(fault)
+            span.set_status(Status(StatusCode.ERROR, fault.code))
+            raise
+        except DomainError as error:
+            span.set_attribute("wf.error.code", error.code)
+            raise
+
+
+def served_by(span: Span, backends: Sequence[str], *, fallback: bool = False) -> None:
+    span.set_attribute("wf.storage.backends", list(backends))
+    span.set_attribute("wf.storage.fallback", fallback)

@@ -1,0 +1,55 @@
+"""Binds the storage adapter to a Flask app.
+
+The adapter is built on first use, not in `create_app()`: commands such as
+`flask db upgrade` must run before its control-plane tables exist."""
+
+from __future__ import annotations
+
+import atexit
+import threading
+
+from flask import Flask, current_app
+
+from .extensions import db
+from .storage.adapter import Storage
+from .storage.mode_registry import ModeRegistry
+from .storage.sql import configure_engine
+
+_build_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["wf_storage"] = None
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def get_storage(app: Flask | None = None) -> Storage:
+    app = app or current_app._get_current_object()
+    storage = app.extensions.get("wf_storage")
+    if storage is None:
+        with _build_lock:
+            storage = app.extensions.get("wf_storage")
+            if storage is None:
+                storage = app.extensions["wf_storage"] = _build(app)
+    return storage
+
+
+def _build(app: Flask) -> Storage:
+    with app.app_context():
+        engine = db.engine
+    from .repositories import REPOSITORIES
+
+    modes = ModeRegistry(engine, [r.name for r in REPOSITORIES], app.config["WF_STORAGE_DEFAULT"])
+    modes.load()
+    storage = Storage(
+        engine,
+        modes,
+        app.config["WF_JOURNAL_PATH"],
+        retry_after=app.config["WF_DB_RETRY_AFTER"],
+        sync_interval=app.config["WF_SYNC_INTERVAL"],
+    )
+    if app.config["WF_START_STORAGE"]:
+        storage.start()
+        atexit.register(storage.close)
+    return storage
