@@ -80,7 +80,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_workflows_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_workflows_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflows'))
     )
     with op.batch_alter_table('workflows', schema=None) as batch_op:
@@ -101,7 +101,7 @@ def upgrade():
     sa.Column('settings', JSON, nullable=False),
     sa.Column('created_by', sa.String(length=36), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['workflow_id'], ['workflows.id'], name=op.f('fk_workflow_versions_workflow_id_workflows'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['workflow_id'], ['workflows.id'], name=op.f('fk_workflow_versions_workflow_id_workflows')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_versions')),
     sa.UniqueConstraint('workflow_id', 'number', name=op.f('uq_workflow_versions_workflow_id'))
     )

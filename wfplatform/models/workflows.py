@@ -11,6 +11,9 @@ from .types import JSONDocument, Timestamp
 
 
 class WorkflowModel(db.Model):
+    """Foreign keys do not cascade: deletes go through the repositories, child first, so the
+    adapter sees every removed record and the memory backend gives the same answers."""
+
     __tablename__ = "workflows"
     __table_args__ = (
         sa.Index("ix_workflows_user_id_updated_at", "user_id", "updated_at"),
@@ -20,9 +23,7 @@ class WorkflowModel(db.Model):
     )
 
     id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
-    user_id: so.Mapped[str] = so.mapped_column(
-        sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE")
-    )
+    user_id: so.Mapped[str] = so.mapped_column(sa.String(36), sa.ForeignKey("users.id"))
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
     description: so.Mapped[str] = so.mapped_column(sa.Text)
     status: so.Mapped[str] = so.mapped_column(sa.String(20), index=True)
@@ -42,9 +43,7 @@ class WorkflowVersionModel(db.Model):
     __table_args__ = (sa.UniqueConstraint("workflow_id", "number"),)
 
     id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
-    workflow_id: so.Mapped[str] = so.mapped_column(
-        sa.String(36), sa.ForeignKey("workflows.id", ondelete="CASCADE")
-    )
+    workflow_id: so.Mapped[str] = so.mapped_column(sa.String(36), sa.ForeignKey("workflows.id"))
     number: so.Mapped[int] = so.mapped_column(sa.Integer)
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
     nodes: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)

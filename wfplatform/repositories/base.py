@@ -19,6 +19,11 @@ from ..errors import NotFound
 READ = "read"
 WRITE = "write"
 
+# Both backends answer constraint violations with exactly these messages.
+DUPLICATE = "{name}: a record with this key or unique field already exists"
+MISSING_REFERENCE = "{name}: a referenced record does not exist"
+STILL_REFERENCED = "{name}: the record is still referenced by other records"
+
 
 def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
     """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync)."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from ..domain.codec import copy_record
 from ..errors import Conflict
-from ..storage.memory import IndexKey, MemoryStore, MemoryTable, TableView
-from .base import ChangeSink, Page, Repository
+from ..storage.memory import IndexKey, MemoryStore, MemoryTable, MemoryTransaction
+from .base import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, ChangeSink, Page, Repository
 
 
 class MemoryRepository(Repository):
@@ -19,16 +20,25 @@ class MemoryRepository(Repository):
     indexes: ClassVar[dict[str, IndexKey]] = {}
 
     def __init__(
-        self, store: MemoryStore, view: TableView | None = None, changes: ChangeSink | None = None
+        self,
+        store: MemoryStore,
+        source: MemoryTransaction | None = None,
+        changes: ChangeSink | None = None,
     ) -> None:
+        """`source` is the unit of work's transaction; without one, the committed tables."""
         super().__init__(changes)
         self._store = store
-        self._view = view if view is not None else store.view(self.spec.name)
+        self._source: MemoryStore | MemoryTransaction = source or store
+        self._view = self._source.view(self.spec.name)
 
     @classmethod
     def create_table(cls, store: MemoryStore) -> MemoryTable:
+        indexes = dict(cls.indexes)
+        for parent in cls.spec.parents:
+            indexes[_reference_index(parent.field)] = operator.attrgetter(parent.field)
+            store.references[parent.repository].append((cls.spec.name, parent.field))
         return store.add_table(
-            MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=cls.indexes)
+            MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=indexes)
         )
 
     def fetch(self, key: str) -> Any | None:
@@ -64,10 +74,9 @@ class MemoryRepository(Repository):
         key = self.spec.key(record)
         with self._store.lock:
             if self._view.get(key) is not None:
-                raise Conflict(f"{self.spec.name} {key} already exists", {"field": "id"})
-            for index, value in self._view.table.unique_values(record):
-                if self._view.holder(index, value) not in (None, key):
-                    raise Conflict(f"{self.spec.name}: {index} already taken", {"field": index})
+                raise Conflict(DUPLICATE.format(name=self.spec.name))
+            self._check_unique(record)
+            self._check_parents(record)
             self._view.put(copy_record(record))
         self._changed(key, record)
 
@@ -75,17 +84,30 @@ class MemoryRepository(Repository):
         key = self.spec.key(record)
         with self._store.lock:
             self._require(key)
-            for index, value in self._view.table.unique_values(record):
-                if self._view.holder(index, value) not in (None, key):
-                    raise Conflict(f"{self.spec.name}: {index} already taken", {"field": index})
+            self._check_unique(record)
+            self._check_parents(record)
             self._view.put(copy_record(record))
         self._changed(key, record)
 
     def _erase(self, key: str) -> None:
         with self._store.lock:
             self._require(key)
+            for child, field in self._store.references[self.spec.name]:
+                if self._source.view(child).keys_for(_reference_index(field), key):
+                    raise Conflict(STILL_REFERENCED.format(name=self.spec.name))
             self._view.remove(key)
         self._changed(key, None)
+
+    def _check_unique(self, record: Any) -> None:
+        key = self.spec.key(record)
+        for index, value in self._view.table.unique_values(record):
+            if self._view.holder(index, value) not in (None, key):
+                raise Conflict(DUPLICATE.format(name=self.spec.name))
+
+    def _check_parents(self, record: Any) -> None:
+        for parent, parent_key in self.spec.parent_keys(record):
+            if self._source.view(parent).get(parent_key) is None:
+                raise Conflict(MISSING_REFERENCE.format(name=self.spec.name))
 
     # -- query helpers for subclasses --------------------------------------------------------
     def _select(
@@ -100,3 +122,7 @@ class MemoryRepository(Repository):
         matches = sorted((r for r in candidates if predicate(r)), key=sort_key, reverse=reverse)
         items = [copy_record(record) for record in matches[offset : offset + limit]]
         return Page(items=items, total=len(matches))
+
+
+def _reference_index(field: str) -> str:
+    return f"references:{field}"

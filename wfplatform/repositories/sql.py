@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.codec import as_utc, copy_record
 from ..errors import Conflict
-from .base import ChangeSink, Repository
+from .base import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, ChangeSink, Repository
 
 
 class SqlRepository(Repository):
@@ -82,7 +82,7 @@ class SqlRepository(Repository):
     def _insert(self, record: Any) -> None:
         self._prepare(record)
         self._session.add(self.model(**self.to_columns(record)))
-        self._flush()
+        self._flush(MISSING_REFERENCE)
         self._changed(self.spec.key(record), record)
 
     def _replace(self, record: Any) -> None:
@@ -93,7 +93,7 @@ class SqlRepository(Repository):
         self._prepare(record)
         for name, value in self.to_columns(record).items():
             setattr(row, name, value)
-        self._flush()
+        self._flush(MISSING_REFERENCE)
         self._changed(key, record)
 
     def _erase(self, key: str) -> None:
@@ -101,19 +101,18 @@ class SqlRepository(Repository):
         if row is None:
             self._require(key)
         self._session.delete(row)
-        self._flush()
+        self._flush(STILL_REFERENCED)
         self._changed(key, None)
 
-    def _flush(self) -> None:
+    def _flush(self, reference_message: str) -> None:
+        """Flush now, so constraint violations surface as the same `Conflict` memory raises."""
         try:
             self._session.flush()
         except sa_exc.IntegrityError as exc:
             self._session.rollback()
-            raise Conflict(f"{self.spec.name}: {_constraint_message(exc)}") from exc
+            message = reference_message if _is_foreign_key(exc) else DUPLICATE
+            raise Conflict(message.format(name=self.spec.name)) from exc
 
 
-def _constraint_message(exc: sa_exc.IntegrityError) -> str:
-    text = str(exc.orig).lower()
-    if "foreign key" in text:
-        return "a referenced record does not exist"
-    return "a unique key is already taken"
+def _is_foreign_key(exc: sa_exc.IntegrityError) -> bool:
+    return "foreign key" in str(exc.orig).lower()

@@ -23,10 +23,11 @@ DELETED = object()
 
 
 def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
+    """An index key gives one value, a tuple (a composite value) or a list (many values)."""
     value = index_key(record)
     if value is None:
         return set()
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, list | set | frozenset):
         return set(value)
     return {value}
 
@@ -104,11 +105,15 @@ class MemoryTable:
 
 
 class MemoryStore:
-    """Every memory table of one process, behind one lock."""
+    """Every memory table of one process, behind one lock.
+
+    `references[parent]` lists the (child table, field) pairs pointing at a parent table, so
+    memory enforces references the way the database's foreign keys do."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tables: dict[str, MemoryTable] = {}
+        self.references: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
 
     def add_table(self, table: MemoryTable) -> MemoryTable:
         self.tables[table.name] = table

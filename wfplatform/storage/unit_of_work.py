@@ -51,7 +51,7 @@ class UnitOfWork:
     def backend(self, repository: str) -> Repository:
         binding = self._storage.bindings[repository]
         if self.primary(repository) == MEMORY:
-            return binding.memory(self._storage.memory, self._memory.view(repository), self)
+            return binding.memory(self._storage.memory, self._memory, self)
         return binding.sql(self.session, self)
 
     @property

@@ -1,0 +1,102 @@
+"""Fixtures: every storage test runs on real SQLite and on real PostgreSQL.
+
+PostgreSQL tests skip with the reason when no server answers, except in CI (`CI=true`),
+where they must run: there a missing server fails the run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.engine import Engine
+
+import wfplatform.models  # noqa: F401 (registers the tables)
+from tests import databases
+from wfplatform.extensions import db
+from wfplatform.repositories import REPOSITORIES
+from wfplatform.storage.adapter import Storage
+from wfplatform.storage.mode_registry import ModeRegistry
+from wfplatform.storage.modes import RepositoryMode
+
+SPAN_EXPORTER = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPAN_EXPORTER))
+trace.set_tracer_provider(_provider)
+
+
+def require_postgres() -> None:
+    reason = databases.postgres_unavailable_reason()
+    if reason is None:
+        return
+    if databases.IN_CI:
+        pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    require_postgres()
+    with databases.temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(
+    scope="session",
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+)
+def database_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'wf.sqlite3'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def schema_engine(database_url: str) -> Iterator[Engine]:
+    engine = databases.create_engine(database_url)
+    db.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(schema_engine: Engine) -> Iterator[Engine]:
+    databases.empty_all_tables(schema_engine, db.metadata)
+    yield schema_engine
+
+
+StorageFactory = Callable[..., Storage]
+
+
+def build_storage(engine: Engine, journal_path: Path, mode: str = "memory-only", **kw) -> Storage:
+    read_from = kw.pop("read_from", None)
+    default = RepositoryMode.of(mode, read_from, shadow_rate=kw.pop("shadow_rate", 0.0))
+    modes = ModeRegistry(engine, [binding.name for binding in REPOSITORIES], default)
+    modes.load()
+    return Storage(engine, modes, str(journal_path), **kw)
+
+
+@pytest.fixture
+def make_storage(engine: Engine, tmp_path: Path) -> Iterator[StorageFactory]:
+    built: list[Storage] = []
+
+    def make(mode: str = "memory-only", **kw) -> Storage:
+        journal = kw.pop("journal_path", tmp_path / f"journal-{len(built)}.log")
+        storage = build_storage(engine, journal, mode, **kw)
+        built.append(storage)
+        return storage
+
+    yield make
+    for storage in built:
+        storage.close()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    SPAN_EXPORTER.clear()
+    yield SPAN_EXPORTER
+    SPAN_EXPORTER.clear()
