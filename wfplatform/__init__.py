@@ -15,8 +15,10 @@ from .extensions import db, migrate
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+def create_app(
+    test_config: dict[str, Any] | None = None, instance_path: str | None = None
+) -> Flask:
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     if test_config:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)

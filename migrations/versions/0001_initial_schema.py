@@ -103,7 +103,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['workflow_id'], ['workflows.id'], name=op.f('fk_workflow_versions_workflow_id_workflows')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_workflow_versions')),
-    sa.UniqueConstraint('workflow_id', 'number', name=op.f('uq_workflow_versions_workflow_id'))
+    sa.UniqueConstraint('workflow_id', 'number', name=op.f('uq_workflow_versions_workflow_id_number'))
     )
 
 

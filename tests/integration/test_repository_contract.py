@@ -238,3 +238,15 @@ class TestUnitsOfWork:
         with pytest.raises(RuntimeError):
             storage.atomic(create)
         assert storage.users.get(user.id) is None
+
+    def test_frees_and_reuses_a_unique_email_in_one_unit_of_work(self, storage):
+        leaving = storage.users.add(make_user(email="shared@example.com"))
+        arriving = make_user(email="SHARED@example.com")
+
+        def hand_over(uow):
+            uow.users.delete(leaving.id)
+            uow.users.add(arriving)
+
+        storage.atomic(hand_over)
+        assert storage.users.get_by_email("shared@example.com") == arriving
+        assert_backends_agree(storage)

@@ -118,6 +118,10 @@ class Repository(ABC):
     def fetch(self, key: str) -> Any | None: ...
 
     @abstractmethod
+    def fetch_many(self, keys: list[str]) -> dict[str, Any]:
+        """The records among `keys` that exist, by key."""
+
+    @abstractmethod
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         """Every record, ordered by key (used by verify and backfill)."""
 

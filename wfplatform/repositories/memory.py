@@ -46,6 +46,11 @@ class MemoryRepository(Repository):
             record = self._view.get(key)
             return copy_record(record) if record is not None else None
 
+    def fetch_many(self, keys: list[str]) -> dict[str, Any]:
+        with self._store.lock:
+            found = {key: self._view.get(key) for key in keys}
+        return {key: copy_record(record) for key, record in found.items() if record is not None}
+
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         with self._store.lock:
             keys = sorted(self._view.keys())

@@ -49,6 +49,14 @@ class SqlRepository(Repository):
         row = self._session.get(self.model, key)
         return self.from_row(row) if row is not None else None
 
+    def fetch_many(self, keys: list[str]) -> dict[str, Any]:
+        rows = self._session.scalars(
+            sa.select(self.model)
+            .where(self.model.id.in_(keys))
+            .execution_options(populate_existing=True)
+        )
+        return {row.id: self.from_row(row) for row in rows}
+
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         key_order = self.model.id
         if self._session.get_bind().dialect.name == "postgresql":

@@ -97,7 +97,9 @@ class Storage:
     def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
         with self.gate.operation():
             modes = self.modes.snapshot()
-            degraded = any(m.can_fall_back for m in modes.values()) and self.health.is_down()
+            # While the journal holds writes the database is behind memory: stay on memory.
+            behind = self.health.is_down() or len(self.journal) > 0
+            degraded = any(m.can_fall_back for m in modes.values()) and behind
             try:
                 return self._run(work, modes, degraded)
             except StorageUnavailable as fault:
@@ -116,7 +118,7 @@ class Storage:
         try:
             with operation_span("unit_of_work.commit") as span:
                 result = work(uow)
-                repositories = sorted({repository for repository, _ in uow.changes})
+                repositories = sorted({repository for repository, _, _ in uow.changes})
                 span.set_attribute("wf.storage.repositories", repositories)
                 span.set_attribute("wf.storage.fallback", degraded)
                 uow.commit()
@@ -160,23 +162,30 @@ class Storage:
             span.set_attribute("wf.verify.differences", report["differences"])
             return report
 
-    def load_memory(self, repository: str) -> int:
-        """Copy the records memory lacks from the database (before reads move back to memory)."""
+    def load_memory(self, repository: str, batch_size: int = 500) -> int:
+        """Make memory equal to the database for one repository (before reads move back to
+        memory). Each batch is re-read under its records' locks, so a write racing the load
+        is never overwritten with an older copy. Returns the number of records changed."""
         binding = self.bindings[repository]
         memory = self.memory_repository(repository)
         with translate_faults(), new_session(self.engine) as session:
-            missing = sorted(binding.sql(session).keys() - memory.keys())
-        copied = 0
-        for key in missing:
-            with self.locks.hold([(repository, key)]):
-                if memory.fetch(key) is not None:
-                    continue  # a write since put it there, newer than ours
+            keys = sorted(binding.sql(session).keys() | memory.keys())
+        changed = 0
+        for start in range(0, len(keys), batch_size):
+            batch = keys[start : start + batch_size]
+            with self.locks.hold((repository, key) for key in batch):
                 with translate_faults(), new_session(self.engine) as session:
-                    record = binding.sql(session).fetch(key)
-                if record is not None:
-                    memory.upsert(record)
-                    copied += 1
-        return copied
+                    in_database = binding.sql(session).fetch_many(batch)
+                in_memory = memory.fetch_many(batch)
+                for key in batch:
+                    if key not in in_database:
+                        if key in in_memory:
+                            memory.discard(key)
+                            changed += 1
+                    elif in_memory.get(key) != in_database[key]:
+                        memory.upsert(in_database[key])
+                        changed += 1
+        return changed
 
     def describe(self) -> dict:
         """Per repository: its mode, settings and stats."""

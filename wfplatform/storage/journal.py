@@ -50,6 +50,7 @@ class SyncJournal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
         self._lock = threading.Lock()
+        self._drop_torn_tail()
         self._replayed = self._read_checkpoint()
         self._pending = [entry for entry in self._read_entries() if entry.seq > self._replayed]
         self._next_seq = max([self._replayed, *(e.seq for e in self._pending)]) + 1
@@ -110,6 +111,18 @@ class SyncJournal:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self._checkpoint_path)
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a torn last append off, or the next append would extend it into garbage."""
+        try:
+            with open(self.path, "rb+") as handle:
+                data = handle.read()
+                complete = data.rfind(b"\n") + 1
+                if complete < len(data):
+                    handle.truncate(complete)
+                    os.fsync(handle.fileno())
+        except FileNotFoundError:
+            pass
 
     def _read_entries(self) -> list[JournalEntry]:
         try:

@@ -62,6 +62,9 @@ class Reader:
         self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
     ) -> tuple[str, Any]:
         storage = self._storage
+        if mode.can_fall_back and len(storage.journal):
+            # The database misses the journaled writes until they are replayed.
+            return MEMORY, self.run(repository, MEMORY, operation, args, kwargs)
         if mode.primary == DATABASE and storage.health.is_down():
             if mode.can_fall_back:
                 storage.stats.error(repository, DATABASE, fell_back=True)

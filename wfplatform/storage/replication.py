@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 class Replicator:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._order = {name: index for index, name in enumerate(storage.bindings)}
         self._replay_lock = threading.Lock()
 
     # -- dual writes --------------------------------------------------------------------------
@@ -82,10 +81,11 @@ class Replicator:
         log.error("database refused a dual write (%s); run verify", error.message)
 
     def apply(self, changes: Iterable[Change]) -> None:
-        ordered = sorted(changes, key=self._apply_order)
-        in_batch = {(c.repository, c.key) for c in ordered if c.data is not None}
+        """Apply in the given order (the order the primary applied them) in one transaction."""
+        changes = list(changes)
+        in_batch = {(c.repository, c.key) for c in changes if c.data is not None}
         with translate_faults(), new_session(self._storage.engine) as session:
-            for change in ordered:
+            for change in changes:
                 repository = self._sql(change.repository, session)
                 if change.data is None:
                     repository.discard(change.key)
@@ -94,10 +94,6 @@ class Replicator:
                 self.ensure_parents(session, repository.spec, record, in_batch)
                 repository.upsert(record)
             session.commit()
-
-    def _apply_order(self, change: Change) -> tuple[int, int]:
-        index = self._order[change.repository]
-        return (0, index) if change.data is not None else (1, -index)
 
     # -- parents first ------------------------------------------------------------------------
     def ensure_parents(

@@ -31,7 +31,7 @@ class UnitOfWork:
         self.degraded = degraded
         self._memory = storage.memory.begin()
         self._session: Session | None = None
-        self.changes: dict[tuple[str, str], Any | None] = {}
+        self.changes: list[tuple[str, str, Any | None]] = []
         self.journaled = False
 
     def __getattr__(self, name: str) -> Any:
@@ -62,7 +62,9 @@ class UnitOfWork:
 
     # -- the change sink the repositories report to -----------------------------------------
     def record_change(self, spec: RepositorySpec, key: str, record: Any | None) -> None:
-        self.changes[(spec.name, key)] = record
+        """Changes are kept in the order the primary applied them: replayed in that order,
+        they satisfy the other backend's unique and foreign keys as they satisfied these."""
+        self.changes.append((spec.name, key, record))
 
     def prepare_put(self, spec: RepositorySpec, record: Any) -> None:
         """In dual reading the database, copy parents that exist only in memory first."""
@@ -75,11 +77,11 @@ class UnitOfWork:
         if not self.changes:
             return
         storage = self._storage
-        touched = {repository for repository, _ in self.changes}
-        with storage.locks.hold(self.changes), storage.tracker.writing(touched):
+        records = {(repository, key) for repository, key, _ in self.changes}
+        touched = {repository for repository, _ in records}
+        with storage.locks.hold(records), storage.tracker.writing(touched):
             self._commit_primaries(touched)
             self._apply_secondaries()
-        self.changes = {}
 
     def _commit_primaries(self, touched: set[str]) -> None:
         primaries = {self.primary(repository) for repository in touched}
@@ -97,7 +99,7 @@ class UnitOfWork:
     def _apply_secondaries(self) -> None:
         to_memory: list[tuple[str, str, Any]] = []
         to_database: list[Change] = []
-        for (repository, key), record in self.changes.items():
+        for repository, key, record in self.changes:
             mode = self.modes[repository]
             if mode.mode is not Mode.DUAL:
                 continue

@@ -1,0 +1,161 @@
+"""Dual mode as an operator relies on it: parents first, lazy sync, shadow reads and a
+complete verify, on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import make_user, make_workflow
+from wfplatform.models import UserModel
+from wfplatform.repositories.workflows import WorkflowQuery
+from wfplatform.storage.modes import DATABASE, MEMORY
+
+
+def change_behind_the_adapters_back(engine, user_id: str, **values) -> None:
+    with engine.begin() as connection:
+        connection.execute(sa.update(UserModel).where(UserModel.id == user_id).values(**values))
+
+
+def test_a_child_written_in_dual_brings_its_memory_only_parent_along(make_storage):
+    storage = make_storage("memory-only")
+    owner = storage.users.add(make_user())
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+
+    workflow = storage.workflows.add(make_workflow(owner))
+
+    report = storage.verify()
+    assert report["repositories"]["users"]["counts"]["only_in_memory"] == 0
+    assert report["repositories"]["workflows"]["differences"] == 0
+    assert storage.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.workflows.get(workflow.id) == workflow
+
+
+def test_reading_the_database_copies_a_record_found_only_in_memory(make_storage):
+    storage = make_storage("memory-only")
+    user = storage.users.add(make_user())
+    storage.switch("dual", reason="cut-over", actor="ops")
+    storage.switch("dual", read_from=DATABASE, reason="try reads", actor="ops", force=True)
+
+    assert storage.users.get(user.id) == user
+
+    assert storage.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.verify()["differences"] == 0
+
+
+def test_verify_lists_what_differs_and_where(make_storage, engine):
+    storage = make_storage("memory-only")
+    only_memory = storage.users.add(make_user())
+    storage.switch("dual", reason="cut-over", actor="ops")
+    changed = storage.users.add(make_user())
+    change_behind_the_adapters_back(engine, changed.id, name="edited in SQL")
+
+    report = storage.verify(["users"])["repositories"]["users"]
+
+    assert report["only_in_memory"] == [only_memory.id]
+    assert report["differing"] == [changed.id]
+    assert report["counts"] == {"only_in_memory": 1, "only_in_database": 0, "differing": 1}
+
+
+class TestShadowReads:
+    def test_counts_mismatches_without_revealing_values(self, make_storage, engine):
+        storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
+        user = storage.users.add(make_user(password_hash="secret-hash-value"))
+        change_behind_the_adapters_back(engine, user.id, password_hash="other-secret-value")
+
+        assert storage.users.get(user.id) == user
+        storage.shadow.drain()
+
+        stats = storage.stats.snapshot("users")
+        assert stats["shadow_compares"] == 1
+        assert stats["mismatches"] == 1
+        sample = stats["mismatch_samples"][0]
+        assert sample["ids"] == [user.id]
+        assert sample["fields"] == ["password_hash"]
+        assert "secret" not in repr(stats)
+
+    def test_equal_answers_are_not_mismatches(self, make_storage):
+        storage = make_storage("dual", read_from=DATABASE, shadow_rate=1.0)
+        user = storage.users.add(make_user())
+        storage.workflows.add(make_workflow(user))
+        storage.users.get(user.id)
+        storage.workflows.list(WorkflowQuery(user_id=user.id))
+        storage.shadow.drain()
+        stats = storage.stats.snapshot("users")
+        assert stats["shadow_compares"] == 1
+        assert stats["mismatches"] == 0
+        assert storage.stats.snapshot("workflows")["mismatches"] == 0
+
+    def test_a_write_racing_the_comparison_is_skipped_not_reported(self, make_storage):
+        storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
+        user = storage.users.add(make_user(name="before"))
+        worker_busy = threading.Event()
+        storage.shadow.submit(worker_busy.wait)  # hold the worker so the write lands first
+
+        storage.users.get(user.id)  # primary answers "before"
+        storage.users.update(dataclasses.replace(user, name="after"))
+        worker_busy.set()
+        storage.shadow.drain()
+
+        stats = storage.stats.snapshot("users")
+        assert stats["mismatches"] == 0
+        assert stats["shadow_skipped"] == 1
+
+    def test_a_full_queue_drops_samples_instead_of_waiting(self, make_storage):
+        storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0, shadow_capacity=1)
+        user = storage.users.add(make_user())
+        release = threading.Event()
+        storage.shadow.submit(release.wait)  # the worker is busy with this one
+        storage.shadow.submit(lambda: None)  # and this one fills the queue
+
+        for _ in range(3):
+            assert storage.users.get(user.id) == user
+
+        release.set()
+        storage.shadow.drain()
+        assert storage.stats.snapshot("users")["shadow_dropped"] == 3
+
+    def test_never_run_outside_dual(self, make_storage):
+        storage = make_storage("database-only", shadow_rate=1.0)
+        user = storage.users.add(make_user())
+        storage.users.get(user.id)
+        storage.shadow.drain()
+        assert storage.stats.snapshot("users")["shadow_compares"] == 0
+
+
+def rename_with_workflow(uow, user, name: str) -> None:
+    """A unit of work touching two records that other threads touch too."""
+    uow.users.update(dataclasses.replace(uow.users.get(user.id), name=name.upper()))
+    workflow = uow.workflows.list(WorkflowQuery(user_id=user.id)).items[0]
+    uow.workflows.update(dataclasses.replace(workflow, description=name))
+
+
+@pytest.mark.parametrize("read_from", [MEMORY, DATABASE])
+def test_concurrent_updates_of_the_same_records_leave_both_backends_equal(make_storage, read_from):
+    storage = make_storage("dual", read_from=read_from)
+    users = [storage.users.add(make_user()) for _ in range(3)]
+    for user in users:
+        storage.workflows.add(make_workflow(user))
+    errors: list[BaseException] = []
+
+    def hammer(worker: int) -> None:
+        try:
+            for round_ in range(15):
+                for user in users:
+                    name = f"worker {worker} round {round_}"
+                    storage.users.update(dataclasses.replace(user, name=name))
+                    storage.atomic(lambda uow, u=user, n=name: rename_with_workflow(uow, u, n))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert storage.verify()["differences"] == 0

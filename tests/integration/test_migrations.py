@@ -1,0 +1,165 @@
+"""The Alembic migrations against the models, on real SQLite and real PostgreSQL.
+
+Every test gets a database of its own (a temporary SQLite file, or a PostgreSQL database
+created for it and dropped after it) and an app whose instance folder is under tmp_path,
+so nothing is written into the repository."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
+
+import wfplatform.models  # noqa: F401 (registers the tables)
+from tests import databases
+from tests.conftest import require_postgres
+from wfplatform import MIGRATIONS, create_app
+from wfplatform.extensions import db
+
+MODEL_TABLES = frozenset(db.metadata.tables)
+BOOKKEEPING = frozenset({"alembic_version"})
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """migrations/env.py calls `logging.config.fileConfig()`, which replaces the root
+    logger's handlers and level (and would disable existing loggers, without
+    disable_existing_loggers=False): undo that for the tests that run after these."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = [
+        logger
+        for logger in logging.root.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    states = {logger: (logger.disabled, logger.level, logger.propagate) for logger in loggers}
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for logger, (disabled, logger_level, propagate) in states.items():
+        logger.disabled, logger.propagate = disabled, propagate
+        logger.setLevel(logger_level)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    require_postgres()
+    with databases.temporary_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def app(empty_database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    instance = tmp_path / "instance"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": empty_database_url,
+            "WF_START_STORAGE": False,
+            "WF_JOURNAL_PATH": str(tmp_path / "sync-journal.log"),
+        },
+        instance_path=str(instance),
+    )
+    assert app.instance_path == str(instance)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def table_names(app: Flask) -> set[str]:
+    with app.app_context():
+        return set(sa.inspect(db.engine).get_table_names())
+
+
+def leftover_sequences(app: Flask) -> set[str]:
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return set()
+        return set(sa.inspect(db.engine).get_sequence_names())
+
+
+def current_revision(app: Flask) -> str | None:
+    with app.app_context(), db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(app: Flask, revision: str = "head") -> None:
+    with app.app_context():
+        flask_migrate.upgrade(revision=revision)
+
+
+def downgrade(app: Flask, revision: str = "base") -> None:
+    with app.app_context():
+        flask_migrate.downgrade(revision=revision)
+
+
+def head_revision() -> str:
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    assert len(heads) == 1, f"expected one migration head, found {heads}"
+    return heads[0]
+
+
+def test_the_migrations_have_a_single_head():
+    script = ScriptDirectory(str(MIGRATIONS))
+    assert len(script.get_heads()) == 1, script.get_heads()
+    assert len(script.get_bases()) == 1, script.get_bases()
+
+
+def test_flask_db_upgrade_creates_every_model_table(app: Flask):
+    assert table_names(app) == set()
+    result = app.test_cli_runner().invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert table_names(app) == MODEL_TABLES | BOOKKEEPING
+    assert current_revision(app) == head_revision()
+
+
+def test_downgrade_to_base_removes_every_table(app: Flask):
+    upgrade(app)
+    downgrade(app)
+    assert table_names(app) <= BOOKKEEPING
+    assert leftover_sequences(app) == set()
+    assert current_revision(app) is None
+
+
+def test_upgrade_downgrade_upgrade_round_trip(app: Flask):
+    upgrade(app)
+    downgrade(app)
+    upgrade(app)
+    assert table_names(app) == MODEL_TABLES | BOOKKEEPING
+    assert current_revision(app) == head_revision()
+    with app.app_context():
+        assert compare_with_models(db.engine) == []
+
+
+def compare_with_models(engine: sa.Engine) -> list:
+    """Autogenerate's diff between the database and the models, configured as env.py is
+    (the app's Migrate options: compare_type and render_as_batch)."""
+    options = dict(current_app.extensions["migrate"].configure_args)
+    options.pop("process_revision_directives", None)
+    assert options.get("compare_type") is True
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=options)
+        return compare_metadata(context, db.metadata)
+
+
+def test_upgraded_schema_matches_the_models(app: Flask):
+    upgrade(app)
+    with app.app_context():
+        assert compare_with_models(db.engine) == []
+
+
+def test_flask_db_check_finds_nothing_to_migrate(app: Flask):
+    upgrade(app)
+    result = app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
