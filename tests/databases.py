@@ -46,7 +46,7 @@ def temporary_postgres_database(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator
 
 
 def create_engine(url: str) -> Engine:
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(url, pool_pre_ping=True)
     configure_engine(engine)
     return engine
 

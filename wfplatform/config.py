@@ -40,6 +40,8 @@ def default_mode() -> RepositoryMode:
 def load(app) -> None:
     """Fill `app.config` from the environment; explicit test config (already set) wins."""
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
+    # A connection pooled before a database restart is tested before use, not failed on.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     app.config.setdefault("WF_STORAGE_DEFAULT", default_mode())
     app.config.setdefault(
         "WF_JOURNAL_PATH",

@@ -97,19 +97,16 @@ class Storage:
     def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
         with self.gate.operation():
             modes = self.modes.snapshot()
-            # While the journal holds writes the database is behind memory: stay on memory.
+            may_fall_back = any(mode.can_fall_back for mode in modes.values())
+            # While the database is down or behind its journal, writes that may fall back go
+            # to memory and queue behind the journal: replay must keep their order.
             behind = self.health.is_down() or len(self.journal) > 0
-            degraded = any(m.can_fall_back for m in modes.values()) and behind
+            degraded = may_fall_back and behind
             try:
                 return self._run(work, modes, degraded)
             except StorageUnavailable as fault:
-                if degraded or not any(mode.can_fall_back for mode in modes.values()):
-                    self.health.mark_down(fault.message)
+                if degraded or not may_fall_back:
                     raise
-                self.health.mark_down(fault.message)
-                for name, mode in modes.items():
-                    if mode.can_fall_back:
-                        self.stats.error(name, DATABASE, fell_back=True)
                 log.warning("database failed; unit of work served from memory: %s", fault.message)
                 return self._run(work, modes, degraded=True)
 
@@ -124,6 +121,12 @@ class Storage:
                 uow.commit()
                 span.set_attribute("wf.storage.journaled", uow.journaled)
             return result
+        except StorageUnavailable as fault:
+            self.health.mark_down(fault.message)
+            for name in uow.used:
+                if uow.primary(name) == DATABASE:
+                    self.stats.error(name, DATABASE, fell_back=modes[name].can_fall_back)
+            raise
         finally:
             uow.close()
 

@@ -95,6 +95,7 @@ class SyncJournal:
                 os.fsync(self._file.fileno())
 
     def close(self) -> None:
+        """Idempotent."""
         with self._lock:
             self._file.close()
 

@@ -32,6 +32,7 @@ class UnitOfWork:
         self._memory = storage.memory.begin()
         self._session: Session | None = None
         self.changes: list[tuple[str, str, Any | None]] = []
+        self.used: set[str] = set()  # repositories an operation ran on
         self.journaled = False
 
     def __getattr__(self, name: str) -> Any:
@@ -49,6 +50,7 @@ class UnitOfWork:
         return mode.primary
 
     def backend(self, repository: str) -> Repository:
+        self.used.add(repository)
         binding = self._storage.bindings[repository]
         if self.primary(repository) == MEMORY:
             return binding.memory(self._storage.memory, self._memory, self)

@@ -1,0 +1,581 @@
+"""Fault tests: the database stops (an immediate stop, like a crash) and comes back.
+
+Each test runs against a private throwaway PostgreSQL cluster (tests/cluster.py), never the
+machine's shared server, in a fresh database with the schema created. Modes live in the
+database's control tables, so every storage is built while the cluster is up; then the test
+stops it. What is asserted is what a user of the storage sees: which writes are acknowledged,
+what reads return, what the database holds once it is back, and the counters operators watch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+import wfplatform.models  # noqa: F401 (registers the tables)
+from tests import databases
+from tests.cluster import PostgresCluster, private_cluster
+from tests.conftest import build_storage
+from tests.factories import make_user, make_workflow
+from wfplatform.domain.codec import to_dict
+from wfplatform.errors import StorageUnavailable
+from wfplatform.extensions import db
+from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories.workflows import WorkflowQuery
+from wfplatform.storage.adapter import Storage
+from wfplatform.storage.modes import DATABASE, MEMORY
+from wfplatform.storage.sql import new_session
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[2]
+RETRY_AFTER = 0.2  # the circuit breaker's pause after a fault
+BINDINGS = {binding.name: binding for binding in REPOSITORIES}
+NAMES = ("users", "workflows")
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    with private_cluster() as private:
+        yield private
+
+
+@dataclasses.dataclass
+class FaultBed:
+    """One fresh database on the private cluster, and the storages built on it."""
+
+    cluster: PostgresCluster
+    url: str
+    engine: Engine
+    tmp_path: Path
+    built: list[Storage] = dataclasses.field(default_factory=list)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.tmp_path / "sync-journal.log"
+
+    def storage(self, mode: str, **kw: Any) -> Storage:
+        """A storage on this database (build it while the cluster runs: modes load from it)."""
+        kw.setdefault("retry_after", RETRY_AFTER)
+        journal = kw.pop("journal_path", self.journal_path)
+        storage = build_storage(self.engine, journal, mode, **kw)
+        self.built.append(storage)
+        return storage
+
+    def restart_as_new_process(self) -> None:
+        """Start the cluster, as a freshly started process finds it: no pooled connections."""
+        self.cluster.start()
+        self.engine.dispose()
+
+    def close(self, storage: Storage) -> None:
+        """Close one storage now (the process that owned it is gone)."""
+        self.built.remove(storage)
+        storage.close()
+
+
+@pytest.fixture
+def bed(cluster: PostgresCluster, tmp_path: Path) -> Iterator[FaultBed]:
+    with cluster.temporary_database() as url:  # starts the cluster again if a test stopped it
+        engine = databases.create_engine(url)
+        db.metadata.create_all(engine)
+        fault_bed = FaultBed(cluster, url, engine, tmp_path)
+        try:
+            yield fault_bed
+        finally:
+            for storage in fault_bed.built:
+                storage.close()
+            engine.dispose()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+class Acknowledged:
+    """The final state of every record whose write was acknowledged (None: removed)."""
+
+    def __init__(self) -> None:
+        self._state: dict[str, dict[str, dict | None]] = {name: {} for name in NAMES}
+
+    def put(self, repository: str, record: Any) -> Any:
+        self._state[repository][record.id] = to_dict(record)
+        return record
+
+    def removed(self, repository: str, key: str) -> None:
+        self._state[repository][key] = None
+
+    def expected(self, repository: str) -> dict[str, dict]:
+        return {key: data for key, data in self._state[repository].items() if data is not None}
+
+
+def database_state(engine: Engine, repository: str) -> dict[str, dict]:
+    with new_session(engine) as session:
+        return {r.id: to_dict(r) for r in BINDINGS[repository].sql(session).iter_all()}
+
+
+def memory_state(storage: Storage, repository: str) -> dict[str, dict]:
+    return {r.id: to_dict(r) for r in storage.memory_repository(repository).iter_all()}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+def wait_for_breaker(storage: Storage) -> None:
+    """After the database is back, the circuit breaker lets operations through again."""
+    wait_until(lambda: not storage.health.is_down(), timeout=5 * RETRY_AFTER + 1, what="breaker")
+
+
+@dataclasses.dataclass
+class Seed:
+    users: list[Any]
+    workflows: list[Any]
+
+
+def seed(storage: Storage, acked: Acknowledged) -> Seed:
+    """Three users and two workflows, written while the database is up."""
+    users = [acked.put("users", storage.users.add(make_user())) for _ in range(3)]
+    workflows = [
+        acked.put("workflows", storage.workflows.add(make_workflow(user))) for user in users[:2]
+    ]
+    return Seed(users, workflows)
+
+
+OUTAGE_UNITS = 7  # units of work `write_through_outage` runs: one journal entry each
+OUTAGE_CHANGES = {"users": 5, "workflows": 4}  # the records they change
+
+
+def write_through_outage(storage: Storage, seeded: Seed, acked: Acknowledged) -> None:
+    """Creates, updates, deletes and one multi-record unit of work; each must be acknowledged."""
+    (u1, u2, u3), (w1, w2) = seeded.users, seeded.workflows
+    u4 = acked.put("users", storage.users.add(make_user()))
+    acked.put("users", storage.users.update(dataclasses.replace(u1, name="Renamed in outage")))
+    storage.users.delete(u3.id)
+    acked.removed("users", u3.id)
+    acked.put("workflows", storage.workflows.add(make_workflow(u4)))
+    edited = dataclasses.replace(w1, name="Edited in outage")
+    acked.put("workflows", storage.workflows.update(edited, expected_version=1))
+    storage.workflows.delete(w2.id)
+    acked.removed("workflows", w2.id)
+
+    u5 = make_user()
+    w5 = make_workflow(u5)
+    u2_renamed = dataclasses.replace(u2, name="Renamed with a new workflow")
+
+    def onboard(uow) -> tuple:
+        return uow.users.add(u5), uow.workflows.add(w5), uow.users.update(u2_renamed)
+
+    added_user, added_workflow, updated_user = storage.atomic(onboard)
+    acked.put("users", added_user)
+    acked.put("workflows", added_workflow)
+    acked.put("users", updated_user)
+
+
+def assert_backends_converged(storage: Storage, engine: Engine, acked: Acknowledged) -> None:
+    """Verify finds nothing, and the database holds exactly every acknowledged final state."""
+    report = storage.verify()
+    assert report["differences"] == 0, report
+    for name in NAMES:
+        assert database_state(engine, name) == acked.expected(name)
+    assert len(storage.journal) == 0
+    assert storage.journal.path.stat().st_size == 0
+
+
+def assert_acknowledged_in_memory_and_journaled(
+    storage: Storage, acked: Acknowledged, entries_before: int
+) -> None:
+    for name in NAMES:
+        assert memory_state(storage, name) == acked.expected(name)
+        assert storage.stats.snapshot(name)["journaled"] == OUTAGE_CHANGES[name]
+    assert len(storage.journal) == entries_before + OUTAGE_UNITS
+
+
+def stats(storage: Storage, repository: str, backend: str = DATABASE) -> dict:
+    return storage.stats.snapshot(repository)["backends"][backend]
+
+
+# -- dual reading memory: the database is the secondary ------------------------------------------
+def test_dual_reading_memory_acknowledges_writes_during_an_outage_and_replays_them(bed):
+    storage = bed.storage("dual", read_from="memory")
+    acked = Acknowledged()
+    seeded = seed(storage, acked)
+    assert len(storage.journal) == 0
+    assert database_state(bed.engine, "users") == acked.expected("users")
+
+    bed.cluster.stop()
+    write_through_outage(storage, seeded, acked)
+
+    assert_acknowledged_in_memory_and_journaled(storage, acked, entries_before=0)
+    assert stats(storage, "users")["errors"] >= 1  # the fault that opened the breaker
+    assert storage.users.get(seeded.users[0].id).name == "Renamed in outage"  # from memory
+    assert storage.users.get(seeded.users[2].id) is None
+    with pytest.raises(StorageUnavailable):
+        storage.verify()  # nothing pretends the database answered
+
+    bed.cluster.start()
+    result = storage.replay_journal()
+
+    assert result == {"replayed": OUTAGE_UNITS, "pending": 0, "error": None}
+    for name in NAMES:
+        assert storage.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
+    assert_backends_converged(storage, bed.engine, acked)
+
+    later = acked.put("users", storage.users.add(make_user()))  # straight through again
+    assert len(storage.journal) == 0
+    assert database_state(bed.engine, "users")[later.id] == to_dict(later)
+
+
+def test_dual_reading_memory_sync_worker_replays_by_itself_once_the_database_is_back(bed):
+    storage = bed.storage("dual", read_from="memory", sync_interval=0.05)
+    storage.start()
+    acked = Acknowledged()
+    seeded = seed(storage, acked)
+
+    bed.cluster.stop()
+    write_through_outage(storage, seeded, acked)
+    time.sleep(4 * RETRY_AFTER)  # the worker retries meanwhile, and must keep every entry
+
+    assert_acknowledged_in_memory_and_journaled(storage, acked, entries_before=0)
+
+    bed.cluster.start()
+    wait_until(lambda: len(storage.journal) == 0, timeout=8, what="the worker to replay")
+
+    for name in NAMES:
+        assert storage.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
+    assert_backends_converged(storage, bed.engine, acked)
+
+
+def test_dual_reading_memory_queues_writes_behind_the_journal_until_it_is_replayed(bed):
+    storage = bed.storage("dual", read_from="memory")
+    acked = Acknowledged()
+    user = acked.put("users", storage.users.add(make_user()))
+
+    bed.cluster.stop()
+    acked.put("users", storage.users.update(dataclasses.replace(user, name="During")))
+    bed.cluster.start()
+    wait_for_breaker(storage)
+    acked.put("users", storage.users.update(dataclasses.replace(user, name="After")))
+
+    assert len(storage.journal) == 2  # behind the outage's entry, not ahead of it
+    assert database_state(bed.engine, "users")[user.id]["name"] == user.name
+    assert storage.replay_journal()["replayed"] == 2
+    assert database_state(bed.engine, "users")[user.id]["name"] == "After"
+    assert_backends_converged(storage, bed.engine, acked)
+
+
+# -- database-only: no fallback, no silent loss ----------------------------------------------------
+def test_database_only_refuses_reads_and_writes_while_the_database_is_down(bed):
+    storage = bed.storage("database-only")
+    acked = Acknowledged()
+    seeded = seed(storage, acked)
+    user = seeded.users[0]
+    refused = make_user()
+
+    bed.cluster.stop()
+    with pytest.raises(StorageUnavailable):
+        storage.users.get(user.id)
+    with pytest.raises(StorageUnavailable):
+        storage.workflows.list(WorkflowQuery(user_id=user.id))
+    with pytest.raises(StorageUnavailable):
+        storage.users.add(refused)
+    with pytest.raises(StorageUnavailable):
+        storage.users.update(dataclasses.replace(user, name="Never stored"))
+    with pytest.raises(StorageUnavailable):
+        storage.atomic(lambda uow: (uow.users.add(make_user()), uow.users.delete(user.id)))
+
+    # Refused, not parked somewhere: no journal, nothing kept in memory, errors counted.
+    assert len(storage.journal) == 0
+    assert memory_state(storage, "users") == {}
+    assert stats(storage, "users")["errors"] >= 1
+    assert stats(storage, "users")["fallbacks"] == 0
+
+    bed.cluster.start()
+    wait_for_breaker(storage)
+    assert storage.users.get(user.id) == user
+    assert storage.users.get(refused.id) is None
+    later = acked.put("users", storage.users.add(make_user()))
+    assert storage.users.get(later.id) == later
+    for name in NAMES:
+        assert database_state(bed.engine, name) == acked.expected(name)
+
+
+def test_http_answers_503_with_retry_after_while_the_database_is_down(bed):
+    from wfplatform import create_app
+    from wfplatform.storage.modes import RepositoryMode
+    from wfplatform.storage_ext import get_storage
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": bed.url,
+            "WF_STORAGE_DEFAULT": RepositoryMode.of("database-only"),
+            "WF_JOURNAL_PATH": str(bed.journal_path),
+            "WF_DB_RETRY_AFTER": RETRY_AFTER,
+            "WF_START_STORAGE": False,
+        }
+    )
+
+    @app.get("/probe/users/<user_id>")
+    def probe(user_id: str):
+        user = get_storage().users.get(user_id)
+        return {"found": user is not None}
+
+    client = app.test_client()
+    try:
+        assert client.get("/probe/users/nobody").json == {"found": False}
+        bed.cluster.stop()
+        response = client.get("/probe/users/nobody")
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "1"
+        assert response.json["error"]["code"] == "storage_unavailable"
+        bed.cluster.start()
+        wait_for_breaker(get_storage(app))
+        assert client.get("/probe/users/nobody").json == {"found": False}
+    finally:
+        if app.extensions.get("wf_storage") is not None:
+            app.extensions["wf_storage"].close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+# -- dual reading the database: memory is the fallback -----------------------------------------
+def test_dual_reading_database_falls_back_to_memory_and_journals_during_an_outage(bed):
+    storage = bed.storage("dual", read_from="database")
+    acked = Acknowledged()
+    seeded = seed(storage, acked)
+    database_reads = stats(storage, "users")["reads"]
+
+    bed.cluster.stop()
+    assert storage.users.get(seeded.users[0].id) == seeded.users[0]  # served from memory
+    assert stats(storage, "users")["fallbacks"] >= 1
+    assert stats(storage, "users")["errors"] >= 1
+    write_through_outage(storage, seeded, acked)
+    assert storage.users.get(seeded.users[0].id).name == "Renamed in outage"
+    assert storage.users.get(seeded.users[2].id) is None
+
+    assert_acknowledged_in_memory_and_journaled(storage, acked, entries_before=0)
+    assert stats(storage, "users")["reads"] == database_reads  # none answered by the database
+    assert stats(storage, "users", MEMORY)["reads"] >= 3
+
+    bed.cluster.start()
+    result = storage.replay_journal()
+
+    assert result == {"replayed": OUTAGE_UNITS, "pending": 0, "error": None}
+    assert_backends_converged(storage, bed.engine, acked)
+    wait_for_breaker(storage)
+    assert storage.users.get(seeded.users[0].id).name == "Renamed in outage"
+    assert stats(storage, "users")["reads"] == database_reads + 1  # the database answers again
+
+
+def test_dual_reading_database_keeps_writes_made_after_recovery_but_before_replay(bed):
+    storage = bed.storage("dual", read_from="database")
+    acked = Acknowledged()
+    user = acked.put("users", storage.users.add(make_user()))
+    gone = acked.put("users", storage.users.add(make_user()))
+
+    bed.cluster.stop()
+    acked.put("users", storage.users.update(dataclasses.replace(user, name="During")))
+    storage.users.delete(gone.id)
+    acked.removed("users", gone.id)
+    bed.cluster.start()
+    wait_for_breaker(storage)
+
+    # The database is back but behind: reads must not go back in time...
+    assert storage.users.get(user.id).name == "During"
+    assert storage.users.get(gone.id) is None
+    # ...and a write now must not be overwritten by the older journaled state.
+    acked.put("users", storage.users.update(dataclasses.replace(user, name="After")))
+    storage.replay_journal()
+
+    assert storage.users.get(user.id).name == "After"
+    assert_backends_converged(storage, bed.engine, acked)
+
+
+def test_dual_reading_database_without_fallback_refuses_during_an_outage(bed):
+    storage = bed.storage("dual", read_from="database")
+    storage.switch("dual", read_from="database", fallback=False, reason="fault test", actor="t")
+    acked = Acknowledged()
+    seeded = seed(storage, acked)
+    user = seeded.users[0]
+    refused = make_user()
+
+    bed.cluster.stop()
+    with pytest.raises(StorageUnavailable):
+        storage.users.get(user.id)
+    with pytest.raises(StorageUnavailable):
+        storage.users.add(refused)
+    with pytest.raises(StorageUnavailable):
+        storage.users.update(dataclasses.replace(user, name="Never stored"))
+
+    assert len(storage.journal) == 0
+    assert stats(storage, "users")["fallbacks"] == 0
+    assert memory_state(storage, "users") == acked.expected("users")  # untouched
+
+    bed.cluster.start()
+    wait_for_breaker(storage)
+    assert storage.users.get(user.id) == user
+    assert storage.users.get(refused.id) is None
+    assert storage.verify()["differences"] == 0
+
+
+# -- the process dies while the journal holds writes -------------------------------------------
+CHILD = textwrap.dedent(
+    """
+    import sys
+
+    from tests import databases
+    from tests.conftest import build_storage
+    from tests.factories import make_user, make_workflow
+
+    url, journal = sys.argv[1], sys.argv[2]
+    engine = databases.create_engine(url)
+    storage = build_storage(engine, journal, "dual", read_from="memory", retry_after=0.2)
+    storage.users.add(make_user())  # one write while the database is up
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent has stopped the database
+    for _ in range(100_000):
+        user = make_user()
+        workflow = make_workflow(user)
+        storage.atomic(lambda uow, u=user, w=workflow: (uow.users.add(u), uow.workflows.add(w)))
+        print("acked", user.id, workflow.id, flush=True)
+    """
+)
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def _next_line(lines: queue.Queue, child: subprocess.Popen, stderr: Path) -> str:
+    try:
+        line = lines.get(timeout=20)
+    except queue.Empty:
+        line = None
+    if line is None:
+        pytest.fail(f"the child stopped early ({child.poll()}):\n{stderr.read_text()[-3000:]}")
+    return line
+
+
+def run_child_until_killed(bed: FaultBed, acknowledgements: int) -> set[tuple[str, str]]:
+    """Start a writer process, stop the database under it, SIGKILL it after some acks.
+
+    Returns every (user id, workflow id) the child acknowledged before it died."""
+    stderr_path = bed.tmp_path / "child.stderr"
+    with open(stderr_path, "w", encoding="utf-8") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, bed.url, str(bed.journal_path)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    lines: queue.Queue = queue.Queue()
+    pump = threading.Thread(target=_pump, args=(child.stdout, lines), daemon=True)
+    pump.start()
+    acked: set[tuple[str, str]] = set()
+    try:
+        assert _next_line(lines, child, stderr_path) == "ready"
+        bed.cluster.stop()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        while len(acked) < acknowledgements:
+            _, user_id, workflow_id = _next_line(lines, child, stderr_path).split()
+            acked.add((user_id, workflow_id))
+        os.kill(child.pid, signal.SIGKILL)  # mid-stream: nothing is closed or flushed
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
+        pump.join(timeout=10)
+        child.stdin.close()
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    while (line := lines.get_nowait()) is not None:  # acks printed before the kill landed
+        _, user_id, workflow_id = line.split()
+        acked.add((user_id, workflow_id))
+    return acked
+
+
+def assert_database_holds(engine: Engine, acked: set[tuple[str, str]]) -> None:
+    users, workflows = database_state(engine, "users"), database_state(engine, "workflows")
+    assert {user_id for user_id, _ in acked} <= users.keys()
+    assert {workflow_id for _, workflow_id in acked} <= workflows.keys()
+    # Beyond the acknowledged: the first user, and at most the unit of work cut short.
+    assert len(users) - len(acked) in (1, 2)
+
+
+def test_writes_journaled_by_a_killed_process_reach_the_database_on_the_next_start(bed):
+    acked = run_child_until_killed(bed, acknowledgements=20)
+
+    bed.restart_as_new_process()
+    storage = bed.storage("dual", read_from="memory")  # same journal path
+    pending = len(storage.journal)
+    assert pending >= len(acked)
+    storage.start()  # replays what the killed process left, before anything else
+
+    assert len(storage.journal) == 0
+    assert storage.stats.snapshot("users")["replayed"] == pending
+    assert_database_holds(bed.engine, acked)
+    # The killed process's memory is gone; the database has everything to rebuild it.
+    assert storage.load_memory("users") == len(database_state(bed.engine, "users"))
+    assert storage.load_memory("workflows") == len(database_state(bed.engine, "workflows"))
+    assert storage.verify()["differences"] == 0
+
+
+def test_a_torn_final_journal_line_is_ignored_without_losing_earlier_entries(bed):
+    acked = run_child_until_killed(bed, acknowledgements=5)
+    with open(bed.journal_path, "a", encoding="utf-8") as journal:
+        journal.write('{"seq":999999,"at":"2024-01-01T00:00:00+00:00","changes":[{"repos')
+
+    bed.restart_as_new_process()
+    storage = bed.storage("dual", read_from="memory")
+    assert len(storage.journal) >= len(acked)
+    result = storage.replay_journal()
+
+    assert result["error"] is None and result["pending"] == 0
+    assert_database_holds(bed.engine, acked)
+
+
+def test_entries_journaled_after_a_torn_line_survive_another_restart(bed):
+    first = bed.storage("dual", read_from="memory")
+    acked = Acknowledged()
+    bed.cluster.stop()
+    for _ in range(2):
+        acked.put("users", first.users.add(make_user()))
+    bed.close(first)  # the process ends; its last append was torn
+    with open(bed.journal_path, "a", encoding="utf-8") as journal:
+        journal.write('{"seq":3,"at":"2024-01-')
+
+    bed.cluster.start()
+    second = bed.storage("dual", read_from="memory")
+    assert len(second.journal) == 2
+    bed.cluster.stop()
+    second.start()  # the replay fails: the database went away again
+    acked.put("users", second.users.add(make_user()))
+    assert len(second.journal) == 3
+    bed.close(second)  # and this process ends too, before the database is back
+
+    bed.cluster.start()
+    third = bed.storage("dual", read_from="memory")
+    assert len(third.journal) == 3
+    assert third.replay_journal() == {"replayed": 3, "pending": 0, "error": None}
+    assert database_state(bed.engine, "users") == acked.expected("users")

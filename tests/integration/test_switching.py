@@ -1,0 +1,171 @@
+"""Switching modes at runtime: the guards, the audit trail and persistence across restarts."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import build_storage
+from tests.factories import make_user
+from tests.sync import mirror_memory_to_database
+from wfplatform.errors import GuardRefused, ValidationFailed
+from wfplatform.storage.journal import Change
+from wfplatform.storage.modes import DATABASE, MEMORY, Mode
+
+
+def refusal(excinfo, repository: str = "users") -> list[str]:
+    return excinfo.value.details["refused"][repository]
+
+
+def test_switches_every_repository_and_records_who_and_why(make_storage):
+    storage = make_storage("memory-only")
+    result = storage.switch("dual", reason="start the cut-over", actor="ops@example.com")
+    assert set(result["modes"]) == {"users", "workflows", "workflow_versions"}
+    assert all(mode.mode is Mode.DUAL for mode in storage.modes.snapshot().values())
+    latest = storage.modes.history()[0]
+    assert latest["actor"] == "ops@example.com"
+    assert latest["reason"] == "start the cut-over"
+    assert latest["from"] == {"mode": "memory-only", "read_from": "memory"}
+    assert latest["to"] == {"mode": "dual", "read_from": "memory"}
+    assert latest["forced"] is False
+
+
+def test_switches_one_repository_alone(make_storage):
+    storage = make_storage("memory-only")
+    storage.switch("dual", repositories=["workflows"], reason="workflows first", actor="ops")
+    assert storage.modes.get("workflows").mode is Mode.DUAL
+    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
+
+
+def test_refuses_to_skip_a_step(make_storage):
+    storage = make_storage("memory-only")
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("database-only", reason="hurry", actor="ops")
+    assert any("one step at a time" in reason for reason in refusal(refused))
+    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
+
+
+def test_refuses_database_reads_while_records_exist_only_in_memory(make_storage):
+    storage = make_storage("memory-only")
+    storage.users.add(make_user())
+    storage.switch("dual", reason="cut-over", actor="ops")
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")
+    assert refusal(refused) == ["1 records exist only in memory: run the backfill first"]
+
+    mirror_memory_to_database(storage)
+    storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")
+    assert storage.modes.get("users").read_from == DATABASE
+
+
+def test_refuses_database_reads_while_the_journal_holds_writes(make_storage):
+    storage = make_storage("dual", read_from=MEMORY)
+    user = make_user()
+    storage.memory_repository("users").upsert(user)
+    storage.journal.append([Change("users", user.id, None)])
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")
+    assert "the sync journal holds 1 writes: run sync first" in refusal(refused)
+
+
+def test_refuses_memory_reads_until_memory_is_loaded(make_storage):
+    storage = make_storage("database-only")
+    storage.users.add(make_user())
+    storage.switch("dual", read_from=DATABASE, reason="walk back", actor="ops")
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=MEMORY, reason="walk back", actor="ops")
+    assert refusal(refused) == ["1 records exist only in the database: load memory first"]
+
+    assert storage.load_memory("users") == 1
+    storage.switch("dual", read_from=MEMORY, reason="walk back", actor="ops")
+    assert storage.verify()["differences"] == 0
+
+
+def test_force_overrides_a_guard_and_says_so(make_storage):
+    storage = make_storage("memory-only")
+    storage.users.add(make_user())
+    storage.switch("dual", reason="cut-over", actor="ops")
+    result = storage.switch("dual", read_from=DATABASE, reason="I know", actor="ops", force=True)
+    assert result["forced"] is True
+    assert storage.modes.history()[0]["forced"] is True
+
+
+def test_dry_run_reports_without_switching(make_storage):
+    storage = make_storage("memory-only")
+    result = storage.switch("dual", reason="what if", actor="ops", dry_run=True)
+    assert result["dry_run"] is True
+    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert len(storage.modes.history()) == 3  # only the initial modes
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"reason": " "}, "a reason is required"),
+        ({"reason": "x", "repositories": ["nope"]}, "unknown repositories: nope"),
+        ({"reason": "x", "shadow_rate": 2}, "shadow_rate must be between 0 and 1"),
+        ({"reason": "x", "read_from": "disk"}, "read_from='disk' is not valid"),
+    ],
+)
+def test_rejects_bad_requests_clearly(make_storage, options, message):
+    storage = make_storage("memory-only")
+    with pytest.raises(ValidationFailed) as rejected:
+        storage.switch("dual", actor="ops", **options)
+    assert message in rejected.value.message
+
+
+def test_rejects_an_unknown_mode(make_storage):
+    storage = make_storage("memory-only")
+    with pytest.raises(ValidationFailed) as rejected:
+        storage.switch("triple", reason="x", actor="ops")
+    assert "unknown mode 'triple'" in rejected.value.message
+
+
+def test_a_restart_comes_back_in_the_last_chosen_modes(make_storage, engine, tmp_path):
+    storage = make_storage("memory-only")
+    storage.switch("dual", reason="cut-over", actor="ops", shadow_rate=0.25)
+    restarted = build_storage(engine, tmp_path / "restarted.log", "memory-only")
+    try:
+        mode = restarted.modes.get("users")
+        assert (mode.mode, mode.read_from, mode.shadow_rate) == (Mode.DUAL, MEMORY, 0.25)
+    finally:
+        restarted.close()
+
+
+def test_a_switch_waits_for_units_of_work_in_flight(make_storage):
+    storage = make_storage("memory-only")
+    inside, release = threading.Event(), threading.Event()
+    user = make_user()
+
+    def slow_create(uow):
+        uow.users.add(user)
+        inside.set()
+        release.wait(5)
+
+    writer = threading.Thread(target=storage.atomic, args=(slow_create,))
+    writer.start()
+    inside.wait(5)
+    switched = threading.Event()
+    switcher = threading.Thread(
+        target=lambda: (storage.switch("dual", reason="x", actor="ops"), switched.set())
+    )
+    switcher.start()
+    assert not switched.wait(0.2)  # still waiting for the unit of work
+    release.set()
+    writer.join(5)
+    switcher.join(5)
+    assert switched.is_set()
+    # the write committed under memory-only, before the switch: it is only in memory
+    assert storage.readiness("users")["only_in_memory"] == 1
+
+
+def test_readiness_names_every_reason_per_step(make_storage):
+    storage = make_storage("memory-only")
+    storage.users.add(make_user())
+    storage.switch("dual", reason="cut-over", actor="ops")
+    report = storage.readiness("users")
+    assert report["current"] == "dual(read_from=memory)"
+    assert report["steps"]["memory-only"] == {"safe": True, "reasons": []}
+    assert report["steps"]["dual(read_from=database)"]["safe"] is False
+    assert report["only_in_memory"] == 1

@@ -1,0 +1,70 @@
+"""Every adapter operation is one OpenTelemetry span, named `repository.operation`, saying
+how it was served; no argument or result (so no secret) ever reaches a span."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from opentelemetry.trace import StatusCode
+
+from tests.factories import make_user
+from wfplatform.errors import Conflict
+from wfplatform.storage.modes import DATABASE, MEMORY
+
+
+def spans_named(exporter, name: str) -> list:
+    return [span for span in exporter.get_finished_spans() if span.name == name]
+
+
+def test_one_span_per_operation_with_mode_and_backends(make_storage, spans):
+    storage = make_storage("dual", read_from=MEMORY)
+    user = storage.users.add(make_user())
+    storage.users.get(user.id)
+
+    (write,) = spans_named(spans, "users.add")
+    assert write.attributes["wf.storage.mode"] == "dual"
+    assert write.attributes["wf.storage.read_from"] == MEMORY
+    assert write.attributes["wf.storage.backends"] == (MEMORY,)
+    assert write.attributes["wf.storage.fallback"] is False
+    (commit,) = spans_named(spans, "unit_of_work.commit")
+    assert commit.attributes["wf.storage.repositories"] == ("users",)
+    assert commit.attributes["wf.storage.journaled"] is False
+    assert write.parent.span_id == commit.context.span_id
+    (read,) = spans_named(spans, "users.get")
+    assert read.attributes["wf.storage.backends"] == (MEMORY,)
+
+
+def test_a_fallback_read_says_so(make_storage, spans):
+    storage = make_storage("dual", read_from=DATABASE)
+    user = storage.users.add(make_user())
+    storage.health.mark_down("connection refused")  # as after a failed database call
+    assert storage.users.get(user.id) == user
+    (read,) = spans_named(spans, "users.get")
+    assert read.attributes["wf.storage.backends"] == (MEMORY,)
+    assert read.attributes["wf.storage.fallback"] is True
+    assert storage.stats.snapshot("users")["backends"][DATABASE]["fallbacks"] == 1
+
+
+def test_domain_errors_are_answers_not_span_errors(make_storage, spans):
+    storage = make_storage("database-only")
+    storage.users.add(make_user(email="dup@example.com"))
+    try:
+        storage.users.add(make_user(email="dup@example.com"))
+    except Conflict:
+        pass
+    failed = spans_named(spans, "users.add")[-1]
+    assert failed.attributes["wf.error.code"] == "conflict"
+    assert failed.status.status_code is not StatusCode.ERROR
+    assert storage.stats.snapshot("users")["backends"][DATABASE]["errors"] == 0
+
+
+def test_no_secret_reaches_a_span(make_storage, spans):
+    storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
+    secret = "argon2-secret-hash-do-not-log"
+    user = storage.users.add(make_user(password_hash=secret))
+    storage.users.update(dataclasses.replace(user, password_hash=secret + "-2"))
+    storage.users.get(user.id)
+    storage.shadow.drain()
+    for span in spans.get_finished_spans():
+        text = repr(dict(span.attributes)) + repr([e.attributes for e in span.events])
+        assert secret not in text

@@ -1,0 +1,38 @@
+"""Every repository has its two backends, each implementing every declared operation, and
+the adapter routes every one of them: adding a repository needs no adapter code."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories.base import READ, WRITE, Repository
+
+
+@pytest.mark.parametrize("binding", REPOSITORIES, ids=lambda b: b.name)
+def test_both_backends_implement_the_whole_interface(binding):
+    for backend in (binding.memory, binding.sql):
+        assert issubclass(backend, binding.interface)
+        assert not inspect.isabstract(backend), backend.__abstractmethods__
+        assert backend.spec is binding.interface.spec
+
+
+@pytest.mark.parametrize("binding", REPOSITORIES, ids=lambda b: b.name)
+def test_every_public_method_declares_whether_it_reads_or_writes(binding):
+    public = {
+        name
+        for name, member in inspect.getmembers(binding.interface, inspect.isfunction)
+        if not name.startswith("_") and name not in vars(Repository)
+    }
+    assert public <= set(binding.operations), public - set(binding.operations)
+    assert set(binding.operations.values()) <= {READ, WRITE}
+    assert binding.operations["get"] == READ
+
+
+def test_parents_come_before_children():
+    order = [binding.name for binding in REPOSITORIES]
+    for position, binding in enumerate(REPOSITORIES):
+        for parent in binding.interface.spec.parents:
+            assert order.index(parent.repository) < position
