@@ -8,10 +8,11 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically. Keep the loggers that exist already (the app's,
-# created at import): the default would disable them for the rest of the process.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Configure logging from alembic.ini only when the host process has not configured it
+# (`flask db upgrade` in a shell); an app or a test runner that runs migrations in-process
+# keeps its own handlers and loggers.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

@@ -31,4 +31,4 @@ exec "$WF_VENV/bin/gunicorn" \
     --access-logfile - \
     --no-control-socket \
     "$@" \
-    "wfplatform:create_app()"
+    "wfplatform.wsgi:app"

@@ -6,7 +6,6 @@ so nothing is written into the repository."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,27 +25,6 @@ from wfplatform.extensions import db
 
 MODEL_TABLES = frozenset(db.metadata.tables)
 BOOKKEEPING = frozenset({"alembic_version"})
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """migrations/env.py calls `logging.config.fileConfig()`, which replaces the root
-    logger's handlers and level (and would disable existing loggers, without
-    disable_existing_loggers=False): undo that for the tests that run after these."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    loggers = [
-        logger
-        for logger in logging.root.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    ]
-    states = {logger: (logger.disabled, logger.level, logger.propagate) for logger in loggers}
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for logger, (disabled, logger_level, propagate) in states.items():
-        logger.disabled, logger.propagate = disabled, propagate
-        logger.setLevel(logger_level)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

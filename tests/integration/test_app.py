@@ -1,0 +1,82 @@
+"""The app as an operator starts it: configuration, the CLI, JSON errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from flask_migrate import upgrade
+
+from wfplatform import create_app
+from wfplatform.extensions import db
+from wfplatform.storage_ext import get_storage
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
+    apps = []
+
+    def make(storage_mode: str = "memory-only"):
+        monkeypatch.setenv("WF_STORAGE_MODE", storage_mode)
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": url, "WF_START_STORAGE": False},
+            instance_path=str(tmp_path / "instance"),
+        )
+        with app.app_context():
+            upgrade()
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        if app.extensions["wf_storage"] is not None:
+            app.extensions["wf_storage"].close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_fresh_database_takes_its_modes_from_the_environment(make_app):
+    app = make_app("dual")
+    assert get_storage(app).modes.get("workflows").label() == "dual(read_from=memory)"
+
+
+def test_stored_modes_win_on_restart_and_the_log_says_so(make_app, caplog):
+    get_storage(make_app("dual"))
+    with caplog.at_level(logging.WARNING, logger="wfplatform.storage.mode_registry"):
+        restarted = get_storage(make_app("memory-only"))
+    assert restarted.modes.get("users").label() == "dual(read_from=memory)"
+    assert "as stored in the database, not memory-only from the environment" in caplog.text
+
+
+def test_the_cli_shows_and_switches_modes_behind_the_guards(make_app):
+    runner = make_app().test_cli_runner()
+    shown = runner.invoke(args=["wf", "mode"])
+    assert shown.exit_code == 0
+    assert json.loads(shown.output)["users"]["mode"] == "memory-only"
+
+    refused = runner.invoke(args=["wf", "mode", "database-only", "--reason", "hurry"])
+    assert refused.exit_code != 0
+    assert "one step at a time" in refused.output
+
+    switched = runner.invoke(args=["wf", "mode", "dual", "--reason", "cut-over"])
+    assert switched.exit_code == 0, switched.output
+    assert json.loads(switched.output)["modes"]["users"]["mode"] == "dual"
+
+    verified = runner.invoke(args=["wf", "verify"])
+    assert json.loads(verified.output)["differences"] == 0
+
+
+def test_the_cli_requires_a_reason(make_app):
+    result = make_app().test_cli_runner().invoke(args=["wf", "mode", "dual"])
+    assert result.exit_code != 0
+    assert "a reason is required" in result.output
+
+
+def test_errors_are_json_with_the_right_status(make_app):
+    client = make_app().test_client()
+    assert client.get("/health").get_json() == {"status": "ok"}
+    missing = client.get("/no/such/route")
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "not_found"
