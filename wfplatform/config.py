@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
+from .storage.sql import ENGINE_OPTIONS
 
 
 class ConfigurationError(RuntimeError):
@@ -40,8 +41,7 @@ def default_mode() -> RepositoryMode:
 def load(app) -> None:
     """Fill `app.config` from the environment; explicit test config (already set) wins."""
     app.config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
-    # A connection pooled before a database restart is tested before use, not failed on.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", dict(ENGINE_OPTIONS))
     app.config.setdefault("WF_STORAGE_DEFAULT", default_mode())
     app.config.setdefault(
         "WF_JOURNAL_PATH",

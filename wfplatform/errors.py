@@ -7,6 +7,12 @@ drivers' errors are wrapped into it `from` the original.
 
 from __future__ import annotations
 
+# Both storage backends answer constraint violations with exactly these messages.
+DUPLICATE = "{name}: a record with this key or unique field already exists"
+MISSING_REFERENCE = "{name}: a referenced record does not exist"
+STILL_REFERENCED = "{name}: the record is still referenced by other records"
+CHANGED_MEANWHILE = "{name}: the record changed meanwhile"
+
 
 class DomainError(Exception):
     """A request that cannot be honoured whatever the storage mode."""

@@ -77,6 +77,7 @@ def upgrade():
     sa.Column('settings', JSON, nullable=False),
     sa.Column('node_types', JSON, nullable=False),
     sa.Column('credential_types', JSON, nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

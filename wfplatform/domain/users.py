@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .codec import utcnow
+from .validation import check_record
 
 ROLES = ("user", "admin")
+MAX_LENGTHS = {"email": 320, "name": 200, "password_hash": 255}
 
 
 @dataclass
@@ -26,3 +28,6 @@ class User:
     def email_key(self) -> str:
         """Emails are unique case-insensitively."""
         return self.email.strip().lower()
+
+    def validate(self) -> None:
+        check_record(self, MAX_LENGTHS, {"role": ROLES}, required=("email", "password_hash"))

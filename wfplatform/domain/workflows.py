@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from .codec import utcnow
+from .validation import check_record
 
 STATUSES = ("draft", "active", "inactive", "archived")
+MAX_LENGTHS = {"name": 200}
 
 
 @dataclass
@@ -24,6 +26,14 @@ class Workflow:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+
+    def validate(self) -> None:
+        check_record(self, MAX_LENGTHS, {"status": STATUSES}, required=("name",))
+
+    @property
+    def search_text(self) -> str:
+        """What `search` matches, case-folded the same way in every backend."""
+        return f"{self.name}\n{self.description}".casefold()
 
     @property
     def node_types(self) -> list[str]:
@@ -51,3 +61,6 @@ class WorkflowVersion:
     created_by: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_at: datetime = field(default_factory=utcnow)
+
+    def validate(self) -> None:
+        check_record(self, MAX_LENGTHS, required=("name",))

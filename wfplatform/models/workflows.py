@@ -33,9 +33,13 @@ class WorkflowModel(db.Model):
     settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
     node_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
     credential_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
+    search_text: so.Mapped[str] = so.mapped_column(sa.Text)
     version: so.Mapped[int] = so.mapped_column(sa.Integer)
     created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
     updated_at: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
+
+    # UPDATE ... WHERE version = <the version read>: a concurrent update is a conflict.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
 
 class WorkflowVersionModel(db.Model):

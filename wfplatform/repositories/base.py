@@ -14,15 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from ..errors import NotFound
+from ..errors import CHANGED_MEANWHILE, Conflict, NotFound
 
 READ = "read"
 WRITE = "write"
-
-# Both backends answer constraint violations with exactly these messages.
-DUPLICATE = "{name}: a record with this key or unique field already exists"
-MISSING_REFERENCE = "{name}: a referenced record does not exist"
-STILL_REFERENCED = "{name}: the record is still referenced by other records"
 
 
 def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
@@ -146,6 +141,19 @@ class Repository(ABC):
     def _erase(self, key: str) -> None: ...
 
     # -- helpers for domain write methods ---------------------------------------------------
+    @staticmethod
+    def _validate(record: Any) -> None:
+        """The record's own checks (`validate()`), the same before every backend stores it."""
+        validate = getattr(record, "validate", None)
+        if validate is not None:
+            validate()
+
+    def _check_successor(self, current: Any, record: Any) -> None:
+        """A versioned record may only replace the version it was made from (current + 1):
+        whatever updated it since, this write would overwrite unseen."""
+        if hasattr(record, "version") and record.version != current.version + 1:
+            raise Conflict(CHANGED_MEANWHILE.format(name=self.spec.name))
+
     def _require(self, key: str) -> Any:
         record = self.fetch(key)
         if record is None:

@@ -7,9 +7,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from ..domain.codec import copy_record
-from ..errors import Conflict
-from ..storage.memory import IndexKey, MemoryStore, MemoryTable, MemoryTransaction
-from .base import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, ChangeSink, Page, Repository
+from ..errors import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, Conflict
+from ..storage.memory import (
+    IndexKey,
+    MemoryStore,
+    MemoryTable,
+    MemoryTransaction,
+    reference_index,
+)
+from .base import ChangeSink, Page, Repository
 
 
 class MemoryRepository(Repository):
@@ -35,8 +41,9 @@ class MemoryRepository(Repository):
     def create_table(cls, store: MemoryStore) -> MemoryTable:
         indexes = dict(cls.indexes)
         for parent in cls.spec.parents:
-            indexes[_reference_index(parent.field)] = operator.attrgetter(parent.field)
+            indexes[reference_index(parent.field)] = operator.attrgetter(parent.field)
             store.references[parent.repository].append((cls.spec.name, parent.field))
+            store.parents[cls.spec.name].append((parent.repository, parent.field))
         return store.add_table(
             MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=indexes)
         )
@@ -76,6 +83,7 @@ class MemoryRepository(Repository):
             self._view.remove(key)
 
     def _insert(self, record: Any) -> None:
+        self._validate(record)
         key = self.spec.key(record)
         with self._store.lock:
             if self._view.get(key) is not None:
@@ -86,9 +94,10 @@ class MemoryRepository(Repository):
         self._changed(key, record)
 
     def _replace(self, record: Any) -> None:
+        self._validate(record)
         key = self.spec.key(record)
         with self._store.lock:
-            self._require(key)
+            self._check_successor(self._view.get(key) or self._require(key), record)
             self._check_unique(record)
             self._check_parents(record)
             self._view.put(copy_record(record))
@@ -98,7 +107,7 @@ class MemoryRepository(Repository):
         with self._store.lock:
             self._require(key)
             for child, field in self._store.references[self.spec.name]:
-                if self._source.view(child).keys_for(_reference_index(field), key):
+                if self._source.view(child).keys_for(reference_index(field), key):
                     raise Conflict(STILL_REFERENCED.format(name=self.spec.name))
             self._view.remove(key)
         self._changed(key, None)
@@ -127,7 +136,3 @@ class MemoryRepository(Repository):
         matches = sorted((r for r in candidates if predicate(r)), key=sort_key, reverse=reverse)
         items = [copy_record(record) for record in matches[offset : offset + limit]]
         return Page(items=items, total=len(matches))
-
-
-def _reference_index(field: str) -> str:
-    return f"references:{field}"

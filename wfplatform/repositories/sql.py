@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import exc as orm_exc
 
 from ..domain.codec import as_utc, copy_record
-from ..errors import Conflict
-from .base import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, ChangeSink, Repository
+from ..errors import (
+    CHANGED_MEANWHILE,
+    DUPLICATE,
+    MISSING_REFERENCE,
+    STILL_REFERENCED,
+    Conflict,
+    ValidationFailed,
+)
+from .base import ChangeSink, Repository
 
 
 class SqlRepository(Repository):
@@ -72,54 +81,86 @@ class SqlRepository(Repository):
         return self._session.scalar(sa.select(sa.func.count()).select_from(self.model)) or 0
 
     def upsert(self, record: Any) -> None:
-        row = self._session.get(self.model, self.spec.key(record))
-        if row is None:
-            self._session.add(self.model(**self.to_columns(record)))
-        else:
-            for name, value in self.to_columns(record).items():
-                setattr(row, name, value)
-        self._session.flush()
+        """One race-free statement: INSERT ... ON CONFLICT (id) DO UPDATE."""
+        values = self.to_columns(record)
+        statement = self._dialect_insert().values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[self.model.id],
+            set_={name: statement.excluded[name] for name in values if name != "id"},
+        )
+        self._execute_replication(statement)
+
+    def insert_missing(self, record: Any) -> bool:
+        """Insert unless a row with this key exists (then it is left as it is); True when
+        this call inserted it. Race-free: two copies of one parent never collide."""
+        statement = self._dialect_insert().values(**self.to_columns(record))
+        statement = statement.on_conflict_do_nothing(index_elements=[self.model.id])
+        return self._execute_replication(statement).rowcount == 1
 
     def discard(self, key: str) -> None:
-        self._session.execute(sa.delete(self.model).where(self.model.id == key))
+        self._execute_replication(sa.delete(self.model).where(self.model.id == key))
 
-    def _prepare(self, record: Any) -> None:
-        if self._changes is not None:
-            self._changes.prepare_put(self.spec, record)
+    def _dialect_insert(self):
+        dialect = self._session.get_bind().dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self.model)
+
+    def _execute_replication(self, statement) -> sa.CursorResult:
+        """Replication has no domain answer to give: a refusal means the database holds
+        data memory does not (it diverged), reported as a `Conflict` without the SQL."""
+        try:
+            return self._session.execute(statement)
+        except (sa_exc.IntegrityError, sa_exc.DataError):
+            raise Conflict(f"{self.spec.name}: the database refused a replicated record") from None
 
     def _insert(self, record: Any) -> None:
+        self._validate(record)
         self._prepare(record)
-        self._session.add(self.model(**self.to_columns(record)))
-        self._flush(MISSING_REFERENCE)
+        self._write(
+            lambda: self._session.add(self.model(**self.to_columns(record))), MISSING_REFERENCE
+        )
         self._changed(self.spec.key(record), record)
 
     def _replace(self, record: Any) -> None:
+        self._validate(record)
         key = self.spec.key(record)
         row = self._session.get(self.model, key)
         if row is None:
             self._require(key)
+        self._check_successor(row, record)
         self._prepare(record)
-        for name, value in self.to_columns(record).items():
-            setattr(row, name, value)
-        self._flush(MISSING_REFERENCE)
+
+        def assign() -> None:
+            for name, value in self.to_columns(record).items():
+                setattr(row, name, value)
+
+        self._write(assign, MISSING_REFERENCE)
         self._changed(key, record)
 
     def _erase(self, key: str) -> None:
         row = self._session.get(self.model, key)
         if row is None:
             self._require(key)
-        self._session.delete(row)
-        self._flush(STILL_REFERENCED)
+        self._write(lambda: self._session.delete(row), STILL_REFERENCED)
         self._changed(key, None)
 
-    def _flush(self, reference_message: str) -> None:
-        """Flush now, so constraint violations surface as the same `Conflict` memory raises."""
+    def _prepare(self, record: Any) -> None:
+        if self._changes is not None:
+            self._changes.prepare_put(self.spec, record)
+
+    def _write(self, change: Callable[[], None], reference_message: str) -> None:
+        """Apply and flush in a savepoint: a constraint violation becomes the `Conflict`
+        memory raises, and the unit of work's earlier writes stay intact."""
         try:
-            self._session.flush()
+            with self._session.begin_nested():
+                change()
+                self._session.flush()
         except sa_exc.IntegrityError as exc:
-            self._session.rollback()
             message = reference_message if _is_foreign_key(exc) else DUPLICATE
-            raise Conflict(message.format(name=self.spec.name)) from exc
+            raise Conflict(message.format(name=self.spec.name)) from None
+        except orm_exc.StaleDataError:
+            raise Conflict(CHANGED_MEANWHILE.format(name=self.spec.name)) from None
+        except sa_exc.DataError:
+            raise ValidationFailed(f"{self.spec.name}: a value does not fit its field") from None
 
 
 def _is_foreign_key(exc: sa_exc.IntegrityError) -> bool:

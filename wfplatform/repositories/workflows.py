@@ -110,8 +110,7 @@ def _matches(workflow: Workflow, query: WorkflowQuery) -> bool:
     if query.credential_type and query.credential_type not in workflow.required_credential_types:
         return False
     if query.search:
-        needle = query.search.lower()
-        return needle in workflow.name.lower() or needle in workflow.description.lower()
+        return query.search.casefold() in workflow.search_text
     return True
 
 
@@ -143,6 +142,7 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
         return {
             "node_types": record.node_types,
             "credential_types": record.required_credential_types,
+            "search_text": record.search_text,
         }
 
     def list(self, query: WorkflowQuery) -> Page:
@@ -163,13 +163,8 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
                 json_array_overlaps(self._session, model.credential_types, [query.credential_type])
             )
         if query.search:
-            pattern = f"%{_escape_like(query.search.lower())}%"
-            conditions.append(
-                sa.or_(
-                    sa.func.lower(model.name).like(pattern, escape="\\"),
-                    sa.func.lower(model.description).like(pattern, escape="\\"),
-                )
-            )
+            pattern = f"%{_escape_like(query.search.casefold())}%"
+            conditions.append(model.search_text.like(pattern, escape="\\"))
         column = getattr(model, query.order_field)
         ordering = (column.desc(), model.id.desc()) if query.descending else (column, model.id)
         total = self._session.scalar(

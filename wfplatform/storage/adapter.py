@@ -23,7 +23,7 @@ from ..repositories.memory import MemoryRepository
 from . import readiness, switching, verify
 from .health import DatabaseHealth
 from .journal import SyncJournal
-from .locks import ModeGate, StripedLocks, WriteTracker
+from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
 from .memory import MemoryStore
 from .mode_registry import ModeRegistry
 from .modes import DATABASE
@@ -61,6 +61,7 @@ class Storage:
         self.gate = ModeGate()
         self.locks = StripedLocks()
         self.tracker = WriteTracker()
+        self.sequencer = CommitSequencer()
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)
         self.journal = SyncJournal(journal_path)
@@ -155,6 +156,17 @@ class Storage:
     def switch(self, mode: str, **options: Any) -> dict:
         """See `switching.switch`: guarded, audited, for some or all repositories."""
         return switching.switch(self, mode, **options)
+
+    def follow_mode_changes(self) -> list[str]:
+        """Adopt modes another process switched (they share the database); returns the
+        repositories that changed. The background worker calls this every second."""
+        changes = self.modes.stored_changes()
+        if changes:
+            with self.gate.switch():
+                self.modes.adopt(changes)
+            for name, mode in changes.items():
+                log.info("repository %s now runs %s (switched elsewhere)", name, mode.label())
+        return sorted(changes)
 
     def readiness(self, repository: str) -> dict:
         return readiness.readiness(self, repository)

@@ -108,3 +108,33 @@ class WriteTracker:
 
     def unchanged_since(self, repository: str, token: int | None) -> bool:
         return token is not None and self.token(repository) == token
+
+
+class CommitSequencer:
+    """Lets dual writes reach the database in the order they committed in memory.
+
+    Writes to related records (a workflow deleted, then its owner; an email freed, then
+    taken) hold different record locks, yet the database's foreign and unique keys need
+    them in commit order. A ticket is taken while the memory commit holds the store lock;
+    each ticket holder replicates only when every earlier one has."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._issued = 0
+        self._next = 1
+
+    def take(self) -> int:
+        with self._cond:
+            self._issued += 1
+            return self._issued
+
+    @contextmanager
+    def turn(self, ticket: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._next == ticket)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._next += 1
+                self._cond.notify_all()

@@ -16,7 +16,13 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
-from ..errors import Conflict
+from ..errors import (
+    CHANGED_MEANWHILE,
+    DUPLICATE,
+    MISSING_REFERENCE,
+    STILL_REFERENCED,
+    Conflict,
+)
 
 IndexKey = Callable[[Any], Hashable | Iterable[Hashable] | None]
 DELETED = object()
@@ -107,13 +113,15 @@ class MemoryTable:
 class MemoryStore:
     """Every memory table of one process, behind one lock.
 
-    `references[parent]` lists the (child table, field) pairs pointing at a parent table, so
-    memory enforces references the way the database's foreign keys do."""
+    `references[parent]` lists the (child table, field) pairs pointing at a parent table and
+    `parents[child]` the (parent table, field) pairs, so memory enforces references the way
+    the database's foreign keys do."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.tables: dict[str, MemoryTable] = {}
         self.references: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.parents: defaultdict[str, list[tuple[str, str]]] = defaultdict(list)
 
     def add_table(self, table: MemoryTable) -> MemoryTable:
         self.tables[table.name] = table
@@ -132,10 +140,16 @@ class TableView:
     records. Without an overlay, puts and removes apply to the table directly (the caller
     holds the store lock)."""
 
-    def __init__(self, table: MemoryTable, overlay: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        table: MemoryTable,
+        overlay: dict[str, Any] | None = None,
+        based_on: dict[str, Any] | None = None,
+    ) -> None:
         self.table = table
         self.overlay = overlay
         self._staged = overlay if overlay is not None else {}
+        self._based_on = based_on if based_on is not None else {}
 
     def get(self, key: str) -> Any | None:
         if key in self._staged:
@@ -181,38 +195,67 @@ class TableView:
         if self.overlay is None:
             self.table.put(record)
         else:
-            self.overlay[self.table.key(record)] = record
+            self._stage(self.table.key(record), record)
 
     def remove(self, key: str) -> None:
         if self.overlay is None:
             self.table.remove(key)
         else:
-            self.overlay[key] = DELETED
+            self._stage(key, DELETED)
+
+    def _stage(self, key: str, staged: Any) -> None:
+        if key not in self._based_on:
+            self._based_on[key] = self.table.records.get(key)
+        self.overlay[key] = staged
 
 
 class MemoryTransaction:
-    """Staged changes to several tables, applied atomically by `commit()`."""
+    """Staged changes to several tables, applied atomically by `commit()`.
+
+    `validate()` repeats, against what committed meanwhile, the checks a database makes at
+    commit: unique keys, references both ways, and records changed under a staged change."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.overlays: dict[str, dict[str, Any]] = defaultdict(dict)
+        self._based_on: dict[str, dict[str, Any]] = defaultdict(dict)
 
     def view(self, table: str) -> TableView:
-        return TableView(self.store.tables[table], self.overlays[table])
-
-    def changed_keys(self) -> dict[str, set[str]]:
-        return {name: set(overlay) for name, overlay in self.overlays.items() if overlay}
+        return TableView(self.store.tables[table], self.overlays[table], self._based_on[table])
 
     def validate(self) -> None:
-        """Raise `Conflict` if a staged record clashes with what committed meanwhile."""
+        """Raise `Conflict` if the staged changes no longer fit what is committed."""
         for name, overlay in self.overlays.items():
             table = self.store.tables[name]
-            for staged in overlay.values():
+            for key, staged in overlay.items():
+                self._check_unchanged(table, key, staged)
                 if staged is DELETED:
-                    continue
-                clash = table.unique_clash(staged, ignore=set(overlay))
-                if clash:
-                    raise Conflict(f"{name}: {clash} already taken", {"field": clash})
+                    self._check_unreferenced(name, key)
+                else:
+                    self._check_references(name, staged)
+                    if table.unique_clash(staged, ignore=set(overlay)):
+                        raise Conflict(DUPLICATE.format(name=name))
+
+    def _check_unchanged(self, table: MemoryTable, key: str, staged: Any) -> None:
+        before, now = self._based_on[table.name].get(key), table.records.get(key)
+        if now is before:
+            return
+        if before is None:
+            raise Conflict(DUPLICATE.format(name=table.name))
+        if now is None or hasattr(now, "version"):
+            # deleted meanwhile, or a versioned record updated meanwhile (a lost update)
+            raise Conflict(CHANGED_MEANWHILE.format(name=table.name))
+
+    def _check_references(self, name: str, staged: Any) -> None:
+        for parent, field in self.store.parents[name]:
+            value = getattr(staged, field)
+            if value is not None and self.view(parent).get(value) is None:
+                raise Conflict(MISSING_REFERENCE.format(name=name))
+
+    def _check_unreferenced(self, name: str, key: str) -> None:
+        for child, field in self.store.references[name]:
+            if self.view(child).keys_for(reference_index(field), key):
+                raise Conflict(STILL_REFERENCED.format(name=name))
 
     def commit(self) -> None:
         with self.store.lock:
@@ -229,3 +272,9 @@ class MemoryTransaction:
                 else:
                     table.put(staged)
         self.overlays.clear()
+        self._based_on.clear()
+
+
+def reference_index(field: str) -> str:
+    """The index a child table keeps on its reference to a parent."""
+    return f"references:{field}"

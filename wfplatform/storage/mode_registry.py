@@ -48,6 +48,18 @@ class ModeRegistry:
         if missing:
             self.apply(missing, actor="system", reason="initial mode from configuration")
 
+    def stored_changes(self) -> dict[str, RepositoryMode]:
+        """Modes stored (by another process) that differ from the ones in use here."""
+        with translate_faults(), new_session(self._engine) as session:
+            rows = list(session.scalars(sa.select(StorageModeModel)))
+        current = self.snapshot()
+        stored = {row.repository: _from_row(row) for row in rows if row.repository in current}
+        return {name: mode for name, mode in stored.items() if mode != current[name]}
+
+    def adopt(self, changes: dict[str, RepositoryMode]) -> None:
+        with self._lock:
+            self._modes.update(changes)
+
     def snapshot(self) -> dict[str, RepositoryMode]:
         with self._lock:
             return dict(self._modes)

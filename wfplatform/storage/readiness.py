@@ -4,12 +4,12 @@ The mode switch's guards use exactly this."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from .modes import STEPS, RepositoryMode
-from .sql import new_session, translate_faults
+from .verify import compare_repository
 
 if TYPE_CHECKING:
     from .adapter import Storage
@@ -21,22 +21,22 @@ class BackendCounts:
 
     only_in_memory: int = 0
     only_in_database: int = 0
+    differing: int = 0
     journal: int = 0
     database_error: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def backend_counts(storage: Storage, repository: str) -> BackendCounts:
+    """A complete comparison: a guard must see stale copies, not only missing ones."""
     counts = BackendCounts(journal=len(storage.journal))
-    memory_keys = storage.memory_repository(repository).keys()
     try:
-        with translate_faults(), new_session(storage.engine) as session:
-            database_keys = storage.bindings[repository].sql(session).keys()
+        report = compare_repository(storage, repository)
     except StorageUnavailable as fault:
         counts.database_error = fault.message
         return counts
-    counts.only_in_memory = len(memory_keys - database_keys)
-    counts.only_in_database = len(database_keys - memory_keys)
+    counts.only_in_memory = report["counts"]["only_in_memory"]
+    counts.only_in_database = report["counts"]["only_in_database"]
+    counts.differing = report["counts"]["differing"]
     return counts
 
 
@@ -51,13 +51,23 @@ def refusals(current: RepositoryMode, target: RepositoryMode, counts: BackendCou
     if target.uses_database and counts.database_error:
         reasons.append(f"the database does not answer: {counts.database_error}")
     reads_database_now = target.step >= 2 and target.step > current.step
+    reads_memory_again = target.step == 1 and current.step == 2
     if reads_database_now and counts.only_in_memory:
         reasons.append(
             f"{counts.only_in_memory} records exist only in memory: run the backfill first"
         )
+    if (reads_database_now or reads_memory_again) and counts.differing:
+        fix = "run the backfill" if reads_database_now else "load memory"
+        reasons.append(
+            f"{counts.differing} records differ between memory and the database: {fix} first"
+        )
     if reads_database_now and counts.journal:
         reasons.append(f"the sync journal holds {counts.journal} writes: run sync first")
-    if target.step == 1 and current.step == 2 and counts.only_in_database:
+    if current.fallback and not target.fallback and counts.journal:
+        reasons.append(
+            f"the sync journal holds {counts.journal} writes: run sync before turning fallback off"
+        )
+    if reads_memory_again and counts.only_in_database:
         reasons.append(
             f"{counts.only_in_database} records exist only in the database: load memory first"
         )
@@ -79,6 +89,7 @@ def readiness(storage: Storage, repository: str) -> dict:
         "current": current.label(),
         "only_in_memory": counts.only_in_memory,
         "only_in_database": counts.only_in_database,
+        "differing": counts.differing,
         "journal": counts.journal,
         "database_error": counts.database_error,
         "steps": steps,

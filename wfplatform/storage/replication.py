@@ -53,12 +53,25 @@ class Replicator:
             log.warning("database write failed, journaled: %s", fault.message)
             self._journal(changes)
             return False
-        except DomainError as error:
-            self._diverged(changes, error)
+        except DomainError:
+            self._apply_each(changes)
         elapsed = (time.perf_counter() - started) * 1000
         for repository in {change.repository for change in changes}:
             storage.stats.observe(repository, DATABASE, WRITE, elapsed)
         return True
+
+    def requeue(self, changes: list[Change]) -> None:
+        """Queue states the database already has behind the journal, so replaying older
+        entries cannot take the database back in time."""
+        self._journal(changes)
+
+    def _apply_each(self, changes: list[Change]) -> None:
+        """A refused batch: apply what the database accepts, report the rest as diverged."""
+        for change in changes:
+            try:
+                self.apply([change])
+            except DomainError as error:
+                self._diverged([change], error)
 
     def _journal(self, changes: list[Change]) -> None:
         self._storage.journal.append(changes)
@@ -82,25 +95,27 @@ class Replicator:
 
     def apply(self, changes: Iterable[Change]) -> None:
         """Apply in the given order (the order the primary applied them) in one transaction."""
-        changes = list(changes)
-        in_batch = {(c.repository, c.key) for c in changes if c.data is not None}
-        with translate_faults(), new_session(self._storage.engine) as session:
+        stored: set[tuple[str, str]] = set()
+        with translate_faults(), new_session(self._storage.engine, write=True) as session:
             for change in changes:
                 repository = self._sql(change.repository, session)
                 if change.data is None:
                     repository.discard(change.key)
+                    stored.discard((change.repository, change.key))
                     continue
                 record = from_dict(repository.spec.record_type, change.data)
-                self.ensure_parents(session, repository.spec, record, in_batch)
+                self.ensure_parents(session, repository.spec, record, stored)
                 repository.upsert(record)
+                stored.add((change.repository, change.key))
             session.commit()
 
     # -- parents first ------------------------------------------------------------------------
     def ensure_parents(
-        self, session: Session, spec: Any, record: Any, in_batch: set[tuple[str, str]] = frozenset()
+        self, session: Session, spec: Any, record: Any, stored: set[tuple[str, str]] = frozenset()
     ) -> None:
+        """Copy parents that exist only in memory into the database (`stored`: known there)."""
         for parent_repository, parent_key in spec.parent_keys(record):
-            if (parent_repository, parent_key) in in_batch:
+            if (parent_repository, parent_key) in stored:
                 continue
             sql = self._sql(parent_repository, session)
             if sql.fetch(parent_key) is not None:
@@ -108,9 +123,9 @@ class Replicator:
             parent = self._storage.memory_repository(parent_repository).fetch(parent_key)
             if parent is None:
                 continue  # the database will answer with its foreign-key error
-            self.ensure_parents(session, sql.spec, parent, in_batch)
-            sql.upsert(parent)
-            self._storage.stats.add(parent_repository, "lazy_synced")
+            self.ensure_parents(session, sql.spec, parent, stored)
+            if sql.insert_missing(parent):
+                self._storage.stats.add(parent_repository, "lazy_synced")
 
     def copy_to_database(self, repository: str, record: Any) -> None:
         """Write one record (and missing parents) through to the database."""
@@ -151,7 +166,8 @@ class Replicator:
 
 
 class SyncWorker:
-    """Replays the journal in the background while it is not empty."""
+    """The adapter's background duties, every `interval` seconds (or when woken): follow
+    mode changes made by other processes, and replay the journal while it is not empty."""
 
     def __init__(self, storage: Storage, interval: float = 1.0) -> None:
         self._storage = storage
@@ -162,7 +178,7 @@ class SyncWorker:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="wf-journal-sync", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="wf-storage-sync", daemon=True)
             self._thread.start()
 
     def wake(self) -> None:
@@ -181,9 +197,15 @@ class SyncWorker:
             self._wake.clear()
             if self._stop.is_set():
                 return
-            if not len(self._storage.journal) or self._storage.health.is_down():
-                continue
             try:
-                self._storage.replicator.replay()
+                self._tick()
+            except StorageUnavailable as fault:
+                self._storage.health.mark_down(fault.message)
             except Exception:  # the worker must survive anything and try again
-                log.exception("journal replay failed")
+                log.exception("background storage duty failed")
+
+    def _tick(self) -> None:
+        storage = self._storage
+        storage.follow_mode_changes()
+        if len(storage.journal) and not storage.health.is_down():
+            storage.replicator.replay()

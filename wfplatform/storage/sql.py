@@ -47,19 +47,38 @@ def _summary(exc: BaseException) -> str:
     return text[0][:200] if text else type(original).__name__
 
 
-def new_session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False, autoflush=False)
+def new_session(engine: Engine, *, write: bool = False) -> Session:
+    """A session; `write=True` takes SQLite's write lock at BEGIN (see `configure_engine`)."""
+    session = Session(engine, expire_on_commit=False, autoflush=False)
+    if write and engine.dialect.name == "sqlite":
+        session.connection(execution_options={WRITE_OPTION: True})
+    return session
+
+
+WRITE_OPTION = "wf_write_transaction"
+ENGINE_OPTIONS = {
+    "pool_pre_ping": True,  # a connection pooled before a database restart is tested first
+    "hide_parameters": True,  # SQL parameters (password hashes...) never reach an error text
+}
 
 
 def configure_engine(engine: Engine) -> None:
-    """SQLite: enforce foreign keys, wait on locks instead of failing, write-ahead log."""
+    """SQLite: enforce foreign keys, wait on locks, write-ahead log, and explicit
+    transactions so savepoints work; a write session begins IMMEDIATE so it never fails
+    upgrading a read lock to a write lock while another writer holds it."""
     if engine.dialect.name != "sqlite":
         return
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection) -> None:
+        immediate = connection.get_execution_options().get(WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

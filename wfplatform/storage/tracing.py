@@ -32,7 +32,11 @@ def operation_span(
         try:
             yield span
         except StorageUnavailable as fault:
-            span.record_exception(fault)
+            # Not `record_exception`: its stack trace would carry the driver's chained error.
+            span.add_event(
+                "exception",
+                {"exception.type": type(fault).__name__, "exception.message": str(fault)},
+            )
             span.set_status(Status(StatusCode.ERROR, fault.code))
             raise
         except DomainError as error:

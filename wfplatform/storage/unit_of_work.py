@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from ..domain.codec import to_dict
+from ..errors import StorageUnavailable
 from .journal import Change
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .sql import new_session, translate_faults
@@ -59,7 +60,7 @@ class UnitOfWork:
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = new_session(self._storage.engine)
+            self._session = new_session(self._storage.engine, write=True)
         return self._session
 
     # -- the change sink the repositories report to -----------------------------------------
@@ -76,45 +77,93 @@ class UnitOfWork:
 
     # -- commit -------------------------------------------------------------------------------
     def commit(self) -> None:
+        """Commit the primaries, then bring the secondaries up to date (see the module doc).
+
+        Memory-first repositories hold their records' locks from the memory commit until
+        the database has the change (or the journal does), and replicate in commit order.
+        Database-first repositories take no lock while the database holds row locks for
+        them: afterwards, under the records' locks, memory takes the database's current
+        state, so concurrent writers leave both sides equal whatever order they finish in."""
         if not self.changes:
             return
         storage = self._storage
         records = {(repository, key) for repository, key, _ in self.changes}
         touched = {repository for repository, _ in records}
-        with storage.locks.hold(records), storage.tracker.writing(touched):
-            self._commit_primaries(touched)
-            self._apply_secondaries()
+        memory_first = {(r, k) for r, k in records if self.primary(r) == MEMORY}
+        with storage.tracker.writing(touched):
+            with storage.locks.hold(memory_first):
+                to_database = self._changes_for_database()
+                ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
+                if ticket is not None:
+                    with storage.sequencer.turn(ticket):
+                        applied = storage.replicator.replicate(
+                            to_database, journal_only=self.degraded
+                        )
+                        self.journaled = not applied
+            self._refresh_memory()
 
-    def _commit_primaries(self, touched: set[str]) -> None:
+    def _commit_primaries(self, touched: set[str], needs_ticket: bool) -> int | None:
         primaries = {self.primary(repository) for repository in touched}
         with translate_faults():
-            if primaries == {MEMORY}:
-                self._memory.commit()
-            elif primaries == {DATABASE}:
+            if primaries == {DATABASE}:
                 self.session.commit()
-            else:
-                with self._storage.memory.lock:
-                    self._memory.validate()
+                return None
+            with self._storage.memory.lock:
+                self._memory.validate()
+                if DATABASE in primaries:
                     self.session.commit()
-                    self._memory.apply()
+                self._memory.apply()
+                return self._storage.sequencer.take() if needs_ticket else None
 
-    def _apply_secondaries(self) -> None:
-        to_memory: list[tuple[str, str, Any]] = []
-        to_database: list[Change] = []
-        for repository, key, record in self.changes:
-            mode = self.modes[repository]
-            if mode.mode is not Mode.DUAL:
-                continue
-            if self.primary(repository) == DATABASE:
-                to_memory.append((repository, key, record))
-            else:
-                data = to_dict(record) if record is not None else None
-                to_database.append(Change(repository, key, data))
-        if to_memory:
-            self._storage.apply_to_memory(to_memory)
-        if to_database:
-            applied = self._storage.replicator.replicate(to_database, journal_only=self.degraded)
-            self.journaled = not applied
+    def _changes_for_database(self) -> list[Change]:
+        """Dual repositories written memory-first: their changes, in order, for the database."""
+        return [
+            Change(repository, key, to_dict(record) if record is not None else None)
+            for repository, key, record in self.changes
+            if self.modes[repository].mode is Mode.DUAL and self.primary(repository) == MEMORY
+        ]
+
+    def _refresh_memory(self) -> None:
+        """Dual repositories written database-first: memory takes the committed state."""
+        keys: dict[str, set[str]] = {}
+        for repository, key, _ in self.changes:
+            if self.modes[repository].mode is Mode.DUAL and self.primary(repository) == DATABASE:
+                keys.setdefault(repository, set()).add(key)
+        if not keys:
+            return
+        storage = self._storage
+        with storage.locks.hold((r, k) for r, ks in keys.items() for k in ks):
+            states = self._committed_states(keys)
+            storage.apply_to_memory(
+                [(r, k, states[r].get(k)) for r, ks in keys.items() for k in sorted(ks)]
+            )
+            if len(storage.journal):
+                storage.replicator.requeue(
+                    [
+                        Change(r, k, to_dict(states[r][k]) if k in states[r] else None)
+                        for r, ks in keys.items()
+                        for k in sorted(ks)
+                    ]
+                )
+
+    def _committed_states(self, keys: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
+        storage = self._storage
+        try:
+            with translate_faults(), new_session(storage.engine) as session:
+                return {
+                    repository: storage.bindings[repository].sql(session).fetch_many(sorted(ks))
+                    for repository, ks in keys.items()
+                }
+        except StorageUnavailable:
+            # The database went away right after our commit: what we committed is its state.
+            final: dict[str, dict[str, Any]] = {repository: {} for repository in keys}
+            for repository, key, record in self.changes:
+                if repository in keys:
+                    if record is None:
+                        final[repository].pop(key, None)
+                    else:
+                        final[repository][key] = record
+            return final
 
     def close(self) -> None:
         if self._session is not None:

@@ -20,14 +20,14 @@ REPORT_CAP = 100
 
 def verify(storage: Storage, repositories: Iterable[str] | None = None) -> dict:
     names = list(repositories) if repositories else list(storage.bindings)
-    report = {name: _verify_repository(storage, name) for name in names}
+    report = {name: compare_repository(storage, name) for name in names}
     return {
         "differences": sum(item["differences"] for item in report.values()),
         "repositories": report,
     }
 
 
-def _verify_repository(storage: Storage, repository: str) -> dict:
+def compare_repository(storage: Storage, repository: str) -> dict:
     suspects: dict[str, list[str]] = {"only_in_memory": [], "only_in_database": [], "differing": []}
     memory = storage.memory_repository(repository).iter_all()
     with translate_faults(), new_session(storage.engine) as session:

@@ -1,0 +1,31 @@
+"""Checks every backend applies before storing a record, so a value that would not fit a
+column is the same 422 in every mode instead of a database error in some of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import ValidationFailed
+
+
+def check_record(
+    record: Any,
+    max_lengths: Mapping[str, int],
+    choices: Mapping[str, Iterable[str]] | None = None,
+    required: Iterable[str] = (),
+) -> None:
+    problems = {}
+    for name, limit in max_lengths.items():
+        value = getattr(record, name)
+        if value is not None and len(value) > limit:
+            problems[name] = f"at most {limit} characters"
+    for name in required:
+        if not str(getattr(record, name) or "").strip():
+            problems[name] = "required"
+    for name, allowed in (choices or {}).items():
+        allowed = tuple(allowed)
+        if getattr(record, name) not in allowed:
+            problems[name] = f"one of {', '.join(allowed)}"
+    if problems:
+        raise ValidationFailed(f"invalid {type(record).__name__.lower()}", problems)
