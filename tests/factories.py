@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
+from wfplatform.domain.api_keys import ApiKey
 from wfplatform.domain.users import User
 from wfplatform.domain.workflows import Workflow, WorkflowVersion
 
@@ -43,3 +45,10 @@ def make_version(workflow: Workflow, number: int, **overrides) -> WorkflowVersio
         "settings": workflow.settings,
     }
     return WorkflowVersion(**{**values, **overrides})
+
+
+def make_api_key(user: User, **overrides) -> ApiKey:
+    n = next(_sequence)
+    digest = hashlib.sha256(f"key {n}".encode()).hexdigest()
+    values = {"user_id": user.id, "name": f"key {n}", "prefix": f"wfk_{n:08d}", "key_hash": digest}
+    return ApiKey(**{**values, **overrides})

@@ -9,7 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, config, http, storage_ext
+from . import api, cli, config, http, storage_ext
+from .api import limits, security
 from .extensions import db, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -26,6 +27,9 @@ def create_app(
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     storage_ext.init_app(app)
+    security.init_app(app)  # authenticates before the rate limiter counts per user
+    limits.init_app(app)
+    api.init_app(app)
     http.init_app(app)
     cli.init_app(app)
     return app

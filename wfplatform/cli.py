@@ -8,7 +8,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .api.services import services
 from .errors import DomainError
+from .services import admins
 from .storage_ext import get_storage
 
 wf = AppGroup("wf", help="wfplatform operations.")
@@ -47,6 +49,25 @@ def mode_command(mode, read_from, repositories, reason, actor, force) -> None:
     except DomainError as error:
         raise click.ClickException(json.dumps(error.to_dict())) from error
     click.echo(json.dumps(result, indent=2))
+
+
+@wf.command("create-admin")
+@click.option("--email", required=True)
+@click.option(
+    "--password",
+    envvar="WF_ADMIN_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given (or read from WF_ADMIN_PASSWORD).",
+)
+def create_admin_command(email: str, password: str) -> None:
+    """Create an admin (or make an existing account one), usable in every storage mode."""
+    try:
+        admin = admins.ensure_admin(get_storage(), services().passwords, email, password)
+    except DomainError as error:
+        raise click.ClickException(json.dumps(error.to_dict())) from error
+    click.echo(f"admin {admin.email} ({admin.id}) is ready")
 
 
 def init_app(app: Flask) -> None:

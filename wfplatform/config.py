@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import secret_key
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
 from .storage.sql import ENGINE_OPTIONS
@@ -38,15 +39,49 @@ def default_mode() -> RepositoryMode:
         raise ConfigurationError(f"storage configuration: {exc}") from exc
 
 
+# Settings read from the environment: name -> (type, default).
+SETTINGS: dict[str, tuple[type, object]] = {
+    "WF_DB_RETRY_AFTER": (float, 1.0),
+    "WF_MAX_REQUEST_BYTES": (int, 10 * 1024 * 1024),
+    "WF_SYNC_INTERVAL": (float, 1.0),
+    "WF_PASSWORD_TIME_COST": (int, 3),
+    "WF_PASSWORD_MEMORY_KIB": (int, 65536),
+    "WF_TOKEN_MAX_AGE": (int, 12 * 3600),
+    "WF_LOGIN_MAX_FAILURES": (int, 5),
+    "WF_LOGIN_LOCK_SECONDS": (int, 900),
+    "WF_RATELIMIT_API": (str, "300 per minute"),
+    "WF_RATELIMIT_LOGIN": (str, "10 per minute"),
+    "WF_RATELIMIT_STORAGE_URL": (str, "memory://"),
+    "WF_ADMIN_EMAIL": (str, None),
+    "WF_ADMIN_PASSWORD": (str, None),
+    "WF_ADMIN_PASSWORD_FILE": (str, None),
+}
+
+
+def _from_environment(name: str, kind: type, default: object) -> object:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
+
+
 def load(app) -> None:
-    """Fill `app.config` from the environment; explicit test config (already set) wins."""
-    app.config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", dict(ENGINE_OPTIONS))
-    app.config.setdefault("WF_STORAGE_DEFAULT", default_mode())
-    app.config.setdefault(
-        "WF_JOURNAL_PATH",
-        os.environ.get("WF_JOURNAL_PATH", str(Path(app.instance_path) / "sync-journal.log")),
+    """Fill `app.config` from the environment; explicit config (already set) wins."""
+    config = app.config
+    config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", dict(ENGINE_OPTIONS))
+    config.setdefault("WF_STORAGE_DEFAULT", default_mode())
+    default_journal = str(Path(app.instance_path) / "sync-journal.log")
+    config.setdefault("WF_JOURNAL_PATH", os.environ.get("WF_JOURNAL_PATH", default_journal))
+    config.setdefault("WF_START_STORAGE", True)
+    for name, (kind, default) in SETTINGS.items():
+        config.setdefault(name, _from_environment(name, kind, default))
+    production = not (app.debug or app.testing)
+    config["SECRET_KEY"] = secret_key.resolve(
+        app.instance_path, config.get("SECRET_KEY") or os.environ.get("WF_SECRET_KEY"), production
     )
-    app.config.setdefault("WF_DB_RETRY_AFTER", float(os.environ.get("WF_DB_RETRY_AFTER", "1.0")))
-    app.config.setdefault("WF_SYNC_INTERVAL", float(os.environ.get("WF_SYNC_INTERVAL", "1.0")))
-    app.config.setdefault("WF_START_STORAGE", True)
+    config.setdefault("RATELIMIT_STORAGE_URI", config["WF_RATELIMIT_STORAGE_URL"])
+    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)

@@ -14,6 +14,11 @@ STILL_REFERENCED = "{name}: the record is still referenced by other records"
 CHANGED_MEANWHILE = "{name}: the record changed meanwhile"
 
 
+def error_body(code: str, message: str, details: object = None) -> dict:
+    """The one error shape of the API: {"error": {"code", "message", "details"}}."""
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
 class DomainError(Exception):
     """A request that cannot be honoured whatever the storage mode."""
 
@@ -26,10 +31,7 @@ class DomainError(Exception):
         self.details = details
 
     def to_dict(self) -> dict:
-        body: dict = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            body["details"] = self.details
-        return {"error": body}
+        return error_body(self.code, self.message, self.details)
 
 
 class NotFound(DomainError):
@@ -45,6 +47,27 @@ class Conflict(DomainError):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_failed"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Locked(DomainError):
+    """An account locked after repeated failed logins."""
+
+    status = 423
+    code = "account_locked"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class GuardRefused(Conflict):
@@ -65,4 +88,4 @@ class StorageUnavailable(Exception):
         self.message = message
 
     def to_dict(self) -> dict:
-        return {"error": {"code": self.code, "message": str(self), "details": None}}
+        return error_body(self.code, "storage is unavailable; try again shortly")

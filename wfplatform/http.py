@@ -1,11 +1,10 @@
-"""HTTP plumbing shared by every blueprint: JSON errors and the health endpoint."""
+"""HTTP plumbing outside the API: domain errors as JSON, and the liveness endpoint."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
-from werkzeug.exceptions import HTTPException
 
-from .errors import DomainError, StorageUnavailable
+from .errors import DomainError, Locked, StorageUnavailable, Unauthorized, error_body
 
 health = Blueprint("health", __name__)
 
@@ -16,22 +15,27 @@ def liveness():
 
 
 def _domain_error(error: DomainError):
-    return jsonify(error.to_dict()), error.status
+    headers = {}
+    if isinstance(error, Locked):
+        headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="wfplatform"'
+    return jsonify(error.to_dict()), error.status, headers
 
 
 def _storage_unavailable(error: StorageUnavailable):
-    body = {"error": {"code": error.code, "message": "storage is unavailable", "details": None}}
-    return jsonify(body), 503, {"Retry-After": "1"}
+    return jsonify(error.to_dict()), 503, {"Retry-After": "1"}
 
 
-def _http_error(error: HTTPException):
-    code = (error.name or "error").lower().replace(" ", "_")
-    body = {"error": {"code": code, "message": error.description, "details": None}}
-    return jsonify(body), error.code
+def _too_deep(_error: RecursionError):
+    """A JSON body nested deeper than the parser can follow (a client error, not ours)."""
+    return jsonify(error_body("bad_request", "the JSON document nests too deeply")), 400
 
 
 def init_app(app: Flask) -> None:
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: unbounded
+        app.config["MAX_CONTENT_LENGTH"] = app.config["WF_MAX_REQUEST_BYTES"]
+    app.register_error_handler(RecursionError, _too_deep)
     app.register_blueprint(health)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(StorageUnavailable, _storage_unavailable)
-    app.register_error_handler(HTTPException, _http_error)

@@ -2,8 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:20:44.663968
-
 """
 from alembic import op
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ complete verify, on real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import Counter
 
@@ -15,11 +16,21 @@ from wfplatform.errors import Conflict
 from wfplatform.models import UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.modes import DATABASE, MEMORY
+from wfplatform.storage.sql import new_session
+
+SECRET = "argon2-secret-hash-do-not-log"
 
 
 def change_behind_the_adapters_back(engine, user_id: str, **values) -> None:
     with engine.begin() as connection:
         connection.execute(sa.update(UserModel).where(UserModel.id == user_id).values(**values))
+
+
+def store_in_the_database_only(storage, user) -> None:
+    """A row memory does not have, as an earlier, abandoned cut-over may leave behind."""
+    with new_session(storage.engine) as session:
+        storage.bindings["users"].sql(session).upsert(user)
+        session.commit()
 
 
 def test_a_child_written_in_dual_brings_its_memory_only_parent_along(make_storage):
@@ -60,6 +71,43 @@ def test_verify_lists_what_differs_and_where(make_storage, engine):
     assert report["only_in_memory"] == [only_memory.id]
     assert report["differing"] == [changed.id]
     assert report["counts"] == {"only_in_memory": 1, "only_in_database": 0, "differing": 1}
+
+
+def test_a_dual_write_the_database_refuses_is_reported_as_divergence(make_storage, caplog):
+    """Memory committed it, so the write is acknowledged; the database's refusal is counted
+    and shown by verify, never raised as a crash nor logged with the record's values."""
+    caplog.set_level(logging.INFO)
+    storage = make_storage("dual", read_from=MEMORY)
+    leftover = make_user(email="taken@example.com")
+    store_in_the_database_only(storage, leftover)
+
+    user = storage.users.add(make_user(email="taken@example.com", password_hash=SECRET))
+
+    stats = storage.stats.snapshot("users")
+    assert stats["secondary_conflicts"] == 1
+    report = storage.verify(["users"])["repositories"]["users"]
+    assert (report["only_in_memory"], report["only_in_database"]) == ([user.id], [leftover.id])
+    assert storage.users.get(user.id) == user
+    assert SECRET not in repr(stats) + caplog.text
+
+
+def test_replay_sets_a_refused_entry_aside_and_replays_the_rest(make_storage, caplog):
+    caplog.set_level(logging.INFO)
+    storage = make_storage("dual", read_from=DATABASE)
+    leftover = make_user(email="taken@example.com")
+    store_in_the_database_only(storage, leftover)
+    storage.health.mark_down("connection refused")  # writes go to memory and the journal
+    refused = storage.users.add(make_user(email="taken@example.com", password_hash=SECRET))
+    later = storage.users.add(make_user())
+    storage.health.mark_up()
+
+    assert storage.replay_journal() == {"replayed": 2, "pending": 0, "error": None}
+
+    report = storage.verify(["users"])["repositories"]["users"]
+    assert (report["only_in_memory"], report["only_in_database"]) == ([refused.id], [leftover.id])
+    assert storage.stats.snapshot("users")["secondary_conflicts"] == 1
+    assert storage.users.get(later.id) == later
+    assert SECRET not in caplog.text
 
 
 class TestShadowReads:

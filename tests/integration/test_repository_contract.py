@@ -4,11 +4,14 @@ SQLite and real PostgreSQL: the answers must be the same whatever the mode."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import make_user, make_version, make_workflow
-from wfplatform.errors import Conflict, NotFound
+from tests.factories import make_api_key, make_user, make_version, make_workflow
+from wfplatform.domain.audit import AuditEntry
+from wfplatform.errors import Conflict, NotFound, ValidationFailed
+from wfplatform.repositories.audit import AuditQuery
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 
@@ -80,6 +83,20 @@ class TestUsers:
             storage.users.delete(user.id)
         assert storage.users.get(user.id) is not None
 
+    def test_refuses_values_longer_than_their_field(self, storage):
+        with pytest.raises(ValidationFailed) as refused:
+            storage.users.add(make_user(name="n" * 201, email=f"{'e' * 310}@example.com"))
+        assert refused.value.details == {
+            "name": "at most 200 characters",
+            "email": "at most 320 characters",
+        }
+        user = storage.users.add(make_user(name="n" * 200))  # the limit itself fits
+        with pytest.raises(ValidationFailed):
+            storage.users.update(dataclasses.replace(user, name="n" * 201))
+        assert storage.users.get(user.id) == user
+        assert storage.users.list().total == 1
+        assert_backends_agree(storage)
+
     def test_paginates_oldest_first(self, storage):
         users = [storage.users.add(make_user()) for _ in range(5)]
         page = storage.users.list(limit=2, offset=1)
@@ -150,6 +167,31 @@ class TestWorkflows:
         assert ids(node_type="slack") == {slack.id}
         assert ids(credential_type="slack_token") == {slack.id}
         assert ids(user_id=ada.id, tags=("ops",)) == {slack.id}
+
+    def test_search_ignores_case_beyond_ascii(self, storage):
+        user = storage.users.add(make_user())
+        school = storage.workflows.add(make_workflow(user, name="ÉCOLE report"))
+        street = storage.workflows.add(make_workflow(user, description="Hauptstraße import"))
+
+        def ids(search: str) -> set[str]:
+            return {w.id for w in storage.workflows.list(WorkflowQuery(search=search)).items}
+
+        assert ids("école") == {school.id}
+        assert ids("École REPORT") == {school.id}
+        assert ids("HAUPTSTRASSE") == {street.id}  # full case folding: ß is ss
+        assert ids("hauptstraße") == {street.id}
+
+    def test_refuses_a_name_longer_than_its_field(self, storage):
+        user = storage.users.add(make_user())
+        with pytest.raises(ValidationFailed) as refused:
+            storage.workflows.add(make_workflow(user, name="n" * 201))
+        assert refused.value.details == {"name": "at most 200 characters"}
+        workflow = storage.workflows.add(make_workflow(user, name="n" * 200))
+        with pytest.raises(ValidationFailed):
+            storage.workflows.update(dataclasses.replace(workflow, name="n" * 201))
+        assert storage.workflows.get(workflow.id) == workflow
+        assert storage.workflows.list(WorkflowQuery()).total == 1
+        assert_backends_agree(storage)
 
     def test_orders_and_paginates(self, storage):
         user = storage.users.add(make_user())
@@ -228,6 +270,22 @@ class TestUnitsOfWork:
         assert storage.workflows.list(WorkflowQuery()).total == 0
         assert_backends_agree(storage)
 
+    def test_a_caught_conflict_keeps_the_earlier_writes(self, storage):
+        taken = storage.users.add(make_user())
+        first = make_user()
+
+        def add_unless_taken(uow):
+            uow.users.add(first)
+            try:
+                uow.users.add(make_user(email=taken.email))
+            except Conflict:
+                pass  # "add it if the email is free": an answer, not a failure
+
+        storage.atomic(add_unless_taken)
+        assert_backends_agree(storage)  # first: a read would lazily copy a lost write back
+        assert storage.users.get(first.id) == first
+        assert storage.users.list().total == 2
+
     def test_applies_nothing_when_the_caller_raises(self, storage):
         user = make_user()
 
@@ -250,3 +308,55 @@ class TestUnitsOfWork:
         storage.atomic(hand_over)
         assert storage.users.get_by_email("shared@example.com") == arriving
         assert_backends_agree(storage)
+
+
+class TestApiKeys:
+    def test_found_by_hash_and_listed_per_user_oldest_first(self, storage):
+        user = storage.users.add(make_user())
+        first = storage.api_keys.add(make_api_key(user))
+        second = storage.api_keys.add(make_api_key(user))
+        assert storage.api_keys.get_by_hash(second.key_hash) == second
+        assert storage.api_keys.get_by_hash("0" * 64) is None
+        assert [k.id for k in storage.api_keys.list_for(user.id)] == [first.id, second.id]
+
+    def test_a_hash_is_unique_and_a_key_needs_its_user(self, storage):
+        user = storage.users.add(make_user())
+        key = storage.api_keys.add(make_api_key(user))
+        with pytest.raises(Conflict):
+            storage.api_keys.add(make_api_key(user, key_hash=key.key_hash))
+        with pytest.raises(Conflict):
+            storage.api_keys.add(make_api_key(make_user()))
+        with pytest.raises(Conflict):
+            storage.users.delete(user.id)
+
+
+class TestAuditLogs:
+    def test_lists_newest_first_with_every_filter(self, storage):
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        entries = [
+            storage.audit_logs.add(
+                AuditEntry(
+                    action=action,
+                    resource_type="workflow",
+                    resource_id=f"w{n}",
+                    actor_id=actor,
+                    changes={"name": {"from": "a", "to": "b"}},
+                    created_at=base + timedelta(minutes=n),
+                )
+            )
+            for n, (action, actor) in enumerate(
+                [("workflow.create", "u1"), ("workflow.update", "u1"), ("workflow.create", "u2")]
+            )
+        ]
+
+        def ids(**filters) -> list[str]:
+            return [e.id for e in storage.audit_logs.list(AuditQuery(**filters)).items]
+
+        assert ids() == [e.id for e in reversed(entries)]
+        assert ids(action="workflow.create") == [entries[2].id, entries[0].id]
+        assert ids(actor_id="u1", resource_id="w1") == [entries[1].id]
+        assert ids(since=base + timedelta(minutes=1), until=base + timedelta(minutes=2)) == [
+            entries[1].id
+        ]
+        page = storage.audit_logs.list(AuditQuery(limit=1, offset=1))
+        assert (page.total, [e.id for e in page.items]) == (3, [entries[1].id])

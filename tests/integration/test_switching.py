@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 
 import pytest
 
 from tests.conftest import build_storage
 from tests.factories import make_user
 from tests.sync import mirror_memory_to_database
-from wfplatform.errors import GuardRefused, ValidationFailed
+from wfplatform.errors import GuardRefused, StorageUnavailable, ValidationFailed
+from wfplatform.repositories import REPOSITORIES
 from wfplatform.storage.journal import Change
 from wfplatform.storage.modes import DATABASE, MEMORY, Mode
 
@@ -21,7 +24,7 @@ def refusal(excinfo, repository: str = "users") -> list[str]:
 def test_switches_every_repository_and_records_who_and_why(make_storage):
     storage = make_storage("memory-only")
     result = storage.switch("dual", reason="start the cut-over", actor="ops@example.com")
-    assert set(result["modes"]) == {"users", "workflows", "workflow_versions"}
+    assert set(result["modes"]) == {binding.name for binding in REPOSITORIES}
     assert all(mode.mode is Mode.DUAL for mode in storage.modes.snapshot().values())
     latest = storage.modes.history()[0]
     assert latest["actor"] == "ops@example.com"
@@ -82,6 +85,45 @@ def test_refuses_memory_reads_until_memory_is_loaded(make_storage):
     assert storage.verify()["differences"] == 0
 
 
+def test_refuses_memory_reads_while_memory_holds_stale_copies(make_storage):
+    storage = make_storage("dual", read_from=DATABASE)
+    user = storage.users.add(make_user(name="before the cut-over"))
+    storage.switch("database-only", reason="cut-over", actor="ops")
+    storage.users.update(dataclasses.replace(user, name="after the cut-over"))  # database alone
+    storage.switch("dual", read_from=DATABASE, reason="walk back", actor="ops")
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=MEMORY, reason="walk back", actor="ops")
+    assert refusal(refused) == [
+        "1 records differ between memory and the database: load memory first"
+    ]
+
+    assert storage.load_memory("users") == 1
+    storage.switch("dual", read_from=MEMORY, reason="walk back", actor="ops")
+    assert storage.users.get(user.id).name == "after the cut-over"
+
+
+def test_refuses_to_turn_fallback_off_while_the_journal_holds_writes(make_storage):
+    """Without fallback, writes go straight to the database: replaying older journaled
+    writes after them would take the database back in time."""
+    storage = make_storage("dual", read_from=DATABASE)
+    user = storage.users.add(make_user())
+    storage.health.mark_down("connection refused")  # as after a failed database call
+    storage.users.update(dataclasses.replace(user, name="journaled"))
+    storage.health.mark_up()
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=DATABASE, fallback=False, reason="flaps", actor="ops")
+    assert refusal(refused) == [
+        "the sync journal holds 1 writes: run sync before turning fallback off"
+    ]
+    assert storage.modes.get("users").fallback is True
+
+    assert storage.replay_journal()["pending"] == 0
+    storage.switch("dual", read_from=DATABASE, fallback=False, reason="flaps", actor="ops")
+    assert storage.modes.get("users").fallback is False
+    assert storage.users.get(user.id).name == "journaled"
+    assert storage.verify()["differences"] == 0
+
+
 def test_force_overrides_a_guard_and_says_so(make_storage):
     storage = make_storage("memory-only")
     storage.users.add(make_user())
@@ -96,7 +138,7 @@ def test_dry_run_reports_without_switching(make_storage):
     result = storage.switch("dual", reason="what if", actor="ops", dry_run=True)
     assert result["dry_run"] is True
     assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
-    assert len(storage.modes.history()) == 3  # only the initial modes
+    assert len(storage.modes.history()) == len(REPOSITORIES)  # only the initial modes
 
 
 @pytest.mark.parametrize(
@@ -131,6 +173,33 @@ def test_a_restart_comes_back_in_the_last_chosen_modes(make_storage, engine, tmp
         assert (mode.mode, mode.read_from, mode.shadow_rate) == (Mode.DUAL, MEMORY, 0.25)
     finally:
         restarted.close()
+
+
+def test_adopts_the_modes_another_process_switched(make_storage):
+    here, elsewhere = make_storage("memory-only"), make_storage("memory-only")  # one database
+    here.switch("dual", repositories=["workflows"], reason="workflows first", actor="ops")
+
+    assert elsewhere.follow_mode_changes() == ["workflows"]
+    assert elsewhere.modes.get("workflows").label() == "dual(read_from=memory)"
+    assert elsewhere.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert elsewhere.follow_mode_changes() == []
+
+
+def test_a_started_storage_follows_another_process_switch_within_two_seconds(make_storage):
+    here = make_storage("dual", read_from=DATABASE)
+    elsewhere = make_storage("dual", read_from=DATABASE)
+    user = here.users.add(make_user())
+    elsewhere.start()  # as the WSGI entry point does
+    here.switch("database-only", reason="cut-over", actor="ops")
+
+    deadline = time.monotonic() + 2.0
+    while elsewhere.modes.get("users").mode is not Mode.DATABASE_ONLY:
+        assert time.monotonic() < deadline, "still dual 2 s after the switch elsewhere"
+        time.sleep(0.05)
+    assert {mode.label() for mode in elsewhere.modes.snapshot().values()} == {"database-only"}
+    elsewhere.health.mark_down("connection refused")
+    with pytest.raises(StorageUnavailable):  # no fallback to its memory any more
+        elsewhere.users.get(user.id)
 
 
 def test_a_switch_waits_for_units_of_work_in_flight(make_storage):

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+import sqlalchemy as sa
 from opentelemetry.trace import StatusCode
 
+from tests.conftest import build_storage
 from tests.factories import make_user
-from wfplatform.errors import Conflict
+from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.storage.modes import DATABASE, MEMORY
 
 
@@ -67,4 +70,34 @@ def test_no_secret_reaches_a_span(make_storage, spans):
     storage.shadow.drain()
     for span in spans.get_finished_spans():
         text = repr(dict(span.attributes)) + repr([e.attributes for e in span.events])
+        assert secret not in text
+
+
+def test_a_database_fault_puts_no_secret_on_a_span(database_url, engine, tmp_path, spans):
+    """The fault is on the spans, the driver's error (with the SQL and its parameters) is
+    not: not even from an engine that would show the parameters."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("makes a write time out with PostgreSQL's lock_timeout")
+    secret = "argon2-secret-hash-do-not-log"
+    timing_out = sa.create_engine(database_url, connect_args={"options": "-c lock_timeout=200"})
+    storage = build_storage(timing_out, tmp_path / "journal.log", "database-only")
+    blocker = engine.connect()
+    try:
+        with blocker.begin():
+            blocker.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(StorageUnavailable) as fault:
+                storage.users.add(make_user(password_hash=secret))
+    finally:
+        blocker.close()
+        storage.close()
+        timing_out.dispose()
+
+    assert secret not in str(fault.value)
+    for name in ("users.add", "unit_of_work.commit"):
+        (span,) = spans_named(spans, name)
+        assert span.status.status_code is StatusCode.ERROR
+        (event,) = span.events
+        assert event.attributes["exception.type"].endswith("StorageUnavailable")
+    for span in spans.get_finished_spans():
+        text = repr(dict(span.attributes)) + repr([dict(e.attributes) for e in span.events])
         assert secret not in text

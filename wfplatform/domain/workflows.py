@@ -41,13 +41,18 @@ class Workflow:
 
     @property
     def required_credential_types(self) -> list[str]:
-        return sorted(
-            {
-                str(node["credential_type"])
-                for node in self.nodes
-                if isinstance(node, dict) and node.get("credential_type")
-            }
-        )
+        """The keys of every node's `credentials` object (n8n's shape), plus the older
+        single `credential_type` a node may still carry."""
+        found: set[str] = set()
+        for node in self.nodes:
+            if not isinstance(node, dict):
+                continue
+            if node.get("credential_type"):
+                found.add(str(node["credential_type"]))
+            credentials = node.get("credentials")
+            if isinstance(credentials, dict):
+                found.update(str(key) for key in credentials if key)
+        return sorted(found)
 
 
 @dataclass
@@ -64,3 +69,42 @@ class WorkflowVersion:
 
     def validate(self) -> None:
         check_record(self, MAX_LENGTHS, required=("name",))
+
+
+def graph_problems(nodes: list[Any], edges: list[Any]) -> dict[str, Any]:
+    """What is wrong with a workflow's graph, shaped like marshmallow's error details
+    (`{"nodes": {index: {field: [message]}}, "edges": ...}`); empty when nothing is.
+
+    Node ids are unique, non-empty strings; every node has a type; an edge joins two nodes
+    of the same workflow."""
+    problems: dict[str, Any] = {}
+    ids: set[str] = set()
+    for index, node in enumerate(nodes):
+        found = _node_problems(node if isinstance(node, dict) else {}, ids)
+        if found:
+            problems.setdefault("nodes", {})[index] = found
+    for index, edge in enumerate(edges):
+        edge = edge if isinstance(edge, dict) else {}
+        found = {
+            end: [f"no node with id {edge.get(end)!r}"]
+            for end in ("from", "to")
+            if edge.get(end) not in ids
+        }
+        if found:
+            problems.setdefault("edges", {})[index] = found
+    return problems
+
+
+def _node_problems(node: dict[str, Any], ids: set[str]) -> dict[str, list[str]]:
+    """Checks one node and adds its id to `ids`."""
+    found = {}
+    node_id, node_type = node.get("id"), node.get("type")
+    if not isinstance(node_id, str) or not node_id.strip():
+        found["id"] = ["a node needs a non-empty string id"]
+    elif node_id in ids:
+        found["id"] = [f"duplicate node id {node_id!r}"]
+    else:
+        ids.add(node_id)
+    if not isinstance(node_type, str) or not node_type.strip():
+        found["type"] = ["a node needs a non-empty string type"]
+    return found

@@ -1,10 +1,14 @@
 """SQLAlchemy models, portable between SQLite and PostgreSQL."""
 
+from .api_keys import ApiKeyModel
+from .audit import AuditEntryModel
 from .control import ModeChangeModel, StorageModeModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
 
 __all__ = [
+    "ApiKeyModel",
+    "AuditEntryModel",
     "ModeChangeModel",
     "StorageModeModel",
     "UserModel",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from .api_keys import ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository
+from .audit import AuditRepository, MemoryAuditRepository, SqlAuditRepository
 from .base import Repository, declared_operations
 from .memory import MemoryRepository
 from .sql import SqlRepository
@@ -42,4 +44,6 @@ REPOSITORIES: tuple[RepositoryBackends, ...] = (
     RepositoryBackends(
         WorkflowVersionRepository, MemoryWorkflowVersionRepository, SqlWorkflowVersionRepository
     ),
+    RepositoryBackends(ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository),
+    RepositoryBackends(AuditRepository, MemoryAuditRepository, SqlAuditRepository),
 )

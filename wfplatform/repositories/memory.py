@@ -48,6 +48,11 @@ class MemoryRepository(Repository):
             MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=indexes)
         )
 
+    @staticmethod
+    def parent_index(field: str) -> str:
+        """The index every memory table keeps on a reference to its parent."""
+        return reference_index(field)
+
     def fetch(self, key: str) -> Any | None:
         with self._store.lock:
             record = self._view.get(key)

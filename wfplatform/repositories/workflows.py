@@ -115,13 +115,12 @@ def _matches(workflow: Workflow, query: WorkflowQuery) -> bool:
 
 
 class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
-    indexes = {"user_id": lambda workflow: workflow.user_id}
-
     def list(self, query: WorkflowQuery) -> Page:
         with self._store.lock:
             if query.user_id is not None:
                 candidates = [
-                    self._view.get(k) for k in self._view.keys_for("user_id", query.user_id)
+                    self._view.get(k)
+                    for k in self._view.keys_for(self.parent_index("user_id"), query.user_id)
                 ]
             else:
                 candidates = list(self._view.records())
@@ -186,7 +185,6 @@ def _escape_like(text: str) -> str:
 
 class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepository):
     unique = {"number": lambda version: (version.workflow_id, version.number)}
-    indexes = {"workflow_id": lambda version: version.workflow_id}
 
     def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
         with self._store.lock:
@@ -195,7 +193,7 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
 
     def list_for(self, workflow_id: str) -> list[WorkflowVersion]:
         with self._store.lock:
-            keys = self._view.keys_for("workflow_id", workflow_id)
+            keys = self._view.keys_for(self.parent_index("workflow_id"), workflow_id)
             page = self._select(
                 [self._view.get(key) for key in keys],
                 lambda version: True,

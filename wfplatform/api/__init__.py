@@ -1,0 +1,52 @@
+"""The HTTP API: flask-smorest blueprints whose marshmallow schemas validate requests and
+generate the OpenAPI document (served at /openapi.json, browsable at /docs)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from ..errors import error_body
+
+API_TITLE = "wfplatform"
+API_VERSION = "1"
+
+
+class JsonErrorApi(Api):
+    """Every HTTP error, including request validation, in the one error shape."""
+
+    def handle_http_exception(self, error):
+        data = getattr(error, "data", None) or {}
+        details = data.get("errors") or data.get("messages")
+        if error.code == 422 and details is not None:
+            return error_body("validation_failed", "the request is not valid", details), 422
+        if error.code >= 500:
+            return error_body("internal_error", "something went wrong on our side"), error.code
+        code = (error.name or "error").lower().replace(" ", "_")
+        return error_body(code, error.description), error.code, data.get("headers", {})
+
+
+api = JsonErrorApi()
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", API_TITLE)
+    app.config.setdefault("API_VERSION", API_VERSION)
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault(
+        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    )
+    api.init_app(app)
+    api.spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "description": "access token or API key"}
+    )
+    api.spec.components.security_scheme(
+        "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    )
+    from . import audit_logs, auth, users, workflows
+
+    for blueprint in (auth.blp, users.blp, workflows.blp, audit_logs.blp):
+        api.register_blueprint(blueprint)

@@ -1,0 +1,58 @@
+"""The audit log, for admins."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from ..repositories.audit import AuditQuery
+from .limits import api_limit, limiter
+from .schemas import PageSchema, PaginationSchema
+from .security import SECURITY, admin_required
+from .services import services
+
+blp = Blueprint("audit_logs", __name__, url_prefix="/api/audit-logs", description="Audit log")
+limiter.limit(api_limit)(blp)
+
+
+class AuditFilterSchema(PaginationSchema):
+    actor_id = fields.String()
+    action = fields.String()
+    resource_type = fields.String()
+    resource_id = fields.String()
+    since = fields.AwareDateTime(metadata={"description": "ISO 8601, inclusive"})
+    until = fields.AwareDateTime(metadata={"description": "ISO 8601, exclusive"})
+
+
+class AuditEntrySchema(Schema):
+    id = fields.String()
+    action = fields.String()
+    resource_type = fields.String()
+    resource_id = fields.String(allow_none=True)
+    actor_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    changes = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class AuditPageSchema(PageSchema):
+    items = fields.List(fields.Nested(AuditEntrySchema))
+
+
+@blp.route("")
+class AuditLogs(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(AuditFilterSchema, location="query")
+    @blp.response(200, AuditPageSchema)
+    def get(self, query):
+        """Entries newest first; every filter given must match."""
+        page = services().accounts.storage.audit_logs.list(AuditQuery(**query))
+        return {"items": page.items, "total": page.total, **_window(query)}
+
+
+def _window(query: dict) -> dict:
+    return {"limit": query["limit"], "offset": query["offset"]}

@@ -1,0 +1,34 @@
+"""Rate limits (Flask-Limiter, on the `limits` library): per user on the API, per client
+address on login and registration; counters in memory for one process, or shared through
+Redis with `WF_RATELIMIT_STORAGE_URL=redis://...` when several run. A 429 carries
+`Retry-After`."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+
+def per_user_or_address() -> str:
+    user = g.get("user")
+    return f"user:{user.id}" if user is not None else f"address:{get_remote_address()}"
+
+
+def per_address() -> str:
+    return f"address:{get_remote_address()}"
+
+
+def api_limit() -> str:
+    return current_app.config["WF_RATELIMIT_API"]
+
+
+def login_limit() -> str:
+    return current_app.config["WF_RATELIMIT_LOGIN"]
+
+
+limiter = Limiter(per_user_or_address)
+
+
+def init_app(app: Flask) -> None:
+    limiter.init_app(app)

@@ -1,0 +1,50 @@
+"""The services an app's requests use, built once per app on first use."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from ..services.accounts import Accounts, LockoutPolicy
+from ..services.api_keys import ApiKeys
+from ..services.passwords import Passwords
+from ..services.tokens import Tokens
+from ..services.workflows import Workflows
+from ..storage_ext import get_storage
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Services:
+    accounts: Accounts
+    api_keys: ApiKeys
+    workflows: Workflows
+    passwords: Passwords
+
+
+def services(app: Flask | None = None) -> Services:
+    app = app or current_app._get_current_object()
+    built = app.extensions.get("wf_services")
+    if built is None:
+        with _lock:
+            built = app.extensions.get("wf_services")
+            if built is None:
+                built = app.extensions["wf_services"] = build(app)
+    return built
+
+
+def build(app: Flask) -> Services:
+    storage = get_storage(app)
+    config = app.config
+    passwords = Passwords(config["WF_PASSWORD_TIME_COST"], config["WF_PASSWORD_MEMORY_KIB"])
+    tokens = Tokens(config["SECRET_KEY"], config["WF_TOKEN_MAX_AGE"])
+    lockout = LockoutPolicy(config["WF_LOGIN_MAX_FAILURES"], config["WF_LOGIN_LOCK_SECONDS"])
+    return Services(
+        accounts=Accounts(storage, passwords, tokens, lockout),
+        api_keys=ApiKeys(storage),
+        workflows=Workflows(storage),
+        passwords=passwords,
+    )

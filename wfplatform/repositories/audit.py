@@ -1,0 +1,97 @@
+"""The audit log: append-only entries, filtered and paginated newest first."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from ..domain.audit import AuditEntry
+from ..models import AuditEntryModel
+from .base import Page, Repository, RepositorySpec, reads, writes
+from .memory import MemoryRepository
+from .sql import SqlRepository
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    actor_id: str | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class AuditRepository(Repository):
+    spec = RepositorySpec("audit_logs", AuditEntry)
+
+    @reads
+    @abstractmethod
+    def list(self, query: AuditQuery) -> Page:
+        """Entries matching every given filter, newest first."""
+
+    @writes
+    def add(self, entry: AuditEntry) -> AuditEntry:
+        self._insert(entry)
+        return entry
+
+
+def _matches(entry: AuditEntry, query: AuditQuery) -> bool:
+    return (
+        (query.actor_id is None or entry.actor_id == query.actor_id)
+        and (query.action is None or entry.action == query.action)
+        and (query.resource_type is None or entry.resource_type == query.resource_type)
+        and (query.resource_id is None or entry.resource_id == query.resource_id)
+        and (query.since is None or entry.created_at >= query.since)
+        and (query.until is None or entry.created_at < query.until)
+    )
+
+
+class MemoryAuditRepository(MemoryRepository, AuditRepository):
+    def list(self, query: AuditQuery) -> Page:
+        with self._store.lock:
+            return self._select(
+                self._view.records(),
+                lambda entry: _matches(entry, query),
+                lambda entry: (entry.created_at, entry.id),
+                True,
+                query.limit,
+                query.offset,
+            )
+
+
+class SqlAuditRepository(SqlRepository, AuditRepository):
+    model = AuditEntryModel
+
+    def list(self, query: AuditQuery) -> Page:
+        model = AuditEntryModel
+        conditions = [
+            column == value
+            for column, value in (
+                (model.actor_id, query.actor_id),
+                (model.action, query.action),
+                (model.resource_type, query.resource_type),
+                (model.resource_id, query.resource_id),
+            )
+            if value is not None
+        ]
+        if query.since is not None:
+            conditions.append(model.created_at >= query.since)
+        if query.until is not None:
+            conditions.append(model.created_at < query.until)
+        total = self._session.scalar(
+            sa.select(sa.func.count()).select_from(model).where(*conditions)
+        )
+        rows = self._session.scalars(
+            sa.select(model)
+            .where(*conditions)
+            .order_by(model.created_at.desc(), model.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
