@@ -1,7 +1,8 @@
-"""`flask wf ...`: operator commands (one group per area)."""
+"""`flask wf ...`: operator commands, with the same guards and audit as the admin API."""
 
 from __future__ import annotations
 
+import getpass
 import json
 
 import click
@@ -10,45 +11,89 @@ from flask.cli import AppGroup
 
 from .api.services import services
 from .errors import DomainError
-from .services import admins
+from .services import admins, audit
+from .services.context import Actor
+from .storage.modes import DATABASE, MEMORY, Mode
 from .storage_ext import get_storage
 
 wf = AppGroup("wf", help="wfplatform operations.")
+mode = AppGroup("mode", help="Show or switch the storage modes.")
+wf.add_command(mode)
+
+
+def _echo(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _cli_actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@mode.command("show")
+def mode_show() -> None:
+    """Modes, settings, journal and stats of every repository."""
+    _echo(get_storage().describe())
+
+
+@mode.command("set")
+@click.argument("target", type=click.Choice([m.value for m in Mode]))
+@click.option("--read-from", type=click.Choice([MEMORY, DATABASE]))
+@click.option("--repository", "repositories", multiple=True, help="Only these (repeatable).")
+@click.option("--shadow-rate", type=click.FloatRange(0, 1))
+@click.option("--fallback/--no-fallback", default=None)
+@click.option("--reason", required=True, help="Why (kept in the mode history).")
+@click.option("--force", is_flag=True, help="Switch even though a guard refuses.")
+@click.option("--dry-run", is_flag=True, help="Say what would happen; switch nothing.")
+def mode_set(target, read_from, repositories, shadow_rate, fallback, reason, force, dry_run):
+    """Switch modes: `flask wf mode set dual --reason "start the cut-over"`."""
+    storage = get_storage()
+    try:
+        result = storage.switch(
+            target,
+            read_from=read_from,
+            repositories=repositories or None,
+            shadow_rate=shadow_rate,
+            fallback=fallback,
+            reason=reason,
+            actor=_cli_actor(),
+            force=force,
+            dry_run=dry_run,
+        )
+    except DomainError as error:
+        raise click.ClickException(json.dumps(error.to_dict(), indent=2)) from error
+    if not dry_run:
+        changes = {"modes": result["modes"], "forced": result["forced"], "via": "cli"}
+        storage.atomic(
+            lambda uow: audit.record(
+                uow,
+                Actor(user_id=None, role="admin"),
+                "storage.mode_change",
+                "storage",
+                None,
+                changes,
+            )
+        )
+    _echo(result)
+
+
+@wf.command("readiness")
+def readiness_command() -> None:
+    """Whether each next step is safe now, per repository, and why not."""
+    storage = get_storage()
+    _echo({name: storage.readiness(name) for name in storage.bindings})
 
 
 @wf.command("verify")
-@click.option("--repository", "repositories", multiple=True, help="Limit to these repositories.")
+@click.option("--repository", "repositories", multiple=True, help="Limit to these.")
 def verify_command(repositories: tuple[str, ...]) -> None:
     """Compare memory and the database completely."""
-    report = get_storage().verify(repositories or None)
-    click.echo(json.dumps(report, indent=2))
+    _echo(get_storage().verify(repositories or None))
 
 
-@wf.command("mode")
-@click.argument("mode", required=False)
-@click.option("--read-from", type=click.Choice(["memory", "database"]))
-@click.option("--repository", "repositories", multiple=True)
-@click.option("--reason", help="Why (kept in the mode history).")
-@click.option("--actor", default="cli")
-@click.option("--force", is_flag=True, help="Switch even though a guard refuses.")
-def mode_command(mode, read_from, repositories, reason, actor, force) -> None:
-    """Show the storage modes, or switch them: `flask wf mode dual --reason ...`."""
-    storage = get_storage()
-    if mode is None:
-        click.echo(json.dumps(storage.describe(), indent=2, default=str))
-        return
-    try:
-        result = storage.switch(
-            mode,
-            read_from=read_from,
-            repositories=repositories or None,
-            reason=reason or "",
-            actor=actor,
-            force=force,
-        )
-    except DomainError as error:
-        raise click.ClickException(json.dumps(error.to_dict())) from error
-    click.echo(json.dumps(result, indent=2))
+@wf.command("sync")
+def sync_command() -> None:
+    """Replay the sync journal now."""
+    _echo(get_storage().replay_journal())
 
 
 @wf.command("create-admin")

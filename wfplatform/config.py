@@ -85,3 +85,6 @@ def load(app) -> None:
     )
     config.setdefault("RATELIMIT_STORAGE_URI", config["WF_RATELIMIT_STORAGE_URL"])
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # Flask-Limiter would stamp its own Retry-After on every response, 503 and 423
+    # included; it gets its own header and the 429 handler sets Retry-After itself.
+    config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")

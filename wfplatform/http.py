@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify
 
+from . import readiness_probe
 from .errors import DomainError, Locked, StorageUnavailable, Unauthorized, error_body
+from .storage_ext import get_storage
 
 health = Blueprint("health", __name__)
 
 
 @health.get("/health")
 def liveness():
+    """The process answers (nothing else is checked: see /health/ready)."""
     return jsonify({"status": "ok"})
+
+
+@health.get("/health/ready")
+def ready():
+    body, status = readiness_probe.probe(get_storage())
+    return jsonify(body), status
 
 
 def _domain_error(error: DomainError):

@@ -52,26 +52,34 @@ def test_stored_modes_win_on_restart_and_the_log_says_so(make_app, caplog):
 
 def test_the_cli_shows_and_switches_modes_behind_the_guards(make_app):
     runner = make_app().test_cli_runner()
-    shown = runner.invoke(args=["wf", "mode"])
+    shown = runner.invoke(args=["wf", "mode", "show"])
     assert shown.exit_code == 0
     assert json.loads(shown.output)["users"]["mode"] == "memory-only"
 
-    refused = runner.invoke(args=["wf", "mode", "database-only", "--reason", "hurry"])
+    refused = runner.invoke(args=["wf", "mode", "set", "database-only", "--reason", "hurry"])
     assert refused.exit_code != 0
     assert "one step at a time" in refused.output
 
-    switched = runner.invoke(args=["wf", "mode", "dual", "--reason", "cut-over"])
+    switched = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", "cut-over"])
     assert switched.exit_code == 0, switched.output
     assert json.loads(switched.output)["modes"]["users"]["mode"] == "dual"
 
     verified = runner.invoke(args=["wf", "verify"])
     assert json.loads(verified.output)["differences"] == 0
+    synced = runner.invoke(args=["wf", "sync"])
+    assert json.loads(synced.output) == {"replayed": 0, "pending": 0, "error": None}
+    ready = runner.invoke(args=["wf", "readiness"])
+    assert json.loads(ready.output)["users"]["current"] == "dual(read_from=memory)"
 
 
 def test_the_cli_requires_a_reason(make_app):
-    result = make_app().test_cli_runner().invoke(args=["wf", "mode", "dual"])
-    assert result.exit_code != 0
-    assert "a reason is required" in result.output
+    runner = make_app().test_cli_runner()
+    missing = runner.invoke(args=["wf", "mode", "set", "dual"])
+    assert missing.exit_code != 0
+    assert "--reason" in missing.output
+    blank = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", " "])
+    assert blank.exit_code != 0
+    assert "a reason is required" in blank.output
 
 
 def test_errors_are_json_with_the_right_status(make_app):

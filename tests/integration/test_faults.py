@@ -322,7 +322,7 @@ def test_refuses_reads_and_writes_while_the_database_is_down_when_it_may_not_fal
         assert database_state(bed.engine, name) == acked.expected(name)
 
 
-def test_http_answers_503_with_retry_after_while_the_database_is_down(bed):
+def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed, tmp_path):
     from wfplatform import create_app
     from wfplatform.storage.modes import RepositoryMode
     from wfplatform.storage_ext import get_storage
@@ -335,25 +335,31 @@ def test_http_answers_503_with_retry_after_while_the_database_is_down(bed):
             "WF_JOURNAL_PATH": str(bed.journal_path),
             "WF_DB_RETRY_AFTER": RETRY_AFTER,
             "WF_START_STORAGE": False,
-        }
+            "WF_PASSWORD_TIME_COST": 1,
+            "WF_PASSWORD_MEMORY_KIB": 1024,
+        },
+        instance_path=str(tmp_path / "instance"),
     )
-
-    @app.get("/probe/users/<user_id>")
-    def probe(user_id: str):
-        user = get_storage().users.get(user_id)
-        return {"found": user is not None}
-
     client = app.test_client()
+    credentials = {"email": "outage@example.com", "password": "correct horse"}
     try:
-        assert client.get("/probe/users/nobody").json == {"found": False}
+        assert client.post("/api/auth/register", json=credentials).status_code == 201
+        assert client.get("/health/ready").json["status"] == "ready"
         bed.cluster.stop()
-        response = client.get("/probe/users/nobody")
+        response = client.post("/api/auth/login", json=credentials)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert response.json["error"]["code"] == "storage_unavailable"
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json["status"] == "not_ready"
+        assert "users" in ready.json["failing"]
+        assert ready.json["database"]["reachable"] is False
+        assert client.get("/health").status_code == 200  # alive, just not ready
         bed.cluster.start()
         wait_for_breaker(get_storage(app))
-        assert client.get("/probe/users/nobody").json == {"found": False}
+        assert client.post("/api/auth/login", json=credentials).status_code == 200
+        assert client.get("/health/ready").json["status"] == "ready"
     finally:
         if app.extensions.get("wf_storage") is not None:
             app.extensions["wf_storage"].close()

@@ -4,6 +4,7 @@ how it was served; no argument or result (so no secret) ever reaches a span."""
 from __future__ import annotations
 
 import dataclasses
+import traceback
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from tests.conftest import build_storage
 from tests.factories import make_user
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.storage.modes import DATABASE, MEMORY
+from wfplatform.storage.sql import ENGINE_OPTIONS
 
 
 def spans_named(exporter, name: str) -> list:
@@ -73,26 +75,34 @@ def test_no_secret_reaches_a_span(make_storage, spans):
         assert secret not in text
 
 
-def test_a_database_fault_puts_no_secret_on_a_span(database_url, engine, tmp_path, spans):
-    """The fault is on the spans, the driver's error (with the SQL and its parameters) is
-    not: not even from an engine that would show the parameters."""
+def time_out_inserting(database_url, engine, tmp_path, user, **engine_options):
+    """Add `user` while another session locks the table: PostgreSQL's lock_timeout turns
+    the wait into a database fault. Returns the `StorageUnavailable` raised."""
     if engine.dialect.name != "postgresql":
         pytest.skip("makes a write time out with PostgreSQL's lock_timeout")
-    secret = "argon2-secret-hash-do-not-log"
-    timing_out = sa.create_engine(database_url, connect_args={"options": "-c lock_timeout=200"})
+    options = {"connect_args": {"options": "-c lock_timeout=200"}, **engine_options}
+    timing_out = sa.create_engine(database_url, **options)
     storage = build_storage(timing_out, tmp_path / "journal.log", "database-only")
     blocker = engine.connect()
     try:
         with blocker.begin():
             blocker.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
             with pytest.raises(StorageUnavailable) as fault:
-                storage.users.add(make_user(password_hash=secret))
+                storage.users.add(user)
     finally:
         blocker.close()
         storage.close()
         timing_out.dispose()
+    return fault.value
 
-    assert secret not in str(fault.value)
+
+def test_a_database_fault_puts_no_secret_on_a_span(database_url, engine, tmp_path, spans):
+    """The fault is on the spans, the driver's error (with the SQL and its parameters) is
+    not: not even from an engine that would show the parameters."""
+    secret = "argon2-secret-hash-do-not-log"
+    fault = time_out_inserting(database_url, engine, tmp_path, make_user(password_hash=secret))
+
+    assert secret not in str(fault)
     for name in ("users.add", "unit_of_work.commit"):
         (span,) = spans_named(spans, name)
         assert span.status.status_code is StatusCode.ERROR
@@ -101,3 +111,17 @@ def test_a_database_fault_puts_no_secret_on_a_span(database_url, engine, tmp_pat
     for span in spans.get_finished_spans():
         text = repr(dict(span.attributes)) + repr([dict(e.attributes) for e in span.events])
         assert secret not in text
+
+
+def test_a_database_fault_shows_no_sql_parameters_even_in_its_traceback(
+    database_url, engine, tmp_path
+):
+    """What a `log.exception` would write: the fault and the driver's error it was raised
+    from, SQL included, from an engine configured as the application configures it."""
+    secret = "argon2-secret-hash-do-not-log"
+    user = make_user(password_hash=secret)
+    fault = time_out_inserting(database_url, engine, tmp_path, user, **ENGINE_OPTIONS)
+
+    written = "".join(traceback.format_exception(fault))
+    assert "INSERT INTO users" in written
+    assert secret not in written

@@ -66,3 +66,23 @@ def test_a_torn_last_append_is_ignored_and_cut_off(open_journal, tmp_path):
     reopened.append([put("b")])
     reopened.close()
     assert [entry.seq for entry in open_journal().pending()] == [1, 2]
+
+
+def test_processes_sharing_a_path_each_own_a_file_and_the_living_adopt_the_dead(tmp_path):
+    path = tmp_path / "journal.log"
+    first = SyncJournal(path)
+    second = SyncJournal(path)  # another worker, same configuration
+    try:
+        assert first.path == path and second.path != path
+        second.append([put("a", "from the second worker")])
+        second.close()  # the second worker dies with a pending entry
+
+        third = SyncJournal(path)  # a new worker starts
+        try:
+            assert third.adopt_orphans() == 1
+            assert third.pending()[0].changes == (put("a", "from the second worker"),)
+            assert first.adopt_orphans() == 0  # nothing left to adopt, and `third` is alive
+        finally:
+            third.close()
+    finally:
+        first.close()

@@ -7,6 +7,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from ..errors import error_body
+from .limits import retry_after_seconds
 
 API_TITLE = "wfplatform"
 API_VERSION = "1"
@@ -22,8 +23,11 @@ class JsonErrorApi(Api):
             return error_body("validation_failed", "the request is not valid", details), 422
         if error.code >= 500:
             return error_body("internal_error", "something went wrong on our side"), error.code
+        headers = dict(data.get("headers", {}))
+        if error.code == 429:
+            headers["Retry-After"] = str(retry_after_seconds())
         code = (error.name or "error").lower().replace(" ", "_")
-        return error_body(code, error.description), error.code, data.get("headers", {})
+        return error_body(code, error.description), error.code, headers
 
 
 api = JsonErrorApi()
@@ -46,7 +50,7 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
-    from . import audit_logs, auth, users, workflows
+    from . import admin, audit_logs, auth, users, workflows
 
-    for blueprint in (auth.blp, users.blp, workflows.blp, audit_logs.blp):
+    for blueprint in (auth.blp, users.blp, workflows.blp, audit_logs.blp, admin.blp):
         api.register_blueprint(blueprint)

@@ -5,6 +5,9 @@ Redis with `WF_RATELIMIT_STORAGE_URL=redis://...` when several run. A 429 carrie
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -28,6 +31,12 @@ def login_limit() -> str:
 
 
 limiter = Limiter(per_user_or_address)
+
+
+def retry_after_seconds() -> int:
+    """Seconds until the limit that refused this request lets requests through again."""
+    current = limiter.current_limit
+    return max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
 
 
 def init_app(app: Flask) -> None:

@@ -29,7 +29,7 @@ def _credential() -> str | None:
 
 def _authenticate() -> None:
     g.user = None
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith(("/api/", "/admin/")):
         return
     credential = _credential()
     if credential is None:

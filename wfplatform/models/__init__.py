@@ -2,7 +2,7 @@
 
 from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
-from .control import ModeChangeModel, StorageModeModel
+from .control import ModeChangeModel, StorageModeModel, StorageProcessModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
 
@@ -11,6 +11,7 @@ __all__ = [
     "AuditEntryModel",
     "ModeChangeModel",
     "StorageModeModel",
+    "StorageProcessModel",
     "UserModel",
     "WorkflowModel",
     "WorkflowVersionModel",

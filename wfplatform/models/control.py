@@ -39,3 +39,15 @@ class ModeChangeModel(db.Model):
     reason: so.Mapped[str] = so.mapped_column(sa.Text)
     forced: so.Mapped[bool] = so.mapped_column(sa.Boolean)
     changed_at: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
+
+
+class StorageProcessModel(db.Model):
+    """A heartbeat per serving process: per-process modes are valid with one process only."""
+
+    __tablename__ = "storage_processes"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
+    hostname: so.Mapped[str] = so.mapped_column(sa.String(255))
+    pid: so.Mapped[int] = so.mapped_column(sa.Integer)
+    started_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
+    last_seen: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)

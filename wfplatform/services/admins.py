@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..domain.codec import utcnow
 from ..domain.users import User
+from ..errors import Conflict
 from ..models import UserModel
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
@@ -26,24 +27,28 @@ log = logging.getLogger(__name__)
 
 def ensure_admin(storage: Storage, passwords: Passwords, email: str, password: str) -> User:
     """Create the admin in the database, or make the existing account an admin with this
-    password; then let memory know too."""
-    binding = storage.bindings["users"]
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        users = binding.sql(session)
-        existing = users.get_by_email(email)
-        password_hash = passwords.hash(password)
-        if existing is None:
-            admin = User(
-                email=email.strip(), password_hash=password_hash, name="Administrator", role="admin"
-            )
-            users.upsert(admin)
-        else:
-            admin = dataclasses.replace(
-                existing, role="admin", password_hash=password_hash, updated_at=utcnow()
-            )
-            users.upsert(admin)
-        session.commit()
+    password; then let memory know too. Several workers starting at once may race to
+    create it: the loser finds the winner's account and updates that."""
+    password_hash = passwords.hash(password)
+    try:
+        admin = _store_admin(storage, email, password_hash)
+    except Conflict:
+        admin = _store_admin(storage, email, password_hash)
     load_admins_into_memory(storage)
+    return admin
+
+
+def _store_admin(storage: Storage, email: str, password_hash: str) -> User:
+    with translate_faults(), new_session(storage.engine, write=True) as session:
+        users = storage.bindings["users"].sql(session)
+        existing = users.get_by_email(email)
+        if existing is None:
+            admin = User(email=email.strip(), password_hash=password_hash, name="Administrator")
+        else:
+            admin = dataclasses.replace(existing, password_hash=password_hash, updated_at=utcnow())
+        admin = dataclasses.replace(admin, role="admin")
+        users.upsert(admin)
+        session.commit()
     return admin
 
 

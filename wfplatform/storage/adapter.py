@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
+from ..domain.codec import utcnow
 from ..errors import StorageUnavailable
 from ..repositories import REPOSITORIES, RepositoryBackends
 from ..repositories.memory import MemoryRepository
@@ -26,7 +27,8 @@ from .journal import SyncJournal
 from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
 from .memory import MemoryStore
 from .mode_registry import ModeRegistry
-from .modes import DATABASE
+from .modes import DATABASE, MEMORY
+from .processes import ProcessRegistry
 from .reads import Reader
 from .replication import Replicator, SyncWorker
 from .routing import AdaptedRepository
@@ -51,6 +53,7 @@ class Storage:
         retry_after: float = 1.0,
         sync_interval: float = 1.0,
         shadow_capacity: int = 1000,
+        thresholds: readiness.Thresholds | None = None,
     ) -> None:
         self.engine = engine
         self.modes = modes
@@ -69,6 +72,9 @@ class Storage:
         self.reader = Reader(self)
         self.replicator = Replicator(self)
         self.sync_worker = SyncWorker(self, sync_interval)
+        self.thresholds = thresholds or readiness.Thresholds()
+        self.processes = ProcessRegistry(engine)
+        self.last_verify: dict[str, dict] = {}
 
     def __getattr__(self, name: str) -> AdaptedRepository:
         bindings = self.__dict__.get("bindings", {})
@@ -83,16 +89,41 @@ class Storage:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Replay what an earlier process left in the journal, then keep replaying."""
+        """Replay what an earlier process left in the journal, then keep replaying, follow
+        mode changes and say this process is alive (see `SyncWorker`)."""
+        adopted = self.journal.adopt_orphans()
+        if adopted:
+            log.info("adopted %d journal entries of processes that are gone", adopted)
         if len(self.journal):
             log.info("journal holds %d entries from an earlier run", len(self.journal))
             self.replicator.replay()
+        try:
+            self.processes.beat()
+        except StorageUnavailable as fault:  # the worker keeps trying
+            self.health.mark_down(fault.message)
         self.sync_worker.start()
 
     def close(self) -> None:
         self.sync_worker.stop()
         self.shadow.close()
         self.journal.close()
+        try:
+            self.processes.leave()
+        except StorageUnavailable:
+            pass  # its heartbeat simply stops; the row is forgotten later
+
+    def process_warning(self) -> str | None:
+        """Set when several processes share this database while some repositories keep
+        their records in process memory (each process would hold different data)."""
+        in_memory = [name for name, mode in self.modes.snapshot().items() if mode.primary == MEMORY]
+        alive = self.processes.alive()
+        if len(alive) < 2 or not in_memory:
+            return None
+        return (
+            f"{len(alive)} processes use this database while {', '.join(in_memory)} keep "
+            "records in process memory (memory-only, or dual reading memory): run a single "
+            "process until they read from the database"
+        )
 
     # -- units of work ------------------------------------------------------------------------
     def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
@@ -175,7 +206,10 @@ class Storage:
         with operation_span("storage.verify") as span:
             report = verify.verify(self, repositories)
             span.set_attribute("wf.verify.differences", report["differences"])
-            return report
+        at = utcnow().isoformat()
+        for name, result in report["repositories"].items():
+            self.last_verify[name] = {"at": at, "differences": result["differences"]}
+        return report
 
     def load_memory(self, repository: str, batch_size: int = 500) -> int:
         """Make memory equal to the database for one repository (before reads move back to
@@ -210,6 +244,7 @@ class Storage:
                 **modes[name].describe(),
                 "journal": len(self.journal),
                 "stats": self.stats.snapshot(name),
+                "last_verify": self.last_verify.get(name),
             }
             for name in self.bindings
         }

@@ -10,9 +10,11 @@ replayed the journal is truncated. Sequence numbers only ever grow.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,18 +45,40 @@ class JournalEntry:
 
 
 class SyncJournal:
-    """Thread-safe; one process owns a journal file."""
+    """Thread-safe. A process owns its journal file through an exclusive `flock`: with
+    several processes on one path, the others take `<path>.<id>` files, and a starting
+    process adopts the files of processes that are gone (`adopt_orphans`)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
+        self._base = Path(path)
+        self._base.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self._file = _claim(self._base)
+        self._checkpoint_path = _checkpoint_of(self.path)
         self._lock = threading.Lock()
-        self._drop_torn_tail()
-        self._replayed = self._read_checkpoint()
-        self._pending = [entry for entry in self._read_entries() if entry.seq > self._replayed]
+        self._replayed = _read_checkpoint(self._checkpoint_path)
+        self._pending = _read_pending(self.path, self._replayed)
         self._next_seq = max([self._replayed, *(e.seq for e in self._pending)]) + 1
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+
+    def adopt_orphans(self) -> int:
+        """Take over the pending entries of journal files no live process holds; returns
+        how many entries were adopted (they are replayed with ours, before ours)."""
+        adopted = 0
+        for candidate in sorted(self._base.parent.glob(self._base.name + "*")):
+            if candidate == self.path or candidate.suffix in (".checkpoint", ".tmp"):
+                continue
+            handle = _lock_or_none(candidate)
+            if handle is None:
+                continue  # a live process owns it
+            try:
+                checkpoint = _checkpoint_of(candidate)
+                for entry in _read_pending(candidate, _read_checkpoint(checkpoint)):
+                    self.append(list(entry.changes))
+                    adopted += 1
+                candidate.unlink()
+                checkpoint.unlink(missing_ok=True)
+            finally:
+                handle.close()
+        return adopted
 
     def __len__(self) -> int:
         with self._lock:
@@ -99,12 +123,6 @@ class SyncJournal:
         with self._lock:
             self._file.close()
 
-    def _read_checkpoint(self) -> int:
-        try:
-            return int(self._checkpoint_path.read_text().strip() or 0)
-        except FileNotFoundError:
-            return 0
-
     def _write_checkpoint(self) -> None:
         tmp = self._checkpoint_path.with_suffix(".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
@@ -113,29 +131,50 @@ class SyncJournal:
             os.fsync(handle.fileno())
         os.replace(tmp, self._checkpoint_path)
 
-    def _drop_torn_tail(self) -> None:
-        """Cut a torn last append off, or the next append would extend it into garbage."""
-        try:
-            with open(self.path, "rb+") as handle:
-                data = handle.read()
-                complete = data.rfind(b"\n") + 1
-                if complete < len(data):
-                    handle.truncate(complete)
-                    os.fsync(handle.fileno())
-        except FileNotFoundError:
-            pass
 
-    def _read_entries(self) -> list[JournalEntry]:
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        entries = []
-        for line in lines:
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError:
-                break  # a torn final append: it was never acknowledged
+def _checkpoint_of(path: Path) -> Path:
+    return path.with_name(path.name + ".checkpoint")
+
+
+def _lock_or_none(path: Path):
+    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (returned open)
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _claim(base: Path):
+    """The base file if no live process holds it, else a file of our own beside it."""
+    handle = _lock_or_none(base)
+    if handle is not None:
+        return base, handle
+    own = base.with_name(f"{base.name}.{uuid.uuid4().hex[:12]}")
+    return own, _lock_or_none(own)
+
+
+def _read_checkpoint(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except FileNotFoundError:
+        return 0
+
+
+def _read_pending(path: Path, replayed: int) -> list[JournalEntry]:
+    """Entries after `replayed`. A torn last append (a crash mid-write, never acknowledged)
+    is cut off, or the next append would extend it into garbage."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        complete = data.rfind(b"\n") + 1
+        if complete < len(data):
+            handle.truncate(complete)
+            os.fsync(handle.fileno())
+    entries = []
+    for line in data[:complete].decode("utf-8").splitlines():
+        raw = json.loads(line)
+        if raw["seq"] > replayed:
             changes = tuple(Change.from_json(change) for change in raw["changes"])
             entries.append(JournalEntry(raw["seq"], changes))
-        return entries
+    return entries

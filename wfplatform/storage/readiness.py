@@ -9,26 +9,49 @@ from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from .modes import STEPS, RepositoryMode
+from .recent import WINDOW_SECONDS
 from .verify import compare_repository
 
 if TYPE_CHECKING:
     from .adapter import Storage
 
 
+@dataclass(frozen=True)
+class Thresholds:
+    """Above these, in the recent window, moving forward is refused."""
+
+    max_error_rate: float = 0.01
+    max_mismatches: int = 0
+
+
 @dataclass
 class BackendCounts:
-    """How far memory and the database are apart for one repository."""
+    """How far memory and the database are apart for one repository, and how it went
+    recently."""
 
     only_in_memory: int = 0
     only_in_database: int = 0
     differing: int = 0
     journal: int = 0
     database_error: str | None = None
+    recent_operations: int = 0
+    recent_errors: int = 0
+    recent_mismatches: int = 0
+
+    @property
+    def recent_error_rate(self) -> float:
+        return self.recent_errors / max(self.recent_operations, 1)
 
 
 def backend_counts(storage: Storage, repository: str) -> BackendCounts:
     """A complete comparison: a guard must see stale copies, not only missing ones."""
-    counts = BackendCounts(journal=len(storage.journal))
+    recent = storage.stats.recent(repository)
+    counts = BackendCounts(
+        journal=len(storage.journal),
+        recent_operations=recent["operations"],
+        recent_errors=recent["errors"],
+        recent_mismatches=recent["mismatches"],
+    )
     try:
         report = compare_repository(storage, repository)
     except StorageUnavailable as fault:
@@ -40,7 +63,12 @@ def backend_counts(storage: Storage, repository: str) -> BackendCounts:
     return counts
 
 
-def refusals(current: RepositoryMode, target: RepositoryMode, counts: BackendCounts) -> list[str]:
+def refusals(
+    current: RepositoryMode,
+    target: RepositoryMode,
+    counts: BackendCounts,
+    thresholds: Thresholds | None = None,
+) -> list[str]:
     """Reasons the step from `current` to `target` could lose or hide data."""
     reasons = []
     if abs(target.step - current.step) > 1:
@@ -67,6 +95,8 @@ def refusals(current: RepositoryMode, target: RepositoryMode, counts: BackendCou
         reasons.append(
             f"the sync journal holds {counts.journal} writes: run sync before turning fallback off"
         )
+    if target.step > current.step:
+        reasons += _recent_trouble(counts, thresholds or Thresholds())
     if reads_memory_again and counts.only_in_database:
         reasons.append(
             f"{counts.only_in_database} records exist only in the database: load memory first"
@@ -82,7 +112,7 @@ def readiness(storage: Storage, repository: str) -> dict:
         if 0 <= step < len(STEPS):
             mode, read_from = STEPS[step]
             target = RepositoryMode.of(mode.value, read_from)
-            reasons = refusals(current, target, counts)
+            reasons = refusals(current, target, counts, storage.thresholds)
             steps[target.label()] = {"safe": not reasons, "reasons": reasons}
     return {
         "repository": repository,
@@ -92,5 +122,28 @@ def readiness(storage: Storage, repository: str) -> dict:
         "differing": counts.differing,
         "journal": counts.journal,
         "database_error": counts.database_error,
+        "recent": {
+            "window_seconds": WINDOW_SECONDS,
+            "operations": counts.recent_operations,
+            "errors": counts.recent_errors,
+            "mismatches": counts.recent_mismatches,
+        },
+        "last_verify": storage.last_verify.get(repository),
         "steps": steps,
     }
+
+
+def _recent_trouble(counts: BackendCounts, thresholds: Thresholds) -> list[str]:
+    reasons = []
+    if counts.recent_errors and counts.recent_error_rate > thresholds.max_error_rate:
+        reasons.append(
+            f"{counts.recent_errors} errors in {counts.recent_operations} operations in the "
+            f"last {WINDOW_SECONDS // 60} minutes, over the {thresholds.max_error_rate:.1%} "
+            "threshold: find the cause before moving forward"
+        )
+    if counts.recent_mismatches > thresholds.max_mismatches:
+        reasons.append(
+            f"{counts.recent_mismatches} shadow-read mismatches in the last "
+            f"{WINDOW_SECONDS // 60} minutes: run verify and look at the samples first"
+        )
+    return reasons

@@ -166,8 +166,9 @@ class Replicator:
 
 
 class SyncWorker:
-    """The adapter's background duties, every `interval` seconds (or when woken): follow
-    mode changes made by other processes, and replay the journal while it is not empty."""
+    """The adapter's background duties, every `interval` seconds (or when woken): say this
+    process is alive, follow mode changes made by other processes (and warn when several
+    processes share per-process modes), and replay the journal while it is not empty."""
 
     def __init__(self, storage: Storage, interval: float = 1.0) -> None:
         self._storage = storage
@@ -175,6 +176,7 @@ class SyncWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._warned: str | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -206,6 +208,11 @@ class SyncWorker:
 
     def _tick(self) -> None:
         storage = self._storage
+        storage.processes.beat()
         storage.follow_mode_changes()
+        warning = storage.process_warning()
+        if warning and warning != self._warned:
+            log.warning(warning)
+        self._warned = warning
         if len(storage.journal) and not storage.health.is_down():
             storage.replicator.replay()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..domain.codec import utcnow
 from .modes import DATABASE, MEMORY
+from .recent import RecentCounts
 
 LATENCY_BUCKETS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 MISMATCH_SAMPLES = 10
@@ -69,9 +70,16 @@ COUNTERS = (
 
 
 class StorageStats:
+    """Totals since the last reset, plus the last five minutes per repository (operations,
+    errors, mismatches) for the readiness checks."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._repositories: dict[str, RepositoryStats] = {}
+        self._recent: defaultdict[str, RecentCounts] = defaultdict(RecentCounts)
+
+    def recent(self, repository: str) -> Counter:
+        return self._recent[repository].totals()
 
     def _repo(self, repository: str) -> RepositoryStats:
         stats = self._repositories.get(repository)
@@ -82,8 +90,10 @@ class StorageStats:
     def observe(self, repository: str, backend: str, kind: str, elapsed_ms: float) -> None:
         with self._lock:
             self._repo(repository).backends[backend].observe(kind, elapsed_ms)
+        self._recent[repository].add("operations")
 
     def error(self, repository: str, backend: str, *, fell_back: bool) -> None:
+        self._recent[repository].add("errors")
         with self._lock:
             backend_stats = self._repo(repository).backends[backend]
             backend_stats.errors += 1
@@ -98,6 +108,7 @@ class StorageStats:
             setattr(stats, counter, getattr(stats, counter) + amount)
 
     def mismatch(self, repository: str, sample: dict[str, Any]) -> None:
+        self._recent[repository].add("mismatches")
         with self._lock:
             stats = self._repo(repository)
             stats.mismatches += 1
@@ -115,3 +126,4 @@ class StorageStats:
             names = [repository] if repository else list(self._repositories)
             for name in names:
                 self._repositories[name] = RepositoryStats()
+                self._recent[name].clear()

@@ -47,7 +47,8 @@ def switch(
                 "changed_at": utcnow(),
             }
             targets[name] = RepositoryMode.of(mode, read_from, **settings)
-            reasons = refusals(current[name], targets[name], backend_counts(storage, name))
+            counts = backend_counts(storage, name)
+            reasons = refusals(current[name], targets[name], counts, storage.thresholds)
             if reasons:
                 refused[name] = reasons
         result = {

@@ -1,0 +1,110 @@
+"""Several gunicorn workers on one PostgreSQL: a mode switched through one request is
+followed by every worker within about two seconds."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests import databases
+from tests.conftest import require_postgres
+
+pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = {"email": "ops@example.com", "password": "e2e admin password"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body=None, token: str | None = None):
+    request = urllib.request.Request(base + path, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(request, data=data, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def service(tmp_path):
+    require_postgres()
+    with databases.temporary_postgres_database() as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "WF_STORAGE_MODE": "database-only",
+            "WF_SECRET_KEY": "e2e signing key shared by every worker",
+            "WF_ADMIN_EMAIL": ADMIN["email"],
+            "WF_ADMIN_PASSWORD": ADMIN["password"],
+            "WF_JOURNAL_PATH": str(tmp_path / "journal.log"),
+            "WF_PASSWORD_TIME_COST": "1",
+            "WF_PASSWORD_MEMORY_KIB": "1024",
+        }
+        flask = [sys.executable, "-m", "flask", "--app", "wfplatform", "db", "upgrade"]
+        subprocess.run(flask, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--no-control-socket",
+             "--bind", f"127.0.0.1:{port}", "wfplatform.wsgi:app"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if call(base, "GET", "/health/ready")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail("the service did not become ready")
+            yield base
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=30)[0].decode(errors="replace")
+            assert "Traceback" not in output, output
+
+
+def test_every_worker_follows_a_mode_switch_within_two_seconds(service):
+    status, body = call(service, "POST", "/api/auth/login", ADMIN)
+    assert status == 200, body
+    token = body["access_token"]
+    switch = {"mode": "dual", "read_from": "database", "reason": "walk back one step"}
+    status, body = call(service, "PUT", "/admin/migration/mode", switch, token)
+    assert status == 200, body
+    switched_at = time.monotonic()
+
+    target = ("dual", "database")
+    seen: dict[int, tuple[str, str]] = {}
+    workers: set[int] = set()
+    while time.monotonic() - switched_at < 10:
+        status, overview = call(service, "GET", "/admin/migration", token=token)
+        assert status == 200
+        workers |= {process["pid"] for process in overview["processes"]}
+        users = overview["repositories"]["users"]
+        seen[overview["this_process"]["pid"]] = (users["mode"], users["read_from"])
+        if len(workers) >= 2 and all(seen.get(worker) == target for worker in workers):
+            break
+        time.sleep(0.05)
+    elapsed = time.monotonic() - switched_at
+    assert len(workers) >= 2, f"only saw workers {workers}"
+    assert all(seen.get(worker) == target for worker in workers), seen
+    assert elapsed < 3, f"took {elapsed:.1f}s"

@@ -1,0 +1,154 @@
+"""The control plane of the cut-over, for admins: modes, readiness, history, stats, sync
+and verify. The same guards as `storage.switch` and the CLI; every change is audited."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..repositories import REPOSITORIES
+from ..services import audit
+from ..storage.modes import DATABASE, MEMORY, Mode
+from ..storage_ext import get_storage
+from .limits import api_limit, limiter
+from .security import SECURITY, admin_required, current_actor, current_user
+
+blp = Blueprint("admin", __name__, url_prefix="/admin/migration", description="Cut-over control")
+limiter.limit(api_limit)(blp)
+NAMES = [binding.name for binding in REPOSITORIES]
+
+
+class RepositoriesSchema(Schema):
+    repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)))
+
+
+class ModeChangeSchema(RepositoriesSchema):
+    mode = fields.String(required=True, validate=validate.OneOf([m.value for m in Mode]))
+    read_from = fields.String(validate=validate.OneOf([MEMORY, DATABASE]))
+    shadow_rate = fields.Float(validate=validate.Range(0, 1))
+    fallback = fields.Boolean()
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+    force = fields.Boolean(load_default=False)
+    dry_run = fields.Boolean(load_default=False)
+
+
+class HistoryQuerySchema(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+def overview() -> dict:
+    storage = get_storage()
+    warning = storage.process_warning()
+    return {
+        "repositories": storage.describe(),
+        "journal": len(storage.journal),
+        "database": {"down": storage.health.is_down(), "last_error": storage.health.last_error},
+        "processes": storage.processes.alive(),
+        "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
+        "warnings": [warning] if warning else [],
+    }
+
+
+@blp.route("")
+class Overview(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def get(self):
+        """Every repository's mode, settings, stats, journal and last verify."""
+        return overview()
+
+
+@blp.route("/mode")
+class ModeSwitch(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ModeChangeSchema)
+    @blp.response(200)
+    @blp.alt_response(409, description="a guard refused; the reasons say what to run first")
+    def put(self, body):
+        """Switch modes (all repositories unless `repositories` is given), behind the guards."""
+        storage = get_storage()
+        result = storage.switch(
+            body.pop("mode"),
+            actor=current_user().email,
+            reason=body.pop("reason"),
+            **body,
+        )
+        if not result["dry_run"]:
+            storage.atomic(
+                lambda uow: audit.record(
+                    uow,
+                    current_actor(),
+                    "storage.mode_change",
+                    "storage",
+                    None,
+                    {"modes": result["modes"], "forced": result["forced"]},
+                )
+            )
+        return {**result, "state": overview()}
+
+
+@blp.route("/readiness")
+class Readiness(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def get(self):
+        """Per repository: whether each next step is safe now, and every reason it is not."""
+        storage = get_storage()
+        return {"repositories": {name: storage.readiness(name) for name in storage.bindings}}
+
+
+@blp.route("/history")
+class History(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(HistoryQuerySchema, location="query")
+    @blp.response(200)
+    def get(self, query):
+        """Every mode change, newest first: who, when, from, to, why, forced."""
+        return {"items": get_storage().modes.history(query["limit"])}
+
+
+@blp.route("/stats/reset")
+class StatsReset(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RepositoriesSchema)
+    @blp.response(200)
+    def post(self, body):
+        """Start the counters again (all repositories unless some are named)."""
+        storage = get_storage()
+        for name in body.get("repositories") or NAMES:
+            storage.stats.reset(name)
+        return overview()
+
+
+@blp.route("/sync")
+class Sync(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def post(self):
+        """Replay the sync journal now; answers how many entries went and how many wait."""
+        return get_storage().replay_journal()
+
+
+@blp.route("/verify")
+class Verify(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RepositoriesSchema)
+    @blp.response(200)
+    def post(self, body):
+        """Compare both backends completely (ids listed up to 100 per kind, with counts)."""
+        return get_storage().verify(body.get("repositories") or None)

@@ -1,0 +1,74 @@
+"""Which processes use this database: each says it is alive every second or so.
+
+`memory-only` and `dual` reading memory keep records in the process, so they are valid
+with one process only; the admin view and the log warn when more are alive."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..domain.codec import as_utc, utcnow
+from ..models import StorageProcessModel
+from .sql import new_session, translate_faults
+
+ALIVE_WITHIN = timedelta(seconds=10)
+FORGET_AFTER = timedelta(hours=1)
+
+
+class ProcessRegistry:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.id = str(uuid.uuid4())
+        self.pid = os.getpid()
+        self.hostname = socket.gethostname()
+        self.started_at = utcnow()
+
+    def beat(self) -> None:
+        now = utcnow()
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            session.merge(
+                StorageProcessModel(
+                    id=self.id,
+                    hostname=self.hostname,
+                    pid=self.pid,
+                    started_at=self.started_at,
+                    last_seen=now,
+                )
+            )
+            session.execute(
+                sa.delete(StorageProcessModel).where(
+                    StorageProcessModel.last_seen < now - FORGET_AFTER
+                )
+            )
+            session.commit()
+
+    def alive(self) -> list[dict]:
+        since = utcnow() - ALIVE_WITHIN
+        with translate_faults(), new_session(self._engine) as session:
+            rows = session.scalars(
+                sa.select(StorageProcessModel)
+                .where(StorageProcessModel.last_seen >= since)
+                .order_by(StorageProcessModel.started_at)
+            )
+            return [
+                {
+                    "id": row.id,
+                    "hostname": row.hostname,
+                    "pid": row.pid,
+                    "started_at": as_utc(row.started_at).isoformat(),
+                    "last_seen": as_utc(row.last_seen).isoformat(),
+                    "this_process": row.id == self.id,
+                }
+                for row in rows
+            ]
+
+    def leave(self) -> None:
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            session.execute(sa.delete(StorageProcessModel).where(StorageProcessModel.id == self.id))
+            session.commit()
