@@ -274,18 +274,6 @@ def test_journal_replay_and_a_database_first_write_of_the_same_record_do_not_dea
     assert_written_through(storage)
 
 
-MIXED_LOCK_ORDER = (
-    "remaining lock-order inversion: a unit of work writing a database-first and a "
-    "memory-first repository takes the memory-first records' locks at commit "
-    "(UnitOfWork.commit: locks.hold(memory_first) around _commit_primaries) while its "
-    "database transaction still holds row locks (PostgreSQL: the owner row's foreign-key "
-    "lock; SQLite: the write lock); a dual write of the owner holds the owner's record lock "
-    "while it writes the owner row. PostgreSQL deadlocks for good; SQLite stalls for "
-    "busy_timeout, then the dual write's 'database is locked' is taken for an outage "
-    "(health down, writes journaled)"
-)
-
-
 @pytest.fixture
 def impatient_engine(database_url: str, engine: Engine) -> Iterator[Engine]:
     """The test database; on SQLite a writer waits 2 s for the write lock instead of 10 s,
@@ -303,13 +291,14 @@ def impatient_engine(database_url: str, engine: Engine) -> Iterator[Engine]:
     impatient.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=MIXED_LOCK_ORDER)
 def test_a_unit_of_work_mixing_database_and_memory_first_writes_does_not_deadlock(
     impatient_engine, engine, tmp_path, threads
 ):
     """Workflows are cut over first (dual reading the database), users not yet (dual
     reading memory); one unit of work adds a workflow and renames its owner while another
-    request renames the owner."""
+    request renames the owner. The unit of work holds the owner row's lock in the database
+    and the dual write holds the owner's record lock: the unit of work gives up waiting,
+    rolls back and runs again, so both finish."""
     storage = build_storage(impatient_engine, tmp_path / "journal.log", "dual", read_from=MEMORY)
     try:
         owner = storage.users.add(make_user(name="before"))

@@ -12,19 +12,20 @@ to the journal: the function given to `atomic` must not have side effects outsid
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
-from ..errors import StorageUnavailable
+from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, RepositoryBackends
 from ..repositories.memory import MemoryRepository
 from . import readiness, switching, verify
 from .health import DatabaseHealth
 from .journal import SyncJournal
-from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
+from .locks import CommitSequencer, LockTimeout, ModeGate, StripedLocks, WriteTracker
 from .memory import MemoryStore
 from .mode_registry import ModeRegistry
 from .modes import DATABASE, MEMORY
@@ -39,6 +40,7 @@ from .tracing import operation_span
 from .unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+LOCK_RETRIES = 5
 log = logging.getLogger(__name__)
 
 
@@ -135,12 +137,22 @@ class Storage:
             behind = self.health.is_down() or len(self.journal) > 0
             degraded = may_fall_back and behind
             try:
-                return self._run(work, modes, degraded)
+                return self._run_patiently(work, modes, degraded)
             except StorageUnavailable as fault:
                 if degraded or not may_fall_back:
                     raise
                 log.warning("database failed; unit of work served from memory: %s", fault.message)
-                return self._run(work, modes, degraded=True)
+                return self._run_patiently(work, modes, degraded=True)
+
+    def _run_patiently(self, work: Callable[[UnitOfWork], T], modes: dict, degraded: bool) -> T:
+        """Run again, after a pause, a unit of work that gave up waiting for record locks
+        (it had rolled back, so whoever held them could finish)."""
+        for attempt in range(LOCK_RETRIES):
+            try:
+                return self._run(work, modes, degraded)
+            except LockTimeout:
+                time.sleep(0.05 * (attempt + 1))
+        raise Conflict("the records are busy with other requests; try again")
 
     def _run(self, work: Callable[[UnitOfWork], T], modes: dict, degraded: bool) -> T:
         uow = UnitOfWork(self, modes, degraded)

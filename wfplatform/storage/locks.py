@@ -62,6 +62,10 @@ class ModeGate:
                 self._cond.notify_all()
 
 
+class LockTimeout(Exception):
+    """A record lock could not be had in time (the caller backs off and retries)."""
+
+
 class StripedLocks:
     def __init__(self, stripes: int = 512) -> None:
         self._locks = [threading.Lock() for _ in range(stripes)]
@@ -70,12 +74,17 @@ class StripedLocks:
         return zlib.crc32(f"{repository}\0{key}".encode()) % len(self._locks)
 
     @contextmanager
-    def hold(self, records: Iterable[tuple[str, str]]) -> Iterator[None]:
+    def hold(
+        self, records: Iterable[tuple[str, str]], timeout: float | None = None
+    ) -> Iterator[None]:
+        """Hold the stripes of `records`; with a `timeout`, give up (`LockTimeout`) rather
+        than wait longer for one of them."""
         stripes = sorted({self._stripe(repository, key) for repository, key in records})
         taken = []
         try:
             for stripe in stripes:
-                self._locks[stripe].acquire()
+                if not self._locks[stripe].acquire(timeout=-1 if timeout is None else timeout):
+                    raise LockTimeout(f"a record lock stayed taken for {timeout}s")
                 taken.append(stripe)
             yield
         finally:

@@ -20,6 +20,8 @@ from .journal import Change
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .sql import new_session, translate_faults
 
+MIXED_LOCK_PATIENCE = 0.5  # seconds
+
 if TYPE_CHECKING:
     from ..repositories.base import Repository, RepositorySpec
     from .adapter import Storage
@@ -90,8 +92,13 @@ class UnitOfWork:
         records = {(repository, key) for repository, key, _ in self.changes}
         touched = {repository for repository, _ in records}
         memory_first = {(r, k) for r, k in records if self.primary(r) == MEMORY}
+        # A unit of work also writing database-first holds row locks by now: it must not
+        # wait for record locks for long (their holders may wait for those rows); it gives
+        # up, rolls back and is run again (see `Storage.atomic`).
+        mixed = bool(memory_first) and len(memory_first) < len(records)
+        patience = MIXED_LOCK_PATIENCE if mixed else None
         with storage.tracker.writing(touched):
-            with storage.locks.hold(memory_first):
+            with storage.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
                 if ticket is not None:
