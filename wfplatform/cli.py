@@ -96,6 +96,15 @@ def sync_command() -> None:
     _echo(get_storage().replay_journal())
 
 
+@wf.command("load-memory")
+@click.option("--repository", "repositories", multiple=True, help="Limit to these.")
+def load_memory_command(repositories: tuple[str, ...]) -> None:
+    """Make memory equal to the database (before reads move back to memory). Memory is
+    per process: run this in the serving process's place, i.e. through the admin API."""
+    storage = get_storage()
+    _echo({name: storage.load_memory(name) for name in repositories or storage.bindings})
+
+
 @wf.command("create-admin")
 @click.option("--email", required=True)
 @click.option(

@@ -43,6 +43,7 @@ ENDPOINTS = [
     ("post", "/admin/migration/stats/reset"),
     ("post", "/admin/migration/sync"),
     ("post", "/admin/migration/verify"),
+    ("post", "/admin/migration/load-memory"),
 ]
 
 
@@ -165,3 +166,21 @@ def test_two_processes_in_memory_modes_are_warned_about(client, admin, app, engi
 def test_logins_still_work_for_the_admin_created_in_memory_only(client, admin):
     assert client.get("/api/users/me", headers=admin).get_json()["role"] == "admin"
     login(client, register(client)["email"])
+
+
+def test_loading_memory_lets_reads_move_back_to_memory(client, admin, app):
+    from tests.sync import mirror_memory_to_database
+
+    assert switch(client, admin, mode="dual", reason="cut-over").status_code == 200
+    mirror_memory_to_database(app.extensions["wf_storage"])  # the backfill
+    assert switch(client, admin, mode="dual", read_from="database", reason="r").status_code == 200
+    assert switch(client, admin, mode="database-only", reason="done").status_code == 200
+    register(client)  # only in the database now
+    assert (
+        switch(client, admin, mode="dual", read_from="database", reason="back").status_code == 200
+    )
+    refused = switch(client, admin, mode="dual", read_from="memory", reason="back")
+    assert refused.status_code == 409
+    loaded = client.post("/admin/migration/load-memory", json={}, headers=admin).get_json()
+    assert loaded["changed"]["users"] >= 1
+    assert switch(client, admin, mode="dual", read_from="memory", reason="back").status_code == 200

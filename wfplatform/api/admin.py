@@ -152,3 +152,17 @@ class Verify(MethodView):
     def post(self, body):
         """Compare both backends completely (ids listed up to 100 per kind, with counts)."""
         return get_storage().verify(body.get("repositories") or None)
+
+
+@blp.route("/load-memory")
+class LoadMemory(MethodView):
+    decorators = [admin_required]
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RepositoriesSchema)
+    @blp.response(200)
+    def post(self, body):
+        """Make memory equal to the database (before reads move back to memory)."""
+        storage = get_storage()
+        names = body.get("repositories") or NAMES
+        return {"changed": {name: storage.load_memory(name) for name in names}}
