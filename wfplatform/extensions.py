@@ -1,5 +1,10 @@
 """Extensions created unbound; `create_app()` binds them with `init_app(app)`."""
 
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -18,5 +23,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+T = TypeVar("T")
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
+
+
+_build_lock = threading.RLock()
+
+
+def built_once(name: str, build: Callable[[Flask], T], app: Flask | None = None) -> T:
+    """`app.extensions[name]`, built by `build(app)` on first use (once, whatever the
+    threads): parts that connect to something are made when needed, not at import."""
+    app = app or current_app._get_current_object()
+    value = app.extensions.get(name)
+    if value is None:
+        with _build_lock:
+            value = app.extensions.get(name)
+            if value is None:
+                value = app.extensions[name] = build(app)
+    return value

@@ -6,16 +6,13 @@ The adapter is built on first use, not in `create_app()`: commands such as
 from __future__ import annotations
 
 import atexit
-import threading
 
-from flask import Flask, current_app
+from flask import Flask
 
-from .extensions import db
+from .extensions import built_once, db
 from .storage.adapter import Storage
 from .storage.mode_registry import ModeRegistry
 from .storage.sql import configure_engine
-
-_build_lock = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
@@ -25,14 +22,7 @@ def init_app(app: Flask) -> None:
 
 
 def get_storage(app: Flask | None = None) -> Storage:
-    app = app or current_app._get_current_object()
-    storage = app.extensions.get("wf_storage")
-    if storage is None:
-        with _build_lock:
-            storage = app.extensions.get("wf_storage")
-            if storage is None:
-                storage = app.extensions["wf_storage"] = _build(app)
-    return storage
+    return built_once("wf_storage", _build, app)
 
 
 def _build(app: Flask) -> Storage:

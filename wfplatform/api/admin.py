@@ -37,6 +37,10 @@ class HistoryQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
+class AdminView(MethodView):
+    decorators = [admin_required]
+
+
 def overview() -> dict:
     storage = get_storage()
     warning = storage.process_warning()
@@ -51,9 +55,7 @@ def overview() -> dict:
 
 
 @blp.route("")
-class Overview(MethodView):
-    decorators = [admin_required]
-
+class Overview(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self):
@@ -62,9 +64,7 @@ class Overview(MethodView):
 
 
 @blp.route("/mode")
-class ModeSwitch(MethodView):
-    decorators = [admin_required]
-
+class ModeSwitch(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ModeChangeSchema)
     @blp.response(200)
@@ -93,9 +93,7 @@ class ModeSwitch(MethodView):
 
 
 @blp.route("/readiness")
-class Readiness(MethodView):
-    decorators = [admin_required]
-
+class Readiness(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self):
@@ -105,9 +103,7 @@ class Readiness(MethodView):
 
 
 @blp.route("/history")
-class History(MethodView):
-    decorators = [admin_required]
-
+class History(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(HistoryQuerySchema, location="query")
     @blp.response(200)
@@ -117,9 +113,7 @@ class History(MethodView):
 
 
 @blp.route("/stats/reset")
-class StatsReset(MethodView):
-    decorators = [admin_required]
-
+class StatsReset(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RepositoriesSchema)
     @blp.response(200)
@@ -132,9 +126,7 @@ class StatsReset(MethodView):
 
 
 @blp.route("/sync")
-class Sync(MethodView):
-    decorators = [admin_required]
-
+class Sync(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def post(self):
@@ -143,9 +135,7 @@ class Sync(MethodView):
 
 
 @blp.route("/verify")
-class Verify(MethodView):
-    decorators = [admin_required]
-
+class Verify(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RepositoriesSchema)
     @blp.response(200)
@@ -155,9 +145,7 @@ class Verify(MethodView):
 
 
 @blp.route("/load-memory")
-class LoadMemory(MethodView):
-    decorators = [admin_required]
-
+class LoadMemory(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RepositoriesSchema)
     @blp.response(200)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask
 
+from ..extensions import built_once
 from ..services.accounts import Accounts, LockoutPolicy
 from ..services.api_keys import ApiKeys
 from ..services.passwords import Passwords
 from ..services.tokens import Tokens
 from ..services.workflows import Workflows
 from ..storage_ext import get_storage
-
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -26,14 +24,7 @@ class Services:
 
 
 def services(app: Flask | None = None) -> Services:
-    app = app or current_app._get_current_object()
-    built = app.extensions.get("wf_services")
-    if built is None:
-        with _lock:
-            built = app.extensions.get("wf_services")
-            if built is None:
-                built = app.extensions["wf_services"] = build(app)
-    return built
+    return built_once("wf_services", build, app)
 
 
 def build(app: Flask) -> Services:
