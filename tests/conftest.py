@@ -59,6 +59,7 @@ def database_url(request, tmp_path_factory) -> str:
 def schema_engine(database_url: str) -> Iterator[Engine]:
     engine = databases.create_engine(database_url)
     db.metadata.create_all(engine)
+    databases.stamp_head(engine)
     yield engine
     engine.dispose()
 

@@ -3,12 +3,15 @@
 from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
 from .control import ModeChangeModel, StorageModeModel, StorageProcessModel
+from .migrations import LedgerEntryModel, MigrationRunModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
 
 __all__ = [
     "ApiKeyModel",
     "AuditEntryModel",
+    "LedgerEntryModel",
+    "MigrationRunModel",
     "ModeChangeModel",
     "StorageModeModel",
     "StorageProcessModel",

@@ -60,6 +60,7 @@ class MemoryApiKeyRepository(MemoryRepository, ApiKeyRepository):
 
 class SqlApiKeyRepository(SqlRepository, ApiKeyRepository):
     model = ApiKeyModel
+    unique_columns = (("key_hash",),)
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         row = self._session.scalar(sa.select(ApiKeyModel).where(ApiKeyModel.key_hash == key_hash))

@@ -29,6 +29,8 @@ class SqlRepository(Repository):
 
     backend: ClassVar[str] = "database"
     model: ClassVar[type]
+    # Column sets with a unique constraint besides the key (values come from `to_columns`).
+    unique_columns: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __init__(self, session: Session, changes: ChangeSink | None = None) -> None:
         super().__init__(changes)
@@ -65,6 +67,25 @@ class SqlRepository(Repository):
             .execution_options(populate_existing=True)
         )
         return {row.id: self.from_row(row) for row in rows}
+
+    def existing_keys(self, keys: list[str]) -> set[str]:
+        return set(self._session.scalars(sa.select(self.model.id).where(self.model.id.in_(keys))))
+
+    def unique_holders(self, records: list[Any]) -> dict[str, str]:
+        """For records whose unique values are held by a row with another key: record key
+        -> that row's key (what a backfill would collide with)."""
+        clashes: dict[str, str] = {}
+        for columns in self.unique_columns:
+            wanted = {tuple(self.to_columns(r)[c] for c in columns): r.id for r in records}
+            targets = [getattr(self.model, column) for column in columns]
+            rows = self._session.execute(
+                sa.select(self.model.id, *targets).where(sa.tuple_(*targets).in_(list(wanted)))
+            )
+            for holder, *values in rows:
+                key = wanted[tuple(values)]
+                if holder != key:
+                    clashes[key] = holder
+        return clashes
 
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         key_order = self.model.id

@@ -62,6 +62,7 @@ class MemoryUserRepository(MemoryRepository, UserRepository):
 
 class SqlUserRepository(SqlRepository, UserRepository):
     model = UserModel
+    unique_columns = (("email_key",),)
 
     def derived_columns(self, record: User) -> dict:
         return {"email_key": record.email_key}

@@ -207,6 +207,7 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
 
 class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     model = WorkflowVersionModel
+    unique_columns = (("workflow_id", "number"),)
 
     def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
         row = self._session.scalar(

@@ -1,0 +1,204 @@
+"""The backfill: dry-run, confirm with a ledger, re-run, resume and exact rollback."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from tests.factories import make_user, make_version, make_workflow
+from wfplatform.errors import Conflict, GuardRefused
+from wfplatform.extensions import db
+from wfplatform.migration.migrator import Migrator, Options
+from wfplatform.repositories.workflows import WorkflowQuery
+from wfplatform.storage.modes import MEMORY
+
+CLEAN = {"insert": 0, "update": 0, "identical": 0, "conflict": 0, "invalid": 0}
+
+
+def dump(engine) -> dict:
+    """Every row of every data table, for a byte-for-byte comparison."""
+    with engine.connect() as connection:
+        return {
+            table.name: [tuple(row) for row in connection.execute(
+                sa.select(table).order_by(*table.primary_key.columns)
+            )]
+            for table in db.metadata.sorted_tables
+        }  # fmt: skip
+
+
+@pytest.fixture
+def storage(make_storage):
+    """Records made in memory-only, then dual: the state a backfill starts from."""
+    storage = make_storage("memory-only")
+    owner = storage.users.add(make_user())
+    workflow = storage.workflows.add(make_workflow(owner))
+    storage.workflow_versions.add(make_version(workflow, 1))
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+    return storage
+
+
+def test_dry_run_reports_everything_and_writes_nothing(storage, engine):
+    before = dump(engine)
+    report = Migrator(storage).dry_run(Options())
+    assert dump(engine) == before
+    assert report["repositories"]["users"] == {**CLEAN, "insert": 1}
+    assert report["repositories"]["workflow_versions"] == {**CLEAN, "insert": 1}
+    assert report["needs_attention"] is False
+
+
+def test_confirm_copies_what_is_only_in_memory_and_a_rerun_writes_nothing(storage):
+    migrator = Migrator(storage)
+    report = migrator.confirm(Options(batch_size=1), actor="ops")
+    assert report["run"]["state"] == "completed"
+    assert report["written"] == {"users": 1, "workflows": 1, "workflow_versions": 1}
+    assert storage.verify()["differences"] == 0
+
+    again = migrator.confirm(Options(), actor="ops")
+    assert again["written"] == {"users": 0, "workflows": 0, "workflow_versions": 0}
+    assert again["repositories"]["workflows"] == {**CLEAN, "identical": 1}
+
+
+def test_classifies_updates_conflicts_and_invalid_records(storage, engine):
+    user = storage.users.list().items[0]
+    memory = storage.memory_repository("users")
+    # the database holds an older copy of one user, and another id holding an email
+    storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
+    rival = make_user(email="taken@example.com")
+    storage.replicator.copy_to_database("users", rival)
+    memory.upsert(make_user(email="TAKEN@example.com"))
+    memory.upsert(make_user(email="x" * 400 + "@example.com"))  # too long for the column
+
+    report = Migrator(storage).dry_run(Options(repositories=("users",)))
+
+    assert report["repositories"]["users"] == {
+        "insert": 0, "update": 1, "identical": 0, "conflict": 1, "invalid": 1,
+    }  # fmt: skip
+    assert report["needs_attention"] is True
+    assert {s["action"] for s in report["samples"]} == {"conflict", "invalid"}
+
+
+def test_updates_are_only_overwritten_when_asked_and_rollback_restores_them(storage):
+    user = storage.users.list().items[0]
+    storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
+    migrator = Migrator(storage)
+    skipped = migrator.confirm(Options(repositories=("users",)), actor="ops")
+    assert skipped["written"] == {"users": 0}
+    assert storage.verify(["users"])["repositories"]["users"]["differing"] == [user.id]
+
+    overwritten = migrator.confirm(Options(repositories=("users",), on_conflict="overwrite"), "ops")
+    assert overwritten["written"] == {"users": 1}
+    assert storage.verify(["users"])["differences"] == 0
+
+    migrator.rollback(overwritten["run"]["id"])
+    differing = storage.verify(["users"])["repositories"]["users"]["differing"]
+    assert differing == [user.id]  # the older copy is back, exactly
+
+
+def test_fail_stops_the_run_at_the_first_update(storage):
+    user = storage.users.list().items[0]
+    storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
+    report = Migrator(storage).confirm(Options(on_conflict="fail"), actor="ops")
+    assert report["run"]["state"] == "failed"
+    assert "update" in report["run"]["error"]
+
+
+def test_rollback_undoes_exactly_the_run_and_keeps_later_changes(storage, engine):
+    before = dump(engine)
+    migrator = Migrator(storage)
+    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    workflow = storage.workflows.list(WorkflowQuery()).items[0]
+    storage.workflows.update(dataclasses.replace(workflow, name="changed after the run"))
+
+    preview = migrator.rollback(run_id, dry_run=True)
+    assert preview["conflict_count"] == 1
+    assert migrator.runs.get(run_id)["state"] == "completed"
+
+    result = migrator.rollback(run_id)
+    assert result["undone"] == {"workflow_versions": 1}
+    assert result["conflicts"][0]["id"] == workflow.id  # changed since: kept
+    assert migrator.runs.get(run_id)["state"] == "rolled_back"
+    with pytest.raises(Conflict):
+        migrator.rollback(run_id)
+    assert dump(engine) != before  # the workflow (and so its owner) stayed
+
+
+def test_a_forced_rollback_removes_everything_the_run_wrote(storage, engine):
+    before = dump(engine)
+    migrator = Migrator(storage)
+    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    result = migrator.rollback(run_id, force=True)
+    assert result["undone"] == {"users": 1, "workflows": 1, "workflow_versions": 1}
+    after = dump(engine)
+    assert {t: after[t] for t in ("users", "workflows", "workflow_versions")} == {
+        t: before[t] for t in ("users", "workflows", "workflow_versions")
+    }
+
+
+def test_rollback_is_refused_while_the_database_is_read(storage):
+    migrator = Migrator(storage)
+    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    storage.switch("dual", read_from="database", reason="flip", actor="ops")
+    with pytest.raises(GuardRefused) as refused:
+        migrator.rollback(run_id)
+    assert "reads from the database" in refused.value.details["refused"][0]
+
+
+def test_a_live_backfill_needs_dual_mode(make_storage):
+    storage = make_storage("memory-only")
+    with pytest.raises(GuardRefused) as refused:
+        Migrator(storage).confirm(Options(), actor="ops")
+    assert "switch it to dual first" in refused.value.details["refused"][0]
+
+
+def test_an_interrupted_run_resumes_to_the_same_end_state(storage):
+    for _ in range(5):
+        storage.users.add(make_user())  # dual: these are in both already
+    extra = [make_user() for _ in range(4)]
+    for user in extra:
+        storage.memory_repository("users").upsert(user)  # only in memory
+    migrator = Migrator(storage)
+
+    def stop_after_first_batch(repository, done, total):
+        if repository == "users" and done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        migrator.confirm(Options(batch_size=2), actor="ops", progress=stop_after_first_batch)
+    (run,) = migrator.runs.list()
+    assert run["state"] == "failed"
+
+    resumed = migrator.confirm(Options(batch_size=2), actor="ops", resume=run["id"])
+    assert resumed["run"]["id"] == run["id"] and resumed["run"]["state"] == "completed"
+    assert storage.verify()["differences"] == 0
+
+
+def test_a_backfill_under_concurrent_writes_ends_with_no_difference(make_storage):
+    storage = make_storage("memory-only")
+    users = [storage.users.add(make_user()) for _ in range(40)]
+    storage.switch("dual", read_from=MEMORY, reason="cut-over", actor="ops")
+    stop = threading.Event()
+    errors = []
+
+    def write_while_it_runs():
+        round_ = 0
+        while not stop.is_set():
+            round_ += 1
+            for user in users[::3]:
+                try:
+                    storage.users.update(dataclasses.replace(user, name=f"round {round_}"))
+                except Exception as exc:  # surfaced below
+                    errors.append(exc)
+
+    writer = threading.Thread(target=write_while_it_runs)
+    writer.start()
+    try:
+        report = Migrator(storage).confirm(Options(batch_size=7), actor="ops")
+    finally:
+        stop.set()
+        writer.join(10)
+    assert errors == []
+    assert report["run"]["state"] == "completed"
+    assert storage.verify()["differences"] == 0

@@ -1,0 +1,60 @@
+"""What a backfill would do with one record, compared with the database's row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..domain.codec import to_dict
+from ..errors import ValidationFailed
+
+INSERT, UPDATE, IDENTICAL, CONFLICT, INVALID = (
+    "insert",
+    "update",
+    "identical",
+    "conflict",
+    "invalid",
+)
+ACTIONS = (INSERT, UPDATE, IDENTICAL, CONFLICT, INVALID)
+
+
+def checksum(data: dict[str, Any] | None) -> str:
+    """The checksum of a record's normalised form (a missing row has its own)."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str
+    record: Any
+    current: Any | None = None  # the database's row, when there is one
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """What the database says about one batch."""
+
+    current: dict[str, Any]  # key -> row
+    unique_holders: dict[str, str]  # key -> the other key holding its unique value
+    missing_parents: dict[str, str]  # key -> "parent <repository> <key>"
+
+
+def classify(record: Any, facts: BatchFacts) -> Verdict:
+    try:
+        record.validate()
+    except ValidationFailed as error:
+        return Verdict(INVALID, record, reason=f"{error.message}: {error.details}")
+    if record.id in facts.missing_parents:
+        reason = f"{facts.missing_parents[record.id]} is not in the database"
+        return Verdict(INVALID, record, reason=reason)
+    current = facts.current.get(record.id)
+    if current is not None and to_dict(current) == to_dict(record):
+        return Verdict(IDENTICAL, record, current)
+    if record.id in facts.unique_holders:
+        reason = f"a unique value is held by {facts.unique_holders[record.id]}"
+        return Verdict(CONFLICT, record, current, reason)
+    return Verdict(INSERT if current is None else UPDATE, record, current)

@@ -1,0 +1,44 @@
+"""What must hold before a backfill writes anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from ..storage.adapter import Storage
+from ..storage.modes import Mode
+from ..storage.sql import translate_faults
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def head_revision() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def schema_refusal(engine: Engine) -> str | None:
+    """Set when the database is not at the latest schema revision."""
+    head = head_revision()
+    with translate_faults(), engine.connect() as connection:
+        try:
+            current = connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
+        except sa.exc.DBAPIError:
+            current = None
+    if current != head:
+        return f"the schema is at {current or 'nothing'}, not {head}: run `flask db upgrade`"
+    return None
+
+
+def mode_refusals(storage: Storage, repositories: list[str]) -> list[str]:
+    """A live backfill needs dual mode: every new write then lands in both backends."""
+    return [
+        f"{name} runs {storage.modes.get(name).label()}, not dual: switch it to dual first"
+        for name in repositories
+        if storage.modes.get(name).mode is not Mode.DUAL
+    ]

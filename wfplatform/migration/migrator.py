@@ -1,0 +1,287 @@
+"""The migrator: dry-run, confirm (in batches, with a ledger), resume and rollback.
+
+A live backfill takes the record locks of each batch and reads memory under them, the
+same locks dual writes hold while they write both backends: a record written during a run
+is never overwritten with an older copy."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+
+from ..domain.codec import from_dict, to_dict
+from ..errors import Conflict, GuardRefused, ValidationFailed
+from ..storage.adapter import Storage
+from ..storage.modes import DATABASE
+from ..storage.sql import new_session, translate_faults
+from . import guards
+from .classify import (
+    ACTIONS,
+    CONFLICT,
+    INSERT,
+    UPDATE,
+    BatchFacts,
+    Verdict,
+    checksum,
+    classify,
+)
+from .runs import COMPLETED, FAILED, RESUMABLE, ROLLED_BACK, RUNNING, RunStore
+
+ON_CONFLICT = ("skip", "overwrite", "fail")
+SAMPLES = 20
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    repositories: tuple[str, ...] = ()
+    batch_size: int = 500
+    on_conflict: str = "skip"
+
+
+@dataclass
+class Report:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+    samples: list[dict] = field(default_factory=list)
+
+    def add(self, repository: str, verdicts: list[Verdict]) -> None:
+        counts = self.counts.setdefault(repository, dict.fromkeys(ACTIONS, 0))
+        self.written.setdefault(repository, 0)
+        for verdict in verdicts:
+            counts[verdict.action] += 1
+            if verdict.reason and len(self.samples) < SAMPLES:
+                self.samples.append(
+                    {"repository": repository, "id": verdict.record.id, "action": verdict.action,
+                     "reason": verdict.reason}
+                )  # fmt: skip
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(c["conflict"] or c["invalid"] for c in self.counts.values())
+
+
+class RunAborted(Exception):
+    """`--on-conflict fail` met an update or a conflict."""
+
+
+class Migrator:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.runs = RunStore(storage.engine)
+
+    # -- backfill -----------------------------------------------------------------------------
+    def dry_run(self, options: Options, progress: Progress | None = None) -> dict:
+        """The full report; writes nothing."""
+        names = self._check(options, live=False)
+        report = Report()
+        self._walk(names, options, report, run_id=None, progress=progress)
+        return self._result(report, run=None, dry_run=True)
+
+    def confirm(
+        self,
+        options: Options,
+        actor: str,
+        progress: Progress | None = None,
+        resume: str | None = None,
+    ) -> dict:
+        """Copy in batches, each committed with its ledger entries; `resume` continues an
+        interrupted run (what it copied is now identical, so nothing is written twice)."""
+        names = self._check(options, live=True)
+        if resume is not None:
+            run = self.runs.get(resume)
+            if run["state"] not in RESUMABLE:
+                raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
+            run_id = resume
+            self.runs.set_state(run_id, RUNNING)
+        else:
+            run_id = self.runs.create(actor, "memory", asdict(options))
+        report = Report()
+        try:
+            self._walk(names, options, report, run_id, progress)
+        except RunAborted as aborted:
+            self.runs.set_state(run_id, FAILED, _counts(report), str(aborted))
+            return self._result(report, self.runs.get(run_id), dry_run=False)
+        except BaseException as error:
+            self.runs.set_state(run_id, FAILED, _counts(report), type(error).__name__)
+            raise
+        self.runs.set_state(run_id, COMPLETED, _counts(report))
+        return self._result(report, self.runs.get(run_id), dry_run=False)
+
+    def _check(self, options: Options, live: bool) -> list[str]:
+        if options.on_conflict not in ON_CONFLICT:
+            raise ValidationFailed(f"on_conflict must be one of {', '.join(ON_CONFLICT)}")
+        if options.batch_size < 1:
+            raise ValidationFailed("batch_size must be at least 1")
+        names = [
+            n
+            for n in self.storage.bindings
+            if not options.repositories or n in options.repositories
+        ]
+        unknown = set(options.repositories) - set(self.storage.bindings)
+        if unknown:
+            raise ValidationFailed(f"unknown repositories: {', '.join(sorted(unknown))}")
+        reasons = [guards.schema_refusal(self.storage.engine)]
+        if live:
+            reasons += guards.mode_refusals(self.storage, names)
+        reasons = [reason for reason in reasons if reason]
+        if reasons:
+            raise GuardRefused("the backfill cannot start", {"refused": reasons})
+        return names
+
+    def _walk(self, names, options, report, run_id, progress) -> None:
+        known: defaultdict[str, set[str]] = defaultdict(set)  # keys the database has or gets
+        for name in names:  # parents before children
+            keys = sorted(self.storage.memory_repository(name).keys())
+            for start in range(0, len(keys), options.batch_size):
+                batch = keys[start : start + options.batch_size]
+                verdicts = self._batch(name, batch, options, report, run_id, known)
+                known[name].update(
+                    v.record.id for v in verdicts if v.action not in ("conflict", "invalid")
+                )
+                if progress is not None:
+                    progress(name, min(start + options.batch_size, len(keys)), len(keys))
+
+    def _batch(self, name, batch, options, report, run_id, known) -> list[Verdict]:
+        storage = self.storage
+        live = run_id is not None
+        locks = storage.locks.hold((name, key) for key in batch) if live else nullcontext()
+        with locks, translate_faults(), new_session(storage.engine, write=live) as session:
+            records = list(storage.memory_repository(name).fetch_many(batch).values())
+            verdicts = [classify(r, self._facts(session, name, records, known)) for r in records]
+            report.add(name, verdicts)
+            if live:
+                entries = self._write(session, name, verdicts, options.on_conflict)
+                report.written[name] = report.written.get(name, 0) + len(entries)
+                self.runs.record_batch(session, run_id, entries, _counts(report))
+                session.commit()
+        return verdicts
+
+    def _facts(self, session, name: str, records: list, known) -> BatchFacts:
+        binding = self.storage.bindings[name]
+        sql = binding.sql(session)
+        keys = [record.id for record in records]
+        missing: dict[str, str] = {}
+        for parent in binding.interface.spec.parents:
+            wanted = {getattr(r, parent.field) for r in records} - {None}
+            parent_sql = self.storage.bindings[parent.repository].sql(session)
+            present = parent_sql.existing_keys(list(wanted)) | known[parent.repository]
+            for record in records:
+                value = getattr(record, parent.field)
+                if value is not None and value not in present:
+                    missing[record.id] = f"its parent {parent.repository} {value}"
+        return BatchFacts(
+            current=sql.fetch_many(keys) if keys else {},
+            unique_holders=sql.unique_holders(records) if records else {},
+            missing_parents=missing,
+        )
+
+    def _write(self, session, name: str, verdicts: list[Verdict], on_conflict: str) -> list[dict]:
+        if on_conflict == "fail":
+            for verdict in verdicts:
+                if verdict.action in (UPDATE, CONFLICT):
+                    raise RunAborted(
+                        f"{name} {verdict.record.id}: {verdict.action} (--on-conflict fail)"
+                    )
+        sql = self.storage.bindings[name].sql(session)
+        entries = []
+        for verdict in verdicts:
+            writes = verdict.action == INSERT or (
+                verdict.action == UPDATE and on_conflict == "overwrite"
+            )
+            if not writes:
+                continue
+            sql.upsert(verdict.record)
+            entries.append(
+                {
+                    "repository": name,
+                    "record_id": verdict.record.id,
+                    "action": verdict.action,
+                    "checksum": checksum(to_dict(verdict.record)),
+                    "before": to_dict(verdict.current) if verdict.current is not None else None,
+                }
+            )
+        return entries
+
+    @staticmethod
+    def _result(report: Report, run: dict | None, dry_run: bool) -> dict:
+        return {
+            "dry_run": dry_run,
+            "run": run,
+            "repositories": report.counts,
+            "written": report.written,
+            "samples": report.samples,
+            "needs_attention": report.needs_attention,
+        }
+
+    # -- rollback -----------------------------------------------------------------------------
+    def rollback(self, run_id: str, *, dry_run: bool = False, force: bool = False) -> dict:
+        """Undo exactly that run, newest first: delete what it inserted, restore what it
+        overwrote, where the row still has the checksum the run left (else a conflict,
+        kept unless `force`)."""
+        run = self.runs.get(run_id)
+        if run["state"] == ROLLED_BACK:
+            raise Conflict(f"run {run_id} is already rolled back")
+        names = run["options"].get("repositories") or list(self.storage.bindings)
+        reading_database = [n for n in names if self.storage.modes.get(n).primary == DATABASE]
+        if reading_database:
+            reasons = [
+                f"{n} reads from the database: switch its reads to memory first"
+                for n in reading_database
+            ]
+            raise GuardRefused("a rollback only removes database copies", {"refused": reasons})
+        result = {"run_id": run_id, "dry_run": dry_run, "undone": defaultdict(int), "conflicts": []}
+        for entries in self.runs.ledger(run_id):
+            self._undo(entries, result, dry_run, force)
+        if not dry_run:
+            self.runs.set_state(run_id, ROLLED_BACK, run["counts"])
+        result["undone"] = dict(result["undone"])
+        result["conflict_count"] = len(result["conflicts"])
+        result["conflicts"] = result["conflicts"][:SAMPLES]
+        return result
+
+    def _undo(self, entries, result: dict, dry_run: bool, force: bool) -> None:
+        storage = self.storage
+        records = [(e.repository, e.record_id) for e in entries]
+        with (
+            storage.locks.hold(records),
+            translate_faults(),
+            new_session(storage.engine, write=True) as session,
+        ):
+            for entry in entries:
+                sql = storage.bindings[entry.repository].sql(session)
+                current = sql.fetch(entry.record_id)
+                now = checksum(to_dict(current) if current is not None else None)
+                if now != entry.checksum and not force:
+                    result["conflicts"].append(
+                        {"repository": entry.repository, "id": entry.record_id,
+                         "reason": "changed since the run wrote it"}
+                    )  # fmt: skip
+                    continue
+                if dry_run:
+                    result["undone"][entry.repository] += 1
+                    continue
+                try:
+                    with session.begin_nested():
+                        if entry.action == INSERT:
+                            sql.discard(entry.record_id)
+                        else:
+                            sql.upsert(from_dict(sql.spec.record_type, entry.before))
+                except Conflict as refused:
+                    result["conflicts"].append(
+                        {
+                            "repository": entry.repository,
+                            "id": entry.record_id,
+                            "reason": refused.message,
+                        }
+                    )
+                    continue
+                result["undone"][entry.repository] += 1
+            if not dry_run:
+                session.commit()
+
+
+def _counts(report: Report) -> dict:
+    return {"repositories": report.counts, "written": report.written}

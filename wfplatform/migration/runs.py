@@ -1,0 +1,122 @@
+"""Runs and their ledger, in the control-plane tables (always the database)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ..domain.codec import as_utc, utcnow
+from ..errors import NotFound
+from ..models import LedgerEntryModel, MigrationRunModel
+from ..storage.sql import new_session, translate_faults
+
+RUNNING, COMPLETED, FAILED, INTERRUPTED, ROLLED_BACK = (
+    "running",
+    "completed",
+    "failed",
+    "interrupted",
+    "rolled_back",
+)
+RESUMABLE = (RUNNING, FAILED, INTERRUPTED)
+
+
+class RunStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, actor: str, source: str, options: dict[str, Any]) -> str:
+        run_id = str(uuid.uuid4())
+        now = utcnow()
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            session.add(
+                MigrationRunModel(
+                    id=run_id,
+                    created_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                    state=RUNNING,
+                    source=source,
+                    options=options,
+                    counts={},
+                )
+            )
+            session.commit()
+        return run_id
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        with translate_faults(), new_session(self._engine) as session:
+            row = session.get(MigrationRunModel, run_id)
+            if row is None:
+                raise NotFound(f"no migration run {run_id}")
+            return _describe(row)
+
+    def list(self, limit: int = 50) -> list[dict[str, Any]]:
+        with translate_faults(), new_session(self._engine) as session:
+            rows = session.scalars(
+                sa.select(MigrationRunModel)
+                .order_by(MigrationRunModel.created_at.desc())
+                .limit(limit)
+            )
+            return [_describe(row) for row in rows]
+
+    def set_state(self, run_id: str, state: str, counts=None, error: str | None = None) -> None:
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            row = session.get(MigrationRunModel, run_id)
+            row.state = state
+            row.updated_at = utcnow()
+            row.error = error
+            if counts is not None:
+                row.counts = counts
+            if state != RUNNING:
+                row.finished_at = row.updated_at
+            session.commit()
+
+    def record_batch(self, session: Session, run_id: str, entries: list[dict], counts) -> None:
+        """Add ledger entries and the run's counts to the caller's transaction (the one that
+        writes the batch's rows, so the ledger never disagrees with the data)."""
+        now = utcnow()
+        session.add_all(LedgerEntryModel(run_id=run_id, created_at=now, **e) for e in entries)
+        session.execute(
+            sa.update(MigrationRunModel)
+            .where(MigrationRunModel.id == run_id)
+            .values(counts=counts, updated_at=now)
+        )
+
+    def ledger(self, run_id: str, batch_size: int = 500) -> Iterator[list[LedgerEntryModel]]:
+        """The run's ledger, newest first, in batches."""
+        last = None
+        while True:
+            with translate_faults(), new_session(self._engine) as session:
+                query = sa.select(LedgerEntryModel).where(LedgerEntryModel.run_id == run_id)
+                if last is not None:
+                    query = query.where(LedgerEntryModel.id < last)
+                rows = list(
+                    session.scalars(query.order_by(LedgerEntryModel.id.desc()).limit(batch_size))
+                )
+            if not rows:
+                return
+            last = rows[-1].id
+            yield rows
+
+
+def _describe(row: MigrationRunModel) -> dict[str, Any]:
+    def stamp(value):
+        return as_utc(value).isoformat() if value is not None else None
+
+    return {
+        "id": row.id,
+        "created_by": row.created_by,
+        "created_at": stamp(row.created_at),
+        "updated_at": stamp(row.updated_at),
+        "finished_at": stamp(row.finished_at),
+        "state": row.state,
+        "source": row.source,
+        "options": row.options,
+        "counts": row.counts,
+        "error": row.error,
+    }
