@@ -50,7 +50,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
-    from . import admin, audit_logs, auth, users, workflows
+    from . import admin, audit_logs, auth, migrations, users, workflows
 
-    for blueprint in (auth.blp, users.blp, workflows.blp, audit_logs.blp, admin.blp):
+    blueprints = (auth, users, workflows, audit_logs, admin, migrations)
+    for blueprint in (module.blp for module in blueprints):
         api.register_blueprint(blueprint)

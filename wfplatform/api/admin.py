@@ -13,6 +13,7 @@ from ..storage.modes import DATABASE, MEMORY, Mode
 from ..storage_ext import get_storage
 from .limits import api_limit, limiter
 from .security import SECURITY, admin_required, current_actor, current_user
+from .services import services
 
 blp = Blueprint("admin", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)
@@ -51,6 +52,7 @@ def overview() -> dict:
         "processes": storage.processes.alive(),
         "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
         "warnings": [warning] if warning else [],
+        "last_backfill": next(iter(services().migrations.migrator.runs.list(1)), None),
     }
 
 

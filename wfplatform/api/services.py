@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from flask import Flask
 
 from ..extensions import built_once
+from ..migration.jobs import MigrationJobs
+from ..migration.migrator import Migrator
 from ..services.accounts import Accounts, LockoutPolicy
 from ..services.api_keys import ApiKeys
 from ..services.passwords import Passwords
@@ -21,6 +23,7 @@ class Services:
     api_keys: ApiKeys
     workflows: Workflows
     passwords: Passwords
+    migrations: MigrationJobs
 
 
 def services(app: Flask | None = None) -> Services:
@@ -38,4 +41,5 @@ def build(app: Flask) -> Services:
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage),
         passwords=passwords,
+        migrations=MigrationJobs(Migrator(storage)),
     )

@@ -29,3 +29,10 @@ def check_record(
             problems[name] = f"one of {', '.join(allowed)}"
     if problems:
         raise ValidationFailed(f"invalid {type(record).__name__.lower()}", problems)
+
+
+def validate_record(record: Any) -> None:
+    """The record's own checks (its `validate()`, when it has one)."""
+    validate = getattr(record, "validate", None)
+    if validate is not None:
+        validate()

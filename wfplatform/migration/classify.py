@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.codec import to_dict
+from ..domain.validation import validate_record
 from ..errors import ValidationFailed
 
 INSERT, UPDATE, IDENTICAL, CONFLICT, INVALID = (
@@ -45,7 +46,7 @@ class BatchFacts:
 
 def classify(record: Any, facts: BatchFacts) -> Verdict:
     try:
-        record.validate()
+        validate_record(record)
     except ValidationFailed as error:
         return Verdict(INVALID, record, reason=f"{error.message}: {error.details}")
     if record.id in facts.missing_parents:

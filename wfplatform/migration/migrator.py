@@ -75,10 +75,22 @@ class Migrator:
     # -- backfill -----------------------------------------------------------------------------
     def dry_run(self, options: Options, progress: Progress | None = None) -> dict:
         """The full report; writes nothing."""
-        names = self._check(options, live=False)
+        names = self.check(options, live=False)
         report = Report()
         self._walk(names, options, report, run_id=None, progress=progress)
         return self._result(report, run=None, dry_run=True)
+
+    def start(self, options: Options, actor: str, resume: str | None = None) -> str:
+        """Check the guards and record the run (or reopen `resume`, an interrupted one);
+        returns its id for `confirm`."""
+        self.check(options, live=True)
+        if resume is None:
+            return self.runs.create(actor, "memory", asdict(options))
+        run = self.runs.get(resume)
+        if run["state"] not in RESUMABLE:
+            raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
+        self.runs.set_state(resume, RUNNING)
+        return resume
 
     def confirm(
         self,
@@ -86,18 +98,12 @@ class Migrator:
         actor: str,
         progress: Progress | None = None,
         resume: str | None = None,
+        run_id: str | None = None,
     ) -> dict:
         """Copy in batches, each committed with its ledger entries; `resume` continues an
         interrupted run (what it copied is now identical, so nothing is written twice)."""
-        names = self._check(options, live=True)
-        if resume is not None:
-            run = self.runs.get(resume)
-            if run["state"] not in RESUMABLE:
-                raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
-            run_id = resume
-            self.runs.set_state(run_id, RUNNING)
-        else:
-            run_id = self.runs.create(actor, "memory", asdict(options))
+        run_id = run_id or self.start(options, actor, resume)
+        names = self.check(options, live=True)
         report = Report()
         try:
             self._walk(names, options, report, run_id, progress)
@@ -110,7 +116,8 @@ class Migrator:
         self.runs.set_state(run_id, COMPLETED, _counts(report))
         return self._result(report, self.runs.get(run_id), dry_run=False)
 
-    def _check(self, options: Options, live: bool) -> list[str]:
+    def check(self, options: Options, live: bool) -> list[str]:
+        """The repositories to walk, or `GuardRefused`/`ValidationFailed` saying why not."""
         if options.on_conflict not in ON_CONFLICT:
             raise ValidationFailed(f"on_conflict must be one of {', '.join(ON_CONFLICT)}")
         if options.batch_size < 1:

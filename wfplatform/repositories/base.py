@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from ..domain.codec import to_dict
+from ..domain.validation import validate_record
 from ..errors import CHANGED_MEANWHILE, Conflict, NotFound
 
 READ = "read"
 WRITE = "write"
+INSERTED, UPDATED, IDENTICAL = "inserted", "updated", "identical"
 
 
 def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
@@ -108,6 +111,21 @@ class Repository(ABC):
         """The record with this key, or None."""
         return self.fetch(key)
 
+    @writes
+    def restore(self, record: Any) -> str:
+        """Store a backup's copy of a record as it is: inserted when its key is new, else
+        replaced. The checks of any write apply (validation, unique keys, parents) except
+        the successor check: the backup's `version` is meant to win. Returns `inserted`,
+        `updated` or `identical` (nothing written)."""
+        current = self.fetch(self.spec.key(record))
+        if current is None:
+            self._insert(record)
+            return INSERTED
+        if to_dict(current) == to_dict(record):
+            return IDENTICAL
+        self._replace(record, successor=False)
+        return UPDATED
+
     # -- primitives each backend implements ------------------------------------------------
     @abstractmethod
     def fetch(self, key: str) -> Any | None: ...
@@ -135,7 +153,8 @@ class Repository(ABC):
     def _insert(self, record: Any) -> None: ...
 
     @abstractmethod
-    def _replace(self, record: Any) -> None: ...
+    def _replace(self, record: Any, *, successor: bool = True) -> None:
+        """Replace a stored record; `successor=False` skips `_check_successor`."""
 
     @abstractmethod
     def _erase(self, key: str) -> None: ...
@@ -143,10 +162,8 @@ class Repository(ABC):
     # -- helpers for domain write methods ---------------------------------------------------
     @staticmethod
     def _validate(record: Any) -> None:
-        """The record's own checks (`validate()`), the same before every backend stores it."""
-        validate = getattr(record, "validate", None)
-        if validate is not None:
-            validate()
+        """The same checks before every backend stores a record."""
+        validate_record(record)
 
     def _check_successor(self, current: Any, record: Any) -> None:
         """A versioned record may only replace the version it was made from (current + 1):

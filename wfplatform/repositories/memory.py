@@ -98,11 +98,13 @@ class MemoryRepository(Repository):
             self._view.put(copy_record(record))
         self._changed(key, record)
 
-    def _replace(self, record: Any) -> None:
+    def _replace(self, record: Any, *, successor: bool = True) -> None:
         self._validate(record)
         key = self.spec.key(record)
         with self._store.lock:
-            self._check_successor(self._view.get(key) or self._require(key), record)
+            current = self._view.get(key) or self._require(key)
+            if successor:
+                self._check_successor(current, record)
             self._check_unique(record)
             self._check_parents(record)
             self._view.put(copy_record(record))

@@ -141,13 +141,14 @@ class SqlRepository(Repository):
         )
         self._changed(self.spec.key(record), record)
 
-    def _replace(self, record: Any) -> None:
+    def _replace(self, record: Any, *, successor: bool = True) -> None:
         self._validate(record)
         key = self.spec.key(record)
         row = self._session.get(self.model, key)
         if row is None:
             self._require(key)
-        self._check_successor(row, record)
+        if successor:
+            self._check_successor(row, record)
         self._prepare(record)
 
         def assign() -> None:

@@ -1,0 +1,79 @@
+"""The backfill over HTTP: start it as a background job, follow it, roll it back."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.api.conftest import make_admin, register
+from tests.api.test_admin_migration import app  # noqa: F401 (starts in memory-only)
+
+
+@pytest.fixture
+def admin(app, client):  # noqa: F811
+    return make_admin(app, client)
+
+
+def follow(client, admin, location: str) -> dict:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        job = client.get(location, headers=admin).get_json()
+        if job["state"] != "running":
+            return job
+        time.sleep(0.05)
+    pytest.fail("the migration job did not finish")
+
+
+def start(client, admin, **body):
+    return client.post("/admin/migrations", json=body, headers=admin)
+
+
+def test_a_backfill_needs_dual_mode(client, admin):
+    refused = start(client, admin, dry_run=False)
+    assert refused.status_code == 409
+    assert "switch it to dual first" in str(refused.get_json()["error"]["details"])
+
+
+def test_dry_run_then_confirm_then_rollback(client, admin, app):  # noqa: F811
+    for _ in range(3):
+        register(client)
+    client.put("/admin/migration/mode", json={"mode": "dual", "reason": "go"}, headers=admin)
+
+    dry = start(client, admin)  # dry_run is the default
+    assert dry.status_code == 202
+    report = follow(client, admin, dry.headers["Location"])
+    assert report["state"] == "completed", report["error"]
+    assert report["result"]["repositories"]["users"]["insert"] == 3
+    assert report["progress"]["done"] == report["progress"]["total"]
+
+    confirmed = start(client, admin, dry_run=False, batch_size=2)
+    job = follow(client, admin, confirmed.headers["Location"])
+    assert job["result"]["run"]["state"] == "completed"
+    run_id = job["id"]
+    verify = client.post("/admin/migration/verify", json={}, headers=admin).get_json()
+    assert verify["differences"] == 0
+    runs = client.get("/admin/migrations", headers=admin).get_json()["items"]
+    assert [run["id"] for run in runs] == [run_id]
+    overview = client.get("/admin/migration", headers=admin).get_json()
+    assert overview["last_backfill"]["id"] == run_id
+
+    preview = client.post(
+        f"/admin/migrations/{run_id}/rollback", json={"dry_run": True}, headers=admin
+    ).get_json()
+    assert preview["undone"]["users"] == 3
+    undone = client.post(f"/admin/migrations/{run_id}/rollback", json={}, headers=admin)
+    assert undone.status_code == 200
+    assert client.get(f"/admin/migrations/{run_id}", headers=admin).get_json()["state"] in (
+        "completed",  # the job view of this process
+        "rolled_back",
+    )
+    verify = client.post("/admin/migration/verify", json={}, headers=admin).get_json()
+    assert verify["repositories"]["users"]["counts"]["only_in_memory"] == 3
+
+
+def test_unknown_runs_and_bad_requests(client, admin):
+    assert client.get("/admin/migrations/nope", headers=admin).status_code == 404
+    bad = start(client, admin, on_conflict="whatever")
+    assert bad.status_code == 422
+    assert client.post("/admin/migrations", json={}).status_code == 401

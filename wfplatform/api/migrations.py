@@ -1,0 +1,84 @@
+"""Data-migration runs over HTTP: the service backfills its live memory as a background
+job; scripts start one and follow it here."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..errors import NotFound
+from ..migration.migrator import ON_CONFLICT, Options
+from .admin import NAMES, AdminView
+from .limits import api_limit, limiter
+from .security import SECURITY, current_user
+from .services import services
+
+blp = Blueprint(
+    "migrations", __name__, url_prefix="/admin/migrations", description="Data migration"
+)
+limiter.limit(api_limit)(blp)
+
+
+class MigrationRequestSchema(Schema):
+    dry_run = fields.Boolean(load_default=True, metadata={"description": "false to write"})
+    repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)), load_default=[])
+    batch_size = fields.Integer(load_default=500, validate=validate.Range(1, 10_000))
+    on_conflict = fields.String(load_default="skip", validate=validate.OneOf(ON_CONFLICT))
+    resume = fields.String(metadata={"description": "the id of an interrupted run"})
+
+
+class RollbackRequestSchema(Schema):
+    dry_run = fields.Boolean(load_default=False)
+    force = fields.Boolean(load_default=False)
+
+
+@blp.route("")
+class Migrations(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(MigrationRequestSchema)
+    @blp.response(202)
+    @blp.alt_response(409, description="a guard refused, or a job is running")
+    def post(self, body):
+        """Start a dry-run or a confirmed backfill in the background; follow it at the URL
+        in `Location`."""
+        options = Options(tuple(body["repositories"]), body["batch_size"], body["on_conflict"])
+        kind = "dry_run" if body["dry_run"] else "confirm"
+        job = services().migrations.start(kind, options, current_user().email, body.get("resume"))
+        location = url_for("migrations.Migration", migration_id=job.id)
+        return services().migrations.get(job.id), 202, {"Location": location}
+
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def get(self):
+        """Recorded runs, newest first."""
+        return {"items": services().migrations.migrator.runs.list()}
+
+
+@blp.route("/<migration_id>")
+class Migration(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def get(self, migration_id):
+        """A job's progress (rate, ETA, result) while this process runs it, else its run."""
+        jobs = services().migrations
+        job = jobs.get(migration_id)
+        if job is not None:
+            return job
+        try:
+            return {"run": jobs.migrator.runs.get(migration_id)}
+        except NotFound:
+            raise NotFound(f"no migration {migration_id}") from None
+
+
+@blp.route("/<migration_id>/rollback")
+class Rollback(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RollbackRequestSchema)
+    @blp.response(200)
+    @blp.alt_response(409, description="refused while the database is read, or rolled back")
+    def post(self, body, migration_id):
+        """Undo exactly that run (see the README); `dry_run` shows what it would do."""
+        return services().migrations.migrator.rollback(
+            migration_id, dry_run=body["dry_run"], force=body["force"]
+        )
