@@ -10,7 +10,9 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .api.services import services
+from .cli_backup import register as register_backup_commands
 from .errors import DomainError
+from .migration.command import migrate_data
 from .services import admins, audit
 from .services.context import Actor
 from .storage.modes import DATABASE, MEMORY, Mode
@@ -19,6 +21,8 @@ from .storage_ext import get_storage
 wf = AppGroup("wf", help="wfplatform operations.")
 mode = AppGroup("mode", help="Show or switch the storage modes.")
 wf.add_command(mode)
+register_backup_commands(wf)  # export, import, check-integrity
+wf.add_command(migrate_data)
 
 
 def _echo(data: object) -> None:

@@ -67,7 +67,7 @@ class MigrationJobs:
             if kind == "confirm":
                 job_id = self.migrator.start(options, actor, resume)
             else:
-                self.migrator.check(options, live=False)
+                self.migrator.check(options, writing=False)
                 job_id = str(uuid.uuid4())
             job = self._jobs[job_id] = Job(job_id, kind, options)
             self._totals[job_id] = self._sizes(options)

@@ -68,14 +68,20 @@ class RunAborted(Exception):
 
 
 class Migrator:
-    def __init__(self, storage: Storage) -> None:
+    """`source` names where memory's records came from: "memory" for a serving process's
+    live memory (the backfill then needs dual mode and takes record locks), or a file the
+    records were loaded from for an offline run (no other writer to guard against)."""
+
+    def __init__(self, storage: Storage, source: str = "memory") -> None:
         self.storage = storage
+        self.source = source
+        self.live = source == "memory"
         self.runs = RunStore(storage.engine)
 
     # -- backfill -----------------------------------------------------------------------------
     def dry_run(self, options: Options, progress: Progress | None = None) -> dict:
         """The full report; writes nothing."""
-        names = self.check(options, live=False)
+        names = self.check(options, writing=False)
         report = Report()
         self._walk(names, options, report, run_id=None, progress=progress)
         return self._result(report, run=None, dry_run=True)
@@ -83,9 +89,9 @@ class Migrator:
     def start(self, options: Options, actor: str, resume: str | None = None) -> str:
         """Check the guards and record the run (or reopen `resume`, an interrupted one);
         returns its id for `confirm`."""
-        self.check(options, live=True)
+        self.check(options, writing=True)
         if resume is None:
-            return self.runs.create(actor, "memory", asdict(options))
+            return self.runs.create(actor, self.source, asdict(options))
         run = self.runs.get(resume)
         if run["state"] not in RESUMABLE:
             raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
@@ -103,7 +109,7 @@ class Migrator:
         """Copy in batches, each committed with its ledger entries; `resume` continues an
         interrupted run (what it copied is now identical, so nothing is written twice)."""
         run_id = run_id or self.start(options, actor, resume)
-        names = self.check(options, live=True)
+        names = self.check(options, writing=True)
         report = Report()
         try:
             self._walk(names, options, report, run_id, progress)
@@ -116,7 +122,7 @@ class Migrator:
         self.runs.set_state(run_id, COMPLETED, _counts(report))
         return self._result(report, self.runs.get(run_id), dry_run=False)
 
-    def check(self, options: Options, live: bool) -> list[str]:
+    def check(self, options: Options, writing: bool) -> list[str]:
         """The repositories to walk, or `GuardRefused`/`ValidationFailed` saying why not."""
         if options.on_conflict not in ON_CONFLICT:
             raise ValidationFailed(f"on_conflict must be one of {', '.join(ON_CONFLICT)}")
@@ -131,7 +137,7 @@ class Migrator:
         if unknown:
             raise ValidationFailed(f"unknown repositories: {', '.join(sorted(unknown))}")
         reasons = [guards.schema_refusal(self.storage.engine)]
-        if live:
+        if writing and self.live:
             reasons += guards.mode_refusals(self.storage, names)
         reasons = [reason for reason in reasons if reason]
         if reasons:
@@ -153,13 +159,14 @@ class Migrator:
 
     def _batch(self, name, batch, options, report, run_id, known) -> list[Verdict]:
         storage = self.storage
-        live = run_id is not None
-        locks = storage.locks.hold((name, key) for key in batch) if live else nullcontext()
-        with locks, translate_faults(), new_session(storage.engine, write=live) as session:
+        writing = run_id is not None
+        guarded = writing and self.live
+        locks = storage.locks.hold((name, key) for key in batch) if guarded else nullcontext()
+        with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
             records = list(storage.memory_repository(name).fetch_many(batch).values())
             verdicts = [classify(r, self._facts(session, name, records, known)) for r in records]
             report.add(name, verdicts)
-            if live:
+            if writing:
                 entries = self._write(session, name, verdicts, options.on_conflict)
                 report.written[name] = report.written.get(name, 0) + len(entries)
                 self.runs.record_batch(session, run_id, entries, _counts(report))

@@ -1,0 +1,15 @@
+#!/usr/bin/env python3
+"""Backfill the records that exist only in memory into the database.
+
+    .venv/bin/python scripts/migrate_data.py --url http://127.0.0.1:8000 --token $ADMIN --dry-run
+    .venv/bin/python scripts/migrate_data.py --url ... --token ... --confirm
+    .venv/bin/python scripts/migrate_data.py --url ... --token ... --rollback RUN_ID [--dry-run]
+    DATABASE_URL=postgresql://... .venv/bin/python scripts/migrate_data.py \
+        --source export.json --confirm
+
+`--help` lists every option; the README's cut-over walkthrough shows it in use."""
+
+from wfplatform.migration.command import migrate_data
+
+if __name__ == "__main__":
+    migrate_data()

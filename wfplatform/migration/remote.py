@@ -1,0 +1,60 @@
+"""Following a backfill that a running service performs on its live memory."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, body: dict) -> None:
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(error.get("message") or f"HTTP {status}")
+        self.status = status
+        self.code = error.get("code")
+        self.details = error.get("details")
+
+
+class Service:
+    """The admin API of a running wfplatform, with an admin's token or API key."""
+
+    def __init__(self, url: str, token: str, timeout: float = 30) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[dict, dict]:
+        """(JSON body, headers); a non-2xx answer raises `ServiceError`."""
+        request = urllib.request.Request(self.url + path, method=method)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Content-Type", "application/json")
+        data = json.dumps(body).encode() if body is not None else None
+        try:
+            with urllib.request.urlopen(request, data=data, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"{}"), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            try:
+                payload = json.loads(error.read() or b"{}")
+            except json.JSONDecodeError:
+                payload = {}
+            raise ServiceError(error.code, payload) from None
+
+    def start(self, request: dict) -> str:
+        _, headers = self.call("POST", "/admin/migrations", request)
+        return headers["Location"]
+
+    def follow(self, location: str, on_progress: Callable[[dict], None]) -> dict:
+        while True:
+            job, _ = self.call("GET", location)
+            on_progress(job)
+            if job.get("state") != "running":
+                return job
+            time.sleep(0.5)
+
+    def rollback(self, run_id: str, dry_run: bool, force: bool) -> dict:
+        body = {"dry_run": dry_run, "force": force}
+        return self.call("POST", f"/admin/migrations/{run_id}/rollback", body)[0]
