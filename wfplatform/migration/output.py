@@ -8,8 +8,10 @@ import sys
 
 import click
 
+from ..repositories import REPOSITORIES
 from .classify import ACTIONS
 
+ORDER = [binding.name for binding in REPOSITORIES]  # parents first, as the run walks them
 EXIT_DONE, EXIT_ERROR, EXIT_ATTENTION, EXIT_REFUSED = 0, 1, 2, 3
 
 
@@ -52,7 +54,9 @@ def print_report(report: dict, as_json: bool) -> None:
         f"{'repository':<20}" + "".join(f"{action:>11}" for action in ACTIONS) + f"{'written':>10}"
     )
     click.echo(header)
-    for name, counts in report.get("repositories", {}).items():
+    counts_by_name = report.get("repositories", {})
+    for name in sorted(counts_by_name, key=ORDER.index):
+        counts = counts_by_name[name]
         row = f"{name:<20}" + "".join(f"{counts.get(action, 0):>11}" for action in ACTIONS)
         click.echo(row + f"{report.get('written', {}).get(name, 0):>10}")
     for sample in report.get("samples", []):
