@@ -43,6 +43,7 @@ def default_mode() -> RepositoryMode:
 SETTINGS: dict[str, tuple[type, object]] = {
     "WF_DB_RETRY_AFTER": (float, 1.0),
     "WF_MAX_REQUEST_BYTES": (int, 10 * 1024 * 1024),
+    "WF_MAX_IMPORT_BYTES": (int, 1024 * 1024 * 1024),  # POST /admin/import
     "WF_SYNC_INTERVAL": (float, 1.0),
     "WF_PASSWORD_TIME_COST": (int, 3),
     "WF_PASSWORD_MEMORY_KIB": (int, 65536),

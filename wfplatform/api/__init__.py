@@ -50,8 +50,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
-    from . import admin, audit_logs, auth, migrations, users, workflows
+    from . import admin, audit_logs, auth, backup, migrations, users, workflows
 
-    blueprints = (auth, users, workflows, audit_logs, admin, migrations)
+    blueprints = (auth, users, workflows, audit_logs, admin, migrations, backup)
     for blueprint in (module.blp for module in blueprints):
         api.register_blueprint(blueprint)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from ..domain.codec import to_dict, utcnow
+from ..services import audit
+from ..services.context import Actor
 from .backends import snapshot
 from .format import FORMAT_VERSION, ExportHeader
 
@@ -72,3 +74,9 @@ def buffered(chunks: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def record_export(storage: Storage, actor: Actor, via: str) -> None:
+    """An export carries every password and API key hash: who took one is audited."""
+    changes = {"via": via}
+    storage.atomic(lambda uow: audit.record(uow, actor, "storage.export", "storage", None, changes))

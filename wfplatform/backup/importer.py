@@ -151,9 +151,7 @@ def import_export(
     restore(storage, source, plan, batch_size)
     written = {name: report.written for name, report in plan.repositories.items()}
     changes = {"written": written, "forced": force, "invalid_skipped": plan.problems}
-    storage.atomic(
-        lambda uow: audit.record(uow, actor, "storage.import", "storage", None, changes)
-    )
+    storage.atomic(lambda uow: audit.record(uow, actor, "storage.import", "storage", None, changes))
     return plan.report(dry_run=False, force=force, warnings=warnings)
 
 

@@ -18,6 +18,15 @@ from ..repositories import REPOSITORIES, RepositoryBackends
 BINDINGS: dict[str, RepositoryBackends] = {binding.name: binding for binding in REPOSITORIES}
 # JSON carries datetimes as ISO 8601 strings (the codec parses them).
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {datetime: (str,), float: (int, float)}
+JSON_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
 
 
 class InvalidRecord(Exception):
@@ -100,5 +109,4 @@ def _bool_for_number(value: Any, accepted: tuple[type, ...]) -> bool:
 
 
 def _json_name(kind: type) -> str:
-    return {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
-            dict: "object", type(None): "null"}.get(kind, kind.__name__)  # fmt: skip
+    return JSON_NAMES.get(kind, kind.__name__)

@@ -199,25 +199,22 @@ class Migrator:
                     raise RunAborted(
                         f"{name} {verdict.record.id}: {verdict.action} (--on-conflict fail)"
                     )
-        sql = self.storage.bindings[name].sql(session)
-        entries = []
-        for verdict in verdicts:
-            writes = verdict.action == INSERT or (
-                verdict.action == UPDATE and on_conflict == "overwrite"
-            )
-            if not writes:
-                continue
-            sql.upsert(verdict.record)
-            entries.append(
-                {
-                    "repository": name,
-                    "record_id": verdict.record.id,
-                    "action": verdict.action,
-                    "checksum": checksum(to_dict(verdict.record)),
-                    "before": to_dict(verdict.current) if verdict.current is not None else None,
-                }
-            )
-        return entries
+        written = [
+            verdict
+            for verdict in verdicts
+            if verdict.action == INSERT or (verdict.action == UPDATE and on_conflict == "overwrite")
+        ]
+        self.storage.bindings[name].sql(session).upsert_many([v.record for v in written])
+        return [
+            {
+                "repository": name,
+                "record_id": verdict.record.id,
+                "action": verdict.action,
+                "checksum": checksum(to_dict(verdict.record)),
+                "before": to_dict(verdict.current) if verdict.current is not None else None,
+            }
+            for verdict in written
+        ]
 
     @staticmethod
     def _result(report: Report, run: dict | None, dry_run: bool) -> dict:

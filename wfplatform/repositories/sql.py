@@ -103,13 +103,19 @@ class SqlRepository(Repository):
 
     def upsert(self, record: Any) -> None:
         """One race-free statement: INSERT ... ON CONFLICT (id) DO UPDATE."""
-        values = self.to_columns(record)
-        statement = self._dialect_insert().values(**values)
+        self.upsert_many([record])
+
+    def upsert_many(self, records: list[Any]) -> None:
+        """`upsert` for many records in one round of statements (the driver batches them)."""
+        if not records:
+            return
+        rows = [self.to_columns(record) for record in records]
+        statement = self._dialect_insert()
         statement = statement.on_conflict_do_update(
             index_elements=[self.model.id],
-            set_={name: statement.excluded[name] for name in values if name != "id"},
+            set_={name: statement.excluded[name] for name in rows[0] if name != "id"},
         )
-        self._execute_replication(statement)
+        self._execute_replication(statement, rows)
 
     def insert_missing(self, record: Any) -> bool:
         """Insert unless a row with this key exists (then it is left as it is); True when
@@ -125,11 +131,11 @@ class SqlRepository(Repository):
         dialect = self._session.get_bind().dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self.model)
 
-    def _execute_replication(self, statement) -> sa.CursorResult:
+    def _execute_replication(self, statement, rows: list[dict] | None = None) -> sa.CursorResult:
         """Replication has no domain answer to give: a refusal means the database holds
         data memory does not (it diverged), reported as a `Conflict` without the SQL."""
         try:
-            return self._session.execute(statement)
+            return self._session.execute(statement, rows)
         except (sa_exc.IntegrityError, sa_exc.DataError):
             raise Conflict(f"{self.spec.name}: the database refused a replicated record") from None
 

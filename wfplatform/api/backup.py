@@ -1,0 +1,109 @@
+"""Backup and restore for admins: export every repository as one streamed document,
+import one (validated first), and check the data's integrity."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+from flask import Response, current_app, request, stream_with_context
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ..backup import check_integrity, export_chunks, head_revision, import_export
+from ..backup.export import buffered, record_export
+from ..domain.codec import utcnow
+from ..storage_ext import get_storage
+from .admin import NAMES, AdminView
+from .limits import api_limit, limiter
+from .security import SECURITY, current_actor
+
+blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
+limiter.limit(api_limit)(blp)
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of an uploaded document kept off disk
+
+
+class ImportQuerySchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "write nothing"})
+    force = fields.Boolean(
+        load_default=False, metadata={"description": "import the valid records when some are not"}
+    )
+
+
+class IntegritySchema(Schema):
+    fix = fields.Boolean(load_default=False)
+    repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)))
+
+
+def schema_revision() -> str | None:
+    return head_revision(current_app.extensions["migrate"].directory)
+
+
+@blp.route("/export")
+class Export(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, description="the export document, streamed as an attachment")
+    def get(self):
+        """Every repository as one JSON document (parents first, records in key order),
+        read where each repository reads from now; secrets stay hashed as stored."""
+        storage = get_storage()
+        record_export(storage, current_actor(), "http")
+        chunks = buffered(export_chunks(storage, schema_revision()))
+        name = f"wfplatform-export-{utcnow():%Y%m%dT%H%M%SZ}.json"
+        return Response(
+            stream_with_context(chunks),
+            mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+@blp.route("/import")
+class Import(AdminView):
+    @blp.doc(
+        security=SECURITY,
+        requestBody={"required": True, "content": {"application/json": {"schema": {}}}},
+    )
+    @blp.arguments(ImportQuerySchema, location="query")
+    @blp.response(200)
+    @blp.alt_response(409, description="invalid records: nothing imported (details: report)")
+    @blp.alt_response(413, description="larger than WF_MAX_IMPORT_BYTES")
+    @blp.alt_response(422, description="not an export document this version reads")
+    def post(self, query):
+        """Restore an export document (the body): validated completely first, then written
+        parents first in units of work through every mode. Counts per repository."""
+        with _spooled_body() as document:
+            return import_export(
+                get_storage(),
+                document,
+                dry_run=query["dry_run"],
+                force=query["force"],
+                schema_revision=schema_revision(),
+                actor=current_actor(),
+            )
+
+
+@blp.route("/integrity")
+class Integrity(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(IntegritySchema)
+    @blp.response(200)
+    @blp.alt_response(409, description="fix refused: the sync journal is not empty")
+    def post(self, body):
+        """Orphans, broken references, duplicate unique values and invalid records in
+        every backend in use; `fix` removes orphans whose parent is gone everywhere."""
+        return check_integrity(
+            get_storage(), body.get("repositories"), fix=body["fix"], actor=current_actor()
+        )
+
+
+def _spooled_body() -> tempfile.SpooledTemporaryFile:
+    """The body, copied once (validation and restore each read it)."""
+    request.max_content_length = current_app.config["WF_MAX_IMPORT_BYTES"]
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+    try:
+        shutil.copyfileobj(request.stream, spool, 64 * 1024)
+    except BaseException:  # too large (413), or the client went away
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool

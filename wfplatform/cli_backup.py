@@ -1,0 +1,139 @@
+"""`flask wf export | import | check-integrity`: backup, restore and the integrity check.
+
+Memory is per process: these commands see and change this command's own memory, not a
+running server's. For repositories that keep records in memory, use the admin endpoints
+(`GET /admin/export`, `POST /admin/import`, `POST /admin/integrity`) on the server; the
+commands say so when it matters."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from .backup import check_integrity, head_revision, import_export, write_export
+from .backup.export import record_export
+from .errors import DomainError, StorageUnavailable
+from .services.context import Actor
+from .storage.adapter import Storage
+from .storage.modes import MEMORY, Mode
+from .storage_ext import get_storage
+
+
+def register(group: AppGroup) -> None:
+    for command in (export_command, import_command, check_integrity_command):
+        group.add_command(command)
+
+
+def _actor() -> Actor:
+    return Actor(user_id=None, role="admin", user_agent=f"cli:{getpass.getuser()}")
+
+
+def _schema_revision() -> str | None:
+    return head_revision(current_app.extensions["migrate"].directory)
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    try:
+        yield
+    except (DomainError, StorageUnavailable) as error:
+        raise click.ClickException(json.dumps(error.to_dict(), indent=2, default=str)) from error
+
+
+def _warn_about_memory(names: list[str], endpoint: str) -> None:
+    if names:
+        click.echo(
+            f"warning: {', '.join(names)} keep records in process memory, and this command "
+            f"has its own: for a running server's records use {endpoint} on the server",
+            err=True,
+        )
+
+
+def _reading_memory(storage: Storage) -> list[str]:
+    return [name for name, mode in storage.modes.snapshot().items() if mode.primary == MEMORY]
+
+
+def _using_memory(storage: Storage) -> list[str]:
+    modes = storage.modes.snapshot()
+    return [name for name, mode in modes.items() if mode.mode is not Mode.DATABASE_ONLY]
+
+
+@click.command("export")
+@with_appcontext
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def export_command(file: str) -> None:
+    """Write every repository to FILE ('-': standard output) as one export document."""
+    storage = get_storage()
+    _warn_about_memory(_reading_memory(storage), "GET /admin/export")
+    with _clear_errors():
+        if file == "-":
+            with click.open_file("-", "w", encoding="utf-8") as stream:
+                counts = write_export(storage, stream, _schema_revision())
+        else:
+            counts = _export_to_file(storage, file)
+        record_export(storage, _actor(), "cli")
+    click.echo(json.dumps({"file": file, "records": counts}), err=True)
+
+
+def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
+    """Written beside FILE first and renamed when complete: FILE is never a partial export."""
+    partial = f"{file}.partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as stream:
+            counts = write_export(storage, stream, _schema_revision())
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, file)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return counts
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+@click.option("--force", is_flag=True, help="Import the valid records when some are not.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+def import_command(file: str, dry_run: bool, force: bool, batch_size: int) -> None:
+    """Restore an export document: validate it all, then write it parents first in units
+    of work (every mode and dual replication apply). Refused when records are invalid,
+    unless --force."""
+    storage = get_storage()
+    if not dry_run:
+        _warn_about_memory(_using_memory(storage), "POST /admin/import")
+    with _clear_errors():
+        report = import_export(
+            storage,
+            file,
+            dry_run=dry_run,
+            force=force,
+            schema_revision=_schema_revision(),
+            actor=_actor(),
+            batch_size=batch_size,
+        )
+    click.echo(json.dumps(report, indent=2, default=str))
+
+
+@click.command("check-integrity")
+@with_appcontext
+@click.option("--fix", is_flag=True, help="Remove orphans whose parent is gone everywhere.")
+@click.option("--repository", "repositories", multiple=True, help="Only these (repeatable).")
+def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
+    """Find orphans, broken references, duplicate unique values and invalid records in
+    every backend in use; exits 1 when problems remain."""
+    storage = get_storage()
+    _warn_about_memory(_using_memory(storage), "POST /admin/integrity")
+    with _clear_errors():
+        report = check_integrity(storage, repositories or None, fix=fix, actor=_actor())
+    click.echo(json.dumps(report, indent=2, default=str))
+    if report["problems"]:
+        raise click.exceptions.Exit(1)
