@@ -164,7 +164,8 @@ class Migrator:
         locks = storage.locks.hold((name, key) for key in batch) if guarded else nullcontext()
         with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
             records = list(storage.memory_repository(name).fetch_many(batch).values())
-            verdicts = [classify(r, self._facts(session, name, records, known)) for r in records]
+            facts = self._facts(session, name, records, known)
+            verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)
             if writing:
                 entries = self._write(session, name, verdicts, options.on_conflict)

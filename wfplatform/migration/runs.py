@@ -80,7 +80,9 @@ class RunStore:
         """Add ledger entries and the run's counts to the caller's transaction (the one that
         writes the batch's rows, so the ledger never disagrees with the data)."""
         now = utcnow()
-        session.add_all(LedgerEntryModel(run_id=run_id, created_at=now, **e) for e in entries)
+        if entries:  # one executemany, not an ORM object per row
+            rows = [{**entry, "run_id": run_id, "created_at": now} for entry in entries]
+            session.execute(sa.insert(LedgerEntryModel), rows)
         session.execute(
             sa.update(MigrationRunModel)
             .where(MigrationRunModel.id == run_id)

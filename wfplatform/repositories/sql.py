@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -42,7 +43,9 @@ class SqlRepository(Repository):
         return {}
 
     def to_columns(self, record: Any) -> dict[str, Any]:
-        values = dataclasses.asdict(copy_record(record))
+        """Column values; JSON values are shared with the record, not copied (the driver
+        serialises them and nothing here mutates them)."""
+        values = {field.name: getattr(record, field.name) for field in _fields(type(record))}
         values.update(self.derived_columns(record))
         return values
 
@@ -189,6 +192,11 @@ class SqlRepository(Repository):
             raise Conflict(CHANGED_MEANWHILE.format(name=self.spec.name)) from None
         except sa_exc.DataError:
             raise ValidationFailed(f"{self.spec.name}: a value does not fit its field") from None
+
+
+@functools.cache
+def _fields(record_type: type) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(record_type)
 
 
 def _is_foreign_key(exc: sa_exc.IntegrityError) -> bool:

@@ -63,16 +63,19 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
             left, right = next(memory, None), next(database, None)
 
 
-def _recheck(storage: Storage, repository: str, keys: list[str]) -> list[str]:
+def _recheck(storage: Storage, repository: str, keys: list[str], batch: int = 500) -> list[str]:
+    """The keys that still differ when read again under their record locks, in batches."""
     still = []
     binding = storage.bindings[repository]
     memory = storage.memory_repository(repository)
-    for key in keys:
-        with storage.locks.hold([(repository, key)]):
+    for start in range(0, len(keys), batch):
+        chunk = keys[start : start + batch]
+        with storage.locks.hold((repository, key) for key in chunk):
             with translate_faults(), new_session(storage.engine) as session:
-                in_database = binding.sql(session).fetch(key)
-            in_memory = memory.fetch(key)
-        forms = [to_dict(r) if r is not None else None for r in (in_memory, in_database)]
-        if forms[0] != forms[1]:
-            still.append(key)
+                in_database = binding.sql(session).fetch_many(chunk)
+            in_memory = memory.fetch_many(chunk)
+        for key in chunk:
+            left, right = in_memory.get(key), in_database.get(key)
+            if (to_dict(left) if left else None) != (to_dict(right) if right else None):
+                still.append(key)
     return still
