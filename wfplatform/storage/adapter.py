@@ -235,9 +235,7 @@ class Storage:
         for start in range(0, len(keys), batch_size):
             batch = keys[start : start + batch_size]
             with self.locks.hold((repository, key) for key in batch):
-                with translate_faults(), new_session(self.engine) as session:
-                    in_database = binding.sql(session).fetch_many(batch)
-                in_memory = memory.fetch_many(batch)
+                in_memory, in_database = verify.read_both(self, repository, batch)
                 for key in batch:
                     if key not in in_database:
                         if key in in_memory:

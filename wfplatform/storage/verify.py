@@ -63,17 +63,21 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
             left, right = next(memory, None), next(database, None)
 
 
+def read_both(storage: Storage, repository: str, keys: list[str]) -> tuple[dict, dict]:
+    """(memory's records, the database's records) among `keys`, read while the caller
+    holds their record locks."""
+    with translate_faults(), new_session(storage.engine) as session:
+        in_database = storage.bindings[repository].sql(session).fetch_many(keys)
+    return storage.memory_repository(repository).fetch_many(keys), in_database
+
+
 def _recheck(storage: Storage, repository: str, keys: list[str], batch: int = 500) -> list[str]:
     """The keys that still differ when read again under their record locks, in batches."""
     still = []
-    binding = storage.bindings[repository]
-    memory = storage.memory_repository(repository)
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
         with storage.locks.hold((repository, key) for key in chunk):
-            with translate_faults(), new_session(storage.engine) as session:
-                in_database = binding.sql(session).fetch_many(chunk)
-            in_memory = memory.fetch_many(chunk)
+            in_memory, in_database = read_both(storage, repository, chunk)
         for key in chunk:
             left, right = in_memory.get(key), in_database.get(key)
             if (to_dict(left) if left else None) != (to_dict(right) if right else None):
