@@ -80,9 +80,9 @@ class RunStore:
         """Add ledger entries and the run's counts to the caller's transaction (the one that
         writes the batch's rows, so the ledger never disagrees with the data)."""
         now = utcnow()
-        if entries:  # one executemany, not an ORM object per row
-            rows = [{**entry, "run_id": run_id, "created_at": now} for entry in entries]
-            session.execute(sa.insert(LedgerEntryModel), rows)
+        rows = [{**entry, "run_id": run_id, "created_at": now} for entry in entries]
+        if rows:  # a Core executemany: SQLAlchemy sends multi-row statements
+            session.connection().execute(sa.insert(LedgerEntryModel.__table__), rows)
         session.execute(
             sa.update(MigrationRunModel)
             .where(MigrationRunModel.id == run_id)

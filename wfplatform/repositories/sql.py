@@ -109,7 +109,8 @@ class SqlRepository(Repository):
         self.upsert_many([record])
 
     def upsert_many(self, records: list[Any]) -> None:
-        """`upsert` for many records in one round of statements (the driver batches them)."""
+        """`upsert` for many records in one executemany, which SQLAlchemy's "insertmanyvalues"
+        turns into multi-row statements (a Core insert: the ORM's bulk path would not)."""
         if not records:
             return
         rows = [self.to_columns(record) for record in records]
@@ -132,13 +133,15 @@ class SqlRepository(Repository):
 
     def _dialect_insert(self):
         dialect = self._session.get_bind().dialect.name
-        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(self.model)
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
+            self.model.__table__
+        )
 
-    def _execute_replication(self, statement, rows: list[dict] | None = None) -> sa.CursorResult:
+    def _execute_replication(self, statement, rows: list[dict] | None = None):
         """Replication has no domain answer to give: a refusal means the database holds
         data memory does not (it diverged), reported as a `Conflict` without the SQL."""
         try:
-            return self._session.execute(statement, rows)
+            return self._session.connection().execute(statement, rows)
         except (sa_exc.IntegrityError, sa_exc.DataError):
             raise Conflict(f"{self.spec.name}: the database refused a replicated record") from None
 
