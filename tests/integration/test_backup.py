@@ -244,3 +244,21 @@ def test_an_export_of_another_schema_revision_is_imported_with_a_warning(make_st
     storage = make_storage("memory-only")
     report = import_export(storage, document(users=[make_user()]), schema_revision="0009")
     assert "exported at schema revision 0004" in report["warnings"][0]
+
+
+def test_an_export_while_the_database_is_behind_its_journal_reads_memory(make_storage, tmp_path):
+    """Dual reading the database after a fault: journaled writes are only in memory."""
+    from wfplatform.backup.export import write_export
+    from wfplatform.backup.reader import read_export
+
+    storage = make_storage("dual", read_from="database")
+    storage.users.add(make_user())
+    storage.health.mark_down("connection refused")  # as after a failed database call
+    late = storage.users.add(make_user())  # served from memory, journaled
+    assert len(storage.journal) == 1
+    storage.health.mark_up()
+    stream = io.StringIO()
+    write_export(storage, stream, None)
+    stream.seek(0)
+    exported = [data["id"] for name, data in read_export(stream) if name == "users"]
+    assert late.id in exported

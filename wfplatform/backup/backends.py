@@ -1,7 +1,8 @@
 """Which backend to read a repository from, outside any unit of work.
 
 Backup, restore and the integrity check read each repository from the backend its current
-mode reads from (its primary), or from a named one; database reads run in their own
+mode reads from (`Storage.read_backend`: memory while the database is behind its
+journal), or from a named one; database reads run in their own
 sessions with driver faults translated, as everywhere in the adapter."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 @contextmanager
 def reading(storage: Storage, name: str, backend: str | None = None) -> Iterator[Repository]:
     """The committed records of `name` in `backend` (default: the one it reads from now)."""
-    if (backend or storage.modes.get(name).primary) == MEMORY:
+    if (backend or storage.read_backend(name)) == MEMORY:
         yield storage.memory_repository(name)
         return
     with translate_faults(), new_session(storage.engine) as session:
@@ -36,12 +37,12 @@ def snapshot(storage: Storage) -> Iterator[Callable[[str], Repository]]:
     one transaction, REPEATABLE READ on PostgreSQL (SQLite's read transaction is a snapshot
     by itself), so database-backed repositories are read as of one moment and a child is
     never read without its parent. Memory has no snapshots: it is read as it goes."""
-    modes = storage.modes.snapshot()
+    chosen = {name: storage.read_backend(name) for name in storage.bindings}
     session: Session | None = None
 
     def backend(name: str) -> Repository:
         nonlocal session
-        if modes[name].primary == MEMORY:
+        if chosen[name] == MEMORY:
             return storage.memory_repository(name)
         if session is None:
             session = new_session(storage.engine)

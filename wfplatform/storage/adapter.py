@@ -175,6 +175,14 @@ class Storage:
             uow.close()
 
     # -- helpers used by the adapter's parts ----------------------------------------------------
+    def read_backend(self, name: str) -> str:
+        """Where a whole-repository read (export, integrity check) should look now: the
+        primary, but memory while a database that may fall back is down or behind its
+        journal (the journaled writes are not in it yet)."""
+        mode = self.modes.get(name)
+        behind = self.health.is_down() or len(self.journal) > 0
+        return MEMORY if mode.can_fall_back and behind else mode.primary
+
     def memory_repository(self, name: str) -> MemoryRepository:
         """The committed memory side of a repository, read and written directly."""
         return self.bindings[name].memory(self.memory)
