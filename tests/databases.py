@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from wfplatform.storage.sql import ENGINE_OPTIONS, configure_engine
+from wfplatform.storage.sql import configure_engine, engine_options
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "WF_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -46,7 +46,7 @@ def temporary_postgres_database(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator
 
 
 def create_engine(url: str) -> Engine:
-    engine = sa.create_engine(url, **ENGINE_OPTIONS)
+    engine = sa.create_engine(url, **engine_options(url))
     configure_engine(engine)
     return engine
 

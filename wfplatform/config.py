@@ -9,7 +9,7 @@ from pathlib import Path
 from . import secret_key
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
-from .storage.sql import ENGINE_OPTIONS
+from .storage.sql import engine_options
 
 
 class ConfigurationError(RuntimeError):
@@ -73,7 +73,9 @@ def load(app) -> None:
     """Fill `app.config` from the environment; explicit config (already set) wins."""
     config = app.config
     config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", dict(ENGINE_OPTIONS))
+    config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    )
     config.setdefault("WF_STORAGE_DEFAULT", default_mode())
     default_journal = str(Path(app.instance_path) / "sync-journal.log")
     config.setdefault("WF_JOURNAL_PATH", os.environ.get("WF_JOURNAL_PATH", default_journal))

@@ -37,11 +37,18 @@ def _datetime_fields(cls: type) -> frozenset[str]:
 
 
 def to_dict(record: Any) -> dict[str, Any]:
+    """The normalised form, sharing nothing with the record (safe to keep or change)."""
+    return _deep_copy_json(comparable(record))
+
+
+def comparable(record: Any) -> dict[str, Any]:
+    """The normalised form for comparing or hashing only: it shares the record's JSON
+    values (no copy), so it must not be changed or kept."""
     data = {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
     for name in _datetime_fields(type(record)):
         if data[name] is not None:
             data[name] = as_utc(data[name]).isoformat(timespec="microseconds")
-    return _deep_copy_json(data)
+    return data
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.codec import to_dict
+from ..domain.codec import comparable
 from ..domain.validation import validate_record
 from ..errors import ValidationFailed
 
@@ -53,7 +53,7 @@ def classify(record: Any, facts: BatchFacts) -> Verdict:
         reason = f"{facts.missing_parents[record.id]} is not in the database"
         return Verdict(INVALID, record, reason=reason)
     current = facts.current.get(record.id)
-    if current is not None and to_dict(current) == to_dict(record):
+    if current is not None and comparable(current) == comparable(record):
         return Verdict(IDENTICAL, record, current)
     if record.id in facts.unique_holders:
         reason = f"a unique value is held by {facts.unique_holders[record.id]}"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
-from ..domain.codec import from_dict, to_dict
+from ..domain.codec import comparable, from_dict, to_dict
 from ..errors import Conflict, GuardRefused, ValidationFailed
 from ..storage.adapter import Storage
 from ..storage.modes import DATABASE
@@ -211,7 +211,7 @@ class Migrator:
                 "repository": name,
                 "record_id": verdict.record.id,
                 "action": verdict.action,
-                "checksum": checksum(to_dict(verdict.record)),
+                "checksum": checksum(comparable(verdict.record)),
                 "before": to_dict(verdict.current) if verdict.current is not None else None,
             }
             for verdict in written
@@ -265,7 +265,7 @@ class Migrator:
             for entry in entries:
                 sql = storage.bindings[entry.repository].sql(session)
                 current = sql.fetch(entry.record_id)
-                now = checksum(to_dict(current) if current is not None else None)
+                now = checksum(comparable(current) if current is not None else None)
                 if now != entry.checksum and not force:
                     result["conflicts"].append(
                         {"repository": entry.repository, "id": entry.record_id,

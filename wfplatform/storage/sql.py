@@ -62,6 +62,14 @@ ENGINE_OPTIONS = {
 }
 
 
+def engine_options(url: str) -> dict:
+    """Options for an engine on `url`. psycopg2 sends an executemany that SQLAlchemy does
+    not batch itself (an `ON CONFLICT` upsert) a row per round trip unless asked to batch."""
+    if url.startswith("postgresql+psycopg2"):
+        return {**ENGINE_OPTIONS, "executemany_mode": "values_plus_batch"}
+    return dict(ENGINE_OPTIONS)
+
+
 def configure_engine(engine: Engine) -> None:
     """SQLite: enforce foreign keys, wait on locks, write-ahead log, and explicit
     transactions so savepoints work; a write session begins IMMEDIATE so it never fails

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..domain.codec import to_dict
+from ..domain.codec import comparable
 from .sql import new_session, translate_faults
 
 if TYPE_CHECKING:
@@ -53,13 +53,13 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
     left, right = next(memory, None), next(database, None)
     while left is not None or right is not None:
         if right is None or (left is not None and left.id < right.id):
-            yield left.id, to_dict(left), None
+            yield left.id, comparable(left), None
             left = next(memory, None)
         elif left is None or right.id < left.id:
-            yield right.id, None, to_dict(right)
+            yield right.id, None, comparable(right)
             right = next(database, None)
         else:
-            yield left.id, to_dict(left), to_dict(right)
+            yield left.id, comparable(left), comparable(right)
             left, right = next(memory, None), next(database, None)
 
 
@@ -80,6 +80,6 @@ def _recheck(storage: Storage, repository: str, keys: list[str], batch: int = 50
             in_memory, in_database = read_both(storage, repository, chunk)
         for key in chunk:
             left, right = in_memory.get(key), in_database.get(key)
-            if (to_dict(left) if left else None) != (to_dict(right) if right else None):
+            if (comparable(left) if left else None) != (comparable(right) if right else None):
                 still.append(key)
     return still
