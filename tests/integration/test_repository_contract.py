@@ -231,6 +231,17 @@ class TestWorkflowVersions:
         assert storage.workflows.get(workflow.id) is None
         assert_backends_agree(storage)
 
+    def test_pages_newest_first_and_knows_the_latest_number(self, storage):
+        user = storage.users.add(make_user())
+        workflow = storage.workflows.add(make_workflow(user))
+        assert storage.workflow_versions.latest_number(workflow.id) == 0
+        for number in (1, 3, 2):
+            storage.workflow_versions.add(make_version(workflow, number))
+        page = storage.workflow_versions.page_for(workflow.id, limit=2, offset=1)
+        assert page.total == 3
+        assert [v.number for v in page.items] == [2, 1]
+        assert storage.workflow_versions.latest_number(workflow.id) == 3
+
 
 class TestUnitsOfWork:
     def test_commits_several_records_together(self, storage):

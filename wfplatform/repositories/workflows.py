@@ -87,6 +87,16 @@ class WorkflowVersionRepository(Repository):
     def list_for(self, workflow_id: str) -> list[WorkflowVersion]:
         """The versions of one workflow, oldest first."""
 
+    @reads
+    @abstractmethod
+    def page_for(self, workflow_id: str, limit: int, offset: int) -> Page:
+        """The versions of one workflow, newest first, one page of them."""
+
+    @reads
+    @abstractmethod
+    def latest_number(self, workflow_id: str) -> int:
+        """The highest version number of the workflow (0 when it has none)."""
+
     @writes
     def add(self, version: WorkflowVersion) -> WorkflowVersion:
         self._insert(version)
@@ -204,6 +214,17 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
             )
         return page.items
 
+    def page_for(self, workflow_id: str, limit: int, offset: int) -> Page:
+        with self._store.lock:
+            keys = self._view.keys_for(self.parent_index("workflow_id"), workflow_id)
+            records = [self._view.get(key) for key in keys]
+            return self._select(records, bool, lambda v: v.number, True, limit, offset)
+
+    def latest_number(self, workflow_id: str) -> int:
+        with self._store.lock:
+            keys = self._view.keys_for(self.parent_index("workflow_id"), workflow_id)
+            return max((self._view.get(key).number for key in keys), default=0)
+
 
 class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     model = WorkflowVersionModel
@@ -225,3 +246,23 @@ class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
             .order_by(WorkflowVersionModel.number)
         )
         return [self.from_row(row) for row in rows]
+
+    def page_for(self, workflow_id: str, limit: int, offset: int) -> Page:
+        model = WorkflowVersionModel
+        condition = model.workflow_id == workflow_id
+        total = self._session.scalar(sa.select(sa.func.count()).select_from(model).where(condition))
+        rows = self._session.scalars(
+            sa.select(model)
+            .where(condition)
+            .order_by(model.number.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
+
+    def latest_number(self, workflow_id: str) -> int:
+        model = WorkflowVersionModel
+        latest = self._session.scalar(
+            sa.select(sa.func.max(model.number)).where(model.workflow_id == workflow_id)
+        )
+        return latest or 0

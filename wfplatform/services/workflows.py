@@ -48,8 +48,7 @@ class Workflows:
     def versions(self, actor: Actor, workflow_id: str, limit: int, offset: int) -> Page:
         """A page of the numbered versions, newest first."""
         self.get(actor, workflow_id)
-        newest_first = self.storage.workflow_versions.list_for(workflow_id)[::-1]
-        return Page(items=newest_first[offset : offset + limit], total=len(newest_first))
+        return self.storage.workflow_versions.page_for(workflow_id, limit, offset)
 
     def version(self, actor: Actor, workflow_id: str, number: int) -> WorkflowVersion:
         self.get(actor, workflow_id)
@@ -258,8 +257,7 @@ def _insert(
 
 def _store_version(uow, workflow: Workflow, actor: Actor) -> int:
     """Snapshot the workflow as its next numbered version; returns the number."""
-    existing = uow.workflow_versions.list_for(workflow.id)
-    number = existing[-1].number + 1 if existing else 1
+    number = uow.workflow_versions.latest_number(workflow.id) + 1
     snapshot = {name: getattr(workflow, name) for name in SNAPSHOT}
     uow.workflow_versions.add(
         WorkflowVersion(
