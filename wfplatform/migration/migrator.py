@@ -163,7 +163,7 @@ class Migrator:
         guarded = writing and self.live
         locks = storage.locks.hold((name, key) for key in batch) if guarded else nullcontext()
         with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
-            records = list(storage.memory_repository(name).fetch_many(batch).values())
+            records = list(storage.memory_repository(name).peek_many(batch).values())
             facts = self._facts(session, name, records, known)
             verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)

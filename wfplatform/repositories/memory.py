@@ -63,6 +63,14 @@ class MemoryRepository(Repository):
             found = {key: self._view.get(key) for key in keys}
         return {key: copy_record(record) for key, record in found.items() if record is not None}
 
+    def peek_many(self, keys: list[str]) -> dict[str, Any]:
+        """The stored records themselves, not copies, for readers that only compare or
+        forward them (a backfill, a verify): they must never be changed. Safe to hold:
+        memory replaces a record on update, it never changes one in place."""
+        with self._store.lock:
+            found = {key: self._view.get(key) for key in keys}
+        return {key: record for key, record in found.items() if record is not None}
+
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         with self._store.lock:
             keys = sorted(self._view.keys())

@@ -68,7 +68,7 @@ def read_both(storage: Storage, repository: str, keys: list[str]) -> tuple[dict,
     holds their record locks."""
     with translate_faults(), new_session(storage.engine) as session:
         in_database = storage.bindings[repository].sql(session).fetch_many(keys)
-    return storage.memory_repository(repository).fetch_many(keys), in_database
+    return storage.memory_repository(repository).peek_many(keys), in_database
 
 
 def _recheck(storage: Storage, repository: str, keys: list[str], batch: int = 500) -> list[str]:
