@@ -96,6 +96,13 @@ def make_storage(engine: Engine, tmp_path: Path) -> Iterator[StorageFactory]:
         storage.close()
 
 
+@pytest.fixture(autouse=True)
+def _forget_spans() -> Iterator[None]:
+    """Every SQL statement is a span: without this they would pile up over a whole run."""
+    yield
+    SPAN_EXPORTER.clear()
+
+
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
     SPAN_EXPORTER.clear()

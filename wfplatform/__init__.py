@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, http, storage_ext
+from . import api, cli, config, http, observability, storage_ext
 from .api import limits, security
 from .extensions import db, migrate
 
@@ -26,6 +26,7 @@ def create_app(
     config.load(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
     storage_ext.init_app(app)
     security.init_app(app)  # authenticates before the rate limiter counts per user
     limits.init_app(app)

@@ -56,6 +56,9 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_ADMIN_EMAIL": (str, None),
     "WF_ADMIN_PASSWORD": (str, None),
     "WF_ADMIN_PASSWORD_FILE": (str, None),
+    "WF_METRICS_TOKEN": (str, None),  # GET /metrics then needs it as a bearer token
+    "WF_LOG_FORMAT": (str, "json"),  # or "text": logging is left to the host
+    "WF_LOG_LEVEL": (str, "INFO"),
 }
 
 

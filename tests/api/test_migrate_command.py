@@ -47,7 +47,7 @@ def test_dry_run_confirm_and_rollback_against_a_running_service(service, client)
 
     dry = run("--url", url, "--token", token, "--json")
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.output)["repositories"]["users"]["insert"] == 2
+    assert json.loads(dry.stdout)["repositories"]["users"]["insert"] == 2
 
     confirmed = run("--url", url, "--token", token, "--confirm", "--batch-size", "1")
     assert confirmed.exit_code == 0, confirmed.output
@@ -56,7 +56,7 @@ def test_dry_run_confirm_and_rollback_against_a_running_service(service, client)
 
     undone = run("--url", url, "--token", token, "--rollback", latest["id"], "--json")
     assert undone.exit_code == 0, undone.output
-    assert json.loads(undone.output)["undone"]["users"] == 2
+    assert json.loads(undone.stdout)["undone"]["users"] == 2
 
 
 def test_a_dry_run_with_conflicts_exits_2(service, client, app):  # noqa: F811

@@ -54,7 +54,7 @@ def test_the_cli_shows_and_switches_modes_behind_the_guards(make_app):
     runner = make_app().test_cli_runner()
     shown = runner.invoke(args=["wf", "mode", "show"])
     assert shown.exit_code == 0
-    assert json.loads(shown.output)["users"]["mode"] == "memory-only"
+    assert json.loads(shown.stdout)["users"]["mode"] == "memory-only"
 
     refused = runner.invoke(args=["wf", "mode", "set", "database-only", "--reason", "hurry"])
     assert refused.exit_code != 0
@@ -62,14 +62,14 @@ def test_the_cli_shows_and_switches_modes_behind_the_guards(make_app):
 
     switched = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", "cut-over"])
     assert switched.exit_code == 0, switched.output
-    assert json.loads(switched.output)["modes"]["users"]["mode"] == "dual"
+    assert json.loads(switched.stdout)["modes"]["users"]["mode"] == "dual"
 
     verified = runner.invoke(args=["wf", "verify"])
-    assert json.loads(verified.output)["differences"] == 0
+    assert json.loads(verified.stdout)["differences"] == 0
     synced = runner.invoke(args=["wf", "sync"])
-    assert json.loads(synced.output) == {"replayed": 0, "pending": 0, "error": None}
+    assert json.loads(synced.stdout) == {"replayed": 0, "pending": 0, "error": None}
     ready = runner.invoke(args=["wf", "readiness"])
-    assert json.loads(ready.output)["users"]["current"] == "dual(read_from=memory)"
+    assert json.loads(ready.stdout)["users"]["current"] == "dual(read_from=memory)"
 
 
 def test_the_cli_requires_a_reason(make_app):

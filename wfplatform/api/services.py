@@ -8,7 +8,7 @@ from flask import Flask
 
 from ..extensions import built_once
 from ..migration.jobs import MigrationJobs
-from ..migration.migrator import Migrator
+from ..observability import TracedMigrator, get_metrics
 from ..services.accounts import Accounts, LockoutPolicy
 from ..services.api_keys import ApiKeys
 from ..services.passwords import Passwords
@@ -41,5 +41,5 @@ def build(app: Flask) -> Services:
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage),
         passwords=passwords,
-        migrations=MigrationJobs(Migrator(storage)),
+        migrations=MigrationJobs(TracedMigrator(storage, get_metrics(app))),
     )

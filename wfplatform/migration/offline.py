@@ -28,5 +28,8 @@ def load_export(storage: Storage, path: str) -> list[dict]:
 
 
 def offline_migrator(storage: Storage, path: str) -> tuple[Migrator, list[dict]]:
+    """A migrator (traced like the service's) over the file's records loaded in memory."""
+    from ..observability import TracedMigrator  # observability builds on the migrator
+
     problems = load_export(storage, path)
-    return Migrator(storage, source=f"file:{Path(path).name}"), problems
+    return TracedMigrator(storage, None, source=f"file:{Path(path).name}"), problems

@@ -98,7 +98,7 @@ class Storage:
             log.info("adopted %d journal entries of processes that are gone", adopted)
         if len(self.journal):
             log.info("journal holds %d entries from an earlier run", len(self.journal))
-            self.replicator.replay()
+            self.replay_journal()
         try:
             self.processes.beat()
         except StorageUnavailable as fault:  # the worker keeps trying
@@ -225,7 +225,16 @@ class Storage:
     def verify(self, repositories: Iterable[str] | None = None) -> dict:
         with operation_span("storage.verify") as span:
             report = verify.verify(self, repositories)
+            span.set_attribute("wf.verify.repositories", sorted(report["repositories"]))
             span.set_attribute("wf.verify.differences", report["differences"])
+            for kind in ("only_in_memory", "only_in_database", "differing"):
+                count = sum(r["counts"][kind] for r in report["repositories"].values())
+                span.set_attribute(f"wf.verify.{kind}", count)
+        log.log(
+            logging.WARNING if report["differences"] else logging.INFO,
+            "verify found %d differences",
+            report["differences"],
+        )
         at = utcnow().isoformat()
         for name, result in report["repositories"].items():
             self.last_verify[name] = {"at": at, "differences": result["differences"]}

@@ -98,6 +98,7 @@ class Reader:
             except StorageUnavailable as fault:
                 storage.health.mark_down(fault.message)
                 storage.stats.error(repository, DATABASE, fell_back=True)
+                log.warning("%s: lazy sync to the database failed: %s", repository, fault.message)
                 return record
         storage.stats.add(repository, "lazy_synced")
         return record

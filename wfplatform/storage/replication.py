@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.orm import Session
 
 from ..domain.codec import from_dict, to_dict
@@ -148,6 +149,12 @@ class Replicator:
                         storage.journal.mark_replayed(entry.seq)
                 except StorageUnavailable as fault:
                     storage.health.mark_down(fault.message)
+                    log.warning(
+                        "journal replay stopped after %d entries (%d pending): %s",
+                        replayed,
+                        len(storage.journal),
+                        fault.message,
+                    )
                     return {
                         "replayed": replayed,
                         "pending": len(storage.journal),
@@ -208,11 +215,12 @@ class SyncWorker:
 
     def _tick(self) -> None:
         storage = self._storage
-        storage.processes.beat()
-        storage.follow_mode_changes()
-        warning = storage.process_warning()
+        with suppress_instrumentation():  # a trace of SQL spans every second helps nobody
+            storage.processes.beat()
+            storage.follow_mode_changes()
+            warning = storage.process_warning()
         if warning and warning != self._warned:
             log.warning(warning)
         self._warned = warning
         if len(storage.journal) and not storage.health.is_down():
-            storage.replicator.replay()
+            storage.replay_journal()

@@ -63,12 +63,14 @@ def switch(
         if dry_run:
             return result
         storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
-        log.info(
+        # A forced switch overrode the guards: worth a warning, with what they said.
+        log.log(
+            logging.WARNING if refused else logging.INFO,
             "storage mode of %s switched to %s by %s%s: %s",
             ", ".join(names),
             targets[names[0]].label(),
             actor,
-            " (forced)" if refused else "",
+            f" (forced past: {refused})" if refused else "",
             reason,
         )
         return result

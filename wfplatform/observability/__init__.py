@@ -1,0 +1,32 @@
+"""Traces, metrics and logs an operator can use (see docs/OPERATIONS.md).
+
+    observability.init_app(app)   # after the database extension, before anything that
+                                  # handles requests (hooks run in registration order)
+
+Nothing here reaches the network at start-up: traces are exported only when `OTEL_*` asks
+for it, metrics are pulled from `GET /metrics`, logs go to stderr."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..extensions import db
+from . import logs, metrics, request_hooks, tracing
+from .metrics import Metrics
+from .migration import TracedMigrator
+
+__all__ = ["Metrics", "TracedMigrator", "get_metrics", "init_app"]
+
+
+def init_app(app: Flask) -> None:
+    logs.install(app.config["WF_LOG_FORMAT"], app.config["WF_LOG_LEVEL"])
+    tracing.configure_provider()
+    collected = metrics.init_app(app)
+    request_hooks.init_app(app, collected)
+    tracing.instrument_app(app)
+    with app.app_context():
+        tracing.instrument_engine(db.engine)
+
+
+def get_metrics(app: Flask) -> Metrics | None:
+    return app.extensions.get("wf_metrics")

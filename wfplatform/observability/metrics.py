@@ -1,0 +1,263 @@
+"""Prometheus metrics, served at `GET /metrics` in the text format.
+
+Each app has its own registry. The adapter's stats are not counted twice: a collector
+reads `storage.stats` (and the modes, the journal, the last verify) at scrape time. HTTP
+requests are counted here (see `request_hooks`), migration runs by `TracedMigrator`.
+
+Counters of the adapter restart from zero when an admin resets the stats, which
+Prometheus' `rate()` and `increase()` treat as any counter reset."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Flask, Response, current_app, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from ..errors import Unauthorized
+from ..storage.adapter import Storage
+from ..storage.stats import COUNTERS, LATENCY_BUCKETS_MS
+
+log = logging.getLogger(__name__)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+BACKEND_COUNTERS = {
+    "errors": "Infrastructure faults of a backend (domain errors are not counted).",
+    "fallbacks": "Faults of a backend that were served by the other backend instead.",
+}
+COUNTER_HELP = {
+    "shadow_compares": "Shadow reads compared with the other backend.",
+    "shadow_skipped": "Shadow reads skipped because the record changed meanwhile.",
+    "shadow_dropped": "Shadow reads dropped because the comparison queue was full.",
+    "mismatches": "Shadow reads or dual writes whose backends disagreed.",
+    "journaled": "Changes written to the sync journal instead of the database.",
+    "replayed": "Journaled changes replayed into the database.",
+    "lazy_synced": "Records copied to the database when read or needed as a parent.",
+    "secondary_conflicts": "Dual writes the secondary backend refused (it now differs).",
+}
+
+
+class MigrationProgress:
+    """The progress of the migration run this process executes (at most one at a time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.kind: str | None = None
+        self.running = False
+        self.progress: dict[str, tuple[int, int]] = {}
+
+    def begin(self, kind: str) -> None:
+        with self._lock:
+            self.kind, self.running, self.progress = kind, True, {}
+
+    def advance(self, repository: str, done: int, total: int) -> None:
+        with self._lock:
+            self.progress[repository] = (done, total)
+
+    def end(self) -> None:
+        with self._lock:
+            self.running = False
+
+    def snapshot(self) -> tuple[str | None, bool, dict[str, tuple[int, int]]]:
+        with self._lock:
+            return self.kind, self.running, dict(self.progress)
+
+
+class Metrics:
+    def __init__(self, storage: Callable[[], Storage | None]) -> None:
+        self.registry = CollectorRegistry()
+        self.migration = MigrationProgress()
+        self.http_requests = Counter(
+            "wf_http_requests",
+            "HTTP requests answered, by method, URL rule and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            "wf_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method, URL rule and status.",
+            ["method", "route", "status"],
+            buckets=HTTP_BUCKETS,
+            registry=self.registry,
+        )
+        self.migration_runs = Counter(
+            "wf_migration_runs",
+            "Migration runs finished in this process, by kind and outcome "
+            "(ok: a report came back; error: it raised, a guard refusal included).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.registry.register(StorageCollector(storage))
+        self.registry.register(MigrationCollector(self.migration))
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        labels = (method, route, str(status))
+        self.http_requests.labels(*labels).inc()
+        self.http_duration.labels(*labels).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StorageCollector:
+    """The adapter's stats, read at scrape time."""
+
+    def __init__(self, storage: Callable[[], Storage | None]) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterator[Metric]:
+        storage = self._storage()
+        if storage is None:
+            return
+        describe = storage.describe()
+        yield from _mode_metrics(storage, describe)
+        yield from _backend_metrics(describe)
+        for counter in COUNTERS:
+            family = CounterMetricFamily(
+                f"wf_storage_{counter}", COUNTER_HELP[counter], labels=["repository"]
+            )
+            for name, info in describe.items():
+                family.add_metric([name], info["stats"][counter])
+            yield family
+
+
+def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
+    mode = GaugeMetricFamily(
+        "wf_storage_mode",
+        "1 for the mode and read source each repository runs now (join on `repository`).",
+        labels=["repository", "mode", "read_from"],
+    )
+    shadow = GaugeMetricFamily(
+        "wf_storage_shadow_rate_ratio", "Share of reads shadow-compared.", labels=["repository"]
+    )
+    verify = GaugeMetricFamily(
+        "wf_storage_last_verify_differences",
+        "Differences the last verify of this process found.",
+        labels=["repository"],
+    )
+    for name, info in describe.items():
+        mode.add_metric([name, info["mode"], info["read_from"]], 1)
+        shadow.add_metric([name], info["shadow_rate"])
+        if info["last_verify"] is not None:
+            verify.add_metric([name], info["last_verify"]["differences"])
+    yield mode
+    yield shadow
+    yield verify
+    yield GaugeMetricFamily(
+        "wf_storage_journal_entries",
+        "Changes waiting in the sync journal for the database.",
+        value=len(storage.journal),
+    )
+    yield GaugeMetricFamily(
+        "wf_storage_database_up",
+        "0 while the adapter treats the database as down (it skips it for a moment).",
+        value=0 if storage.health.is_down() else 1,
+    )
+
+
+def _backend_metrics(describe: dict) -> Iterator[Metric]:
+    operations = CounterMetricFamily(
+        "wf_storage_operations",
+        "Adapter operations run on a backend, by kind (read or write).",
+        labels=["repository", "backend", "kind"],
+    )
+    faults = {
+        name: CounterMetricFamily(f"wf_storage_{name}", text, labels=["repository", "backend"])
+        for name, text in BACKEND_COUNTERS.items()
+    }
+    duration = HistogramMetricFamily(
+        "wf_storage_operation_duration_seconds",
+        "Time of adapter operations on a backend.",
+        labels=["repository", "backend"],
+    )
+    for name, info in describe.items():
+        for backend, stats in info["stats"]["backends"].items():
+            operations.add_metric([name, backend, "read"], stats["reads"])
+            operations.add_metric([name, backend, "write"], stats["writes"])
+            for counter, family in faults.items():
+                family.add_metric([name, backend], stats[counter])
+            duration.add_metric(
+                [name, backend],
+                _cumulative(stats["latency_buckets"], stats["latency_count"]),
+                stats["latency_sum_ms"] / 1000,
+            )
+    yield operations
+    yield from faults.values()
+    yield duration
+
+
+def _cumulative(buckets: list[int], count: int) -> list[tuple[str, float]]:
+    """The stats count each observation in its own bucket; Prometheus wants running
+    totals, ending with `+Inf` (everything, slower than the last bound included)."""
+    result, running = [], 0
+    for bound_ms, observed in zip(LATENCY_BUCKETS_MS, buckets, strict=True):
+        running += observed
+        result.append((repr(bound_ms / 1000), running))
+    result.append(("+Inf", count))
+    return result
+
+
+class MigrationCollector:
+    def __init__(self, progress: MigrationProgress) -> None:
+        self._progress = progress
+
+    def collect(self) -> Iterator[Metric]:
+        kind, running, progress = self._progress.snapshot()
+        yield GaugeMetricFamily(
+            "wf_migration_running", "1 while this process runs a migration.", value=int(running)
+        )
+        done = GaugeMetricFamily(
+            "wf_migration_records_done",
+            "Records the current (or last) migration run has walked.",
+            labels=["kind", "repository"],
+        )
+        total = GaugeMetricFamily(
+            "wf_migration_records",
+            "Records the current (or last) migration run walks in all.",
+            labels=["kind", "repository"],
+        )
+        for repository, (walked, size) in progress.items():
+            done.add_metric([kind or "", repository], walked)
+            total.add_metric([kind or "", repository], size)
+        yield done
+        yield total
+
+
+# -- the endpoint -------------------------------------------------------------------------------
+blueprint = Blueprint("metrics", __name__)
+
+
+@blueprint.get("/metrics")
+def scrape() -> Response:
+    """Open unless `WF_METRICS_TOKEN` is set, then `Authorization: Bearer <token>`."""
+    token = current_app.config.get("WF_METRICS_TOKEN")
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+            raise Unauthorized("the metrics need 'Authorization: Bearer <WF_METRICS_TOKEN>'")
+    metrics: Metrics = current_app.extensions["wf_metrics"]
+    return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> Metrics:
+    def storage() -> Storage | None:
+        from ..storage_ext import get_storage
+
+        try:
+            return get_storage(app)
+        except Exception:  # no schema yet, or the database is unreachable at start-up
+            log.debug("storage metrics unavailable", exc_info=True)
+            return None
+
+    metrics = app.extensions["wf_metrics"] = Metrics(storage)
+    app.register_blueprint(blueprint)
+    return metrics
