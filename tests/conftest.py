@@ -108,3 +108,16 @@ def spans() -> Iterator[InMemorySpanExporter]:
     SPAN_EXPORTER.clear()
     yield SPAN_EXPORTER
     SPAN_EXPORTER.clear()
+
+
+@pytest.fixture
+def backfill_ready(make_storage) -> Storage:
+    """Records made in memory-only, then dual: the state a backfill starts from."""
+    from tests.factories import make_user, make_version, make_workflow
+
+    storage = make_storage("memory-only")
+    owner = storage.users.add(make_user())
+    workflow = storage.workflows.add(make_workflow(owner))
+    storage.workflow_versions.add(make_version(workflow, 1))
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+    return storage

@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import make_user, make_version, make_workflow
+from tests.factories import make_user
 from wfplatform.errors import Conflict, GuardRefused
 from wfplatform.extensions import db
 from wfplatform.migration.migrator import Migrator, Options
@@ -30,14 +30,8 @@ def dump(engine) -> dict:
 
 
 @pytest.fixture
-def storage(make_storage):
-    """Records made in memory-only, then dual: the state a backfill starts from."""
-    storage = make_storage("memory-only")
-    owner = storage.users.add(make_user())
-    workflow = storage.workflows.add(make_workflow(owner))
-    storage.workflow_versions.add(make_version(workflow, 1))
-    storage.switch("dual", reason="start the cut-over", actor="ops")
-    return storage
+def storage(backfill_ready):
+    return backfill_ready
 
 
 def test_dry_run_reports_everything_and_writes_nothing(storage, engine):

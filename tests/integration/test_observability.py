@@ -11,7 +11,7 @@ import pytest
 from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.factories import make_user, make_version, make_workflow
+from tests.factories import make_user
 from wfplatform.config import ConfigurationError
 from wfplatform.migration.migrator import Options
 from wfplatform.observability import logs, tracing
@@ -37,13 +37,8 @@ def key(name: str, **labels: str) -> tuple:
 
 
 @pytest.fixture
-def storage(make_storage):
-    storage = make_storage("memory-only")
-    owner = storage.users.add(make_user())
-    workflow = storage.workflows.add(make_workflow(owner))
-    storage.workflow_versions.add(make_version(workflow, 1))
-    storage.switch("dual", reason="start the cut-over", actor="ops")
-    return storage
+def storage(backfill_ready):
+    return backfill_ready
 
 
 def test_a_migration_run_is_a_span_with_its_counts_and_its_progress_a_metric(storage, spans):
