@@ -53,6 +53,8 @@ wf_ensure_venv() {
     fi
     echo "==> installing the project into $WF_VENV (pip install -e '$WF_INSTALL_SPEC')" >&2
     rm -f "$WF_STAMP"
+    # The pip a venv starts with may be too old to resolve today's dependency sets.
+    "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -e "$WF_INSTALL_SPEC"
     echo "$key" >"$WF_STAMP"
