@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from ..repositories.audit import AuditQuery
 from .limits import api_limit, limiter
-from .schemas import PageSchema, PaginationSchema
+from .schemas import PageSchema, PaginationSchema, page_body
 from .security import SECURITY, admin_required
 from .services import services
 
@@ -51,8 +51,4 @@ class AuditLogs(MethodView):
     def get(self, query):
         """Entries newest first; every filter given must match."""
         page = services().accounts.storage.audit_logs.list(AuditQuery(**query))
-        return {"items": page.items, "total": page.total, **_window(query)}
-
-
-def _window(query: dict) -> dict:
-    return {"limit": query["limit"], "offset": query["offset"]}
+        return page_body(page, query)

@@ -27,6 +27,16 @@ class PaginationSchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
 
 
+def page_body(page, query: dict) -> dict:
+    """A list endpoint's answer: one page of items, the total, and the window asked for."""
+    return {
+        "items": page.items,
+        "total": page.total,
+        "limit": query["limit"],
+        "offset": query["offset"],
+    }
+
+
 class PageSchema(Schema):
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)

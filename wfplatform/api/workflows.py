@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 
 from ..errors import DomainError, ValidationFailed
 from .limits import api_limit, limiter
-from .schemas import PaginationSchema
+from .schemas import PaginationSchema, page_body
 from .security import SECURITY, current_actor, login_required
 from .services import services
 from .workflow_schemas import (
@@ -64,15 +64,6 @@ def _expected_version(from_body: int | None = None) -> int | None:
     return int(value)
 
 
-def _page(page, query: dict) -> dict:
-    return {
-        "items": page.items,
-        "total": page.total,
-        "limit": query["limit"],
-        "offset": query["offset"],
-    }
-
-
 @blp.route("")
 class WorkflowList(MethodView):
     decorators = [login_required]
@@ -85,7 +76,7 @@ class WorkflowList(MethodView):
         """Your workflows (admins: `owner=all` or a user id); every filter given must match."""
         owner = query.pop("owner")
         page = services().workflows.list(current_actor(), query, owner)
-        return _page(page, query)
+        return page_body(page, query)
 
     @blp.doc(security=SECURITY)
     @blp.arguments(WorkflowFieldsSchema)
@@ -142,7 +133,7 @@ class VersionList(MethodView):
         page = services().workflows.versions(
             current_actor(), str(workflow_id), query["limit"], query["offset"]
         )
-        return _page(page, query)
+        return page_body(page, query)
 
 
 @blp.route("/<uuid:workflow_id>/versions/<int:number>")
