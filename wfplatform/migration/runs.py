@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..domain.codec import as_utc, utcnow
 from ..errors import NotFound
 from ..models import LedgerEntryModel, MigrationRunModel
+from ..storage.recordset import insert_rows
 from ..storage.sql import new_session, translate_faults
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED, ROLLED_BACK = (
@@ -81,8 +82,7 @@ class RunStore:
         writes the batch's rows, so the ledger never disagrees with the data)."""
         now = utcnow()
         rows = [{**entry, "run_id": run_id, "created_at": now} for entry in entries]
-        if rows:  # a Core executemany: SQLAlchemy sends multi-row statements
-            session.connection().execute(sa.insert(LedgerEntryModel.__table__), rows)
+        insert_rows(session.connection(), LedgerEntryModel.__table__, rows)
         session.execute(
             sa.update(MigrationRunModel)
             .where(MigrationRunModel.id == run_id)

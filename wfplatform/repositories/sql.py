@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from ..errors import (
     Conflict,
     ValidationFailed,
 )
+from ..storage.recordset import insert_rows
 from .base import ChangeSink, Repository
 
 
@@ -109,27 +111,22 @@ class SqlRepository(Repository):
         self.upsert_many([record])
 
     def upsert_many(self, records: list[Any]) -> None:
-        """`upsert` for many records in one executemany, which SQLAlchemy's "insertmanyvalues"
-        turns into multi-row statements (a Core insert: the ORM's bulk path would not)."""
-        if not records:
-            return
+        """`upsert` for many records in one statement (see `storage.recordset`)."""
         rows = [self.to_columns(record) for record in records]
-        statement = self._dialect_insert()
-        statement = statement.on_conflict_do_update(
-            index_elements=[self.model.id],
-            set_={name: statement.excluded[name] for name in rows[0] if name != "id"},
-        )
-        self._execute_replication(statement, rows)
+        with self._replicating():
+            insert_rows(self._session.connection(), self.model.__table__, rows, upsert_key="id")
 
     def insert_missing(self, record: Any) -> bool:
         """Insert unless a row with this key exists (then it is left as it is); True when
         this call inserted it. Race-free: two copies of one parent never collide."""
         statement = self._dialect_insert().values(**self.to_columns(record))
         statement = statement.on_conflict_do_nothing(index_elements=[self.model.id])
-        return self._execute_replication(statement).rowcount == 1
+        with self._replicating():
+            return self._session.connection().execute(statement).rowcount == 1
 
     def discard(self, key: str) -> None:
-        self._execute_replication(sa.delete(self.model).where(self.model.id == key))
+        with self._replicating():
+            self._session.connection().execute(sa.delete(self.model).where(self.model.id == key))
 
     def _dialect_insert(self):
         dialect = self._session.get_bind().dialect.name
@@ -137,11 +134,12 @@ class SqlRepository(Repository):
             self.model.__table__
         )
 
-    def _execute_replication(self, statement, rows: list[dict] | None = None):
+    @contextmanager
+    def _replicating(self) -> Iterator[None]:
         """Replication has no domain answer to give: a refusal means the database holds
         data memory does not (it diverged), reported as a `Conflict` without the SQL."""
         try:
-            return self._session.connection().execute(statement, rows)
+            yield
         except (sa_exc.IntegrityError, sa_exc.DataError):
             raise Conflict(f"{self.spec.name}: the database refused a replicated record") from None
 

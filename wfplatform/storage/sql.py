@@ -64,7 +64,8 @@ ENGINE_OPTIONS = {
 
 def engine_options(url: str) -> dict:
     """Options for an engine on `url`. psycopg2 sends an executemany that SQLAlchemy does
-    not batch itself (an `ON CONFLICT` upsert) a row per round trip unless asked to batch."""
+    not batch itself (the UPDATEs and DELETEs of a large flush) a row per round trip unless
+    asked to batch."""
     if url.startswith("postgresql+psycopg2"):
         return {**ENGINE_OPTIONS, "executemany_mode": "values_plus_batch"}
     return dict(ENGINE_OPTIONS)
