@@ -131,6 +131,30 @@ def test_the_export_starts_before_any_record_is_read(make_storage):
     chunks.close()  # the snapshot's session is released
 
 
+def users_read_database_workflows_read_memory(storage) -> None:
+    storage.switch("dual", reason="test", actor="test", read_from=DATABASE, force=True,
+                   repositories=["users"])  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "read_from"), [*MODES, pytest.param("dual", "mixed", id="mixed")])
+def test_an_export_holds_every_repository_as_of_one_moment(make_storage, mode, read_from):
+    mixed = read_from == "mixed"
+    storage = make_storage(mode, read_from=MEMORY if mixed else read_from)
+    if mixed:
+        users_read_database_workflows_read_memory(storage)
+    early = storage.users.add(make_user())
+    chunks = export_chunks(storage, "0004")
+    started = [next(chunks) for _ in range(3)]  # the header, then into the first repository
+
+    storage.users.update(dataclasses.replace(early, name="Renamed later"))
+    late = storage.users.add(make_user())
+    storage.workflows.add(make_workflow(late))
+    document = json.loads("".join(started + list(chunks)))
+
+    assert document["repositories"]["users"] == [to_dict(early)]
+    assert document["repositories"]["workflows"] == []
+
+
 @pytest.mark.parametrize(("mode", "read_from"), [MODES[0], MODES[3]])
 def test_a_dry_run_counts_and_changes_nothing(make_storage, mode, read_from):
     source = make_storage(mode, read_from=read_from)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..storage.modes import MEMORY
@@ -32,27 +33,43 @@ def reading(storage: Storage, name: str, backend: str | None = None) -> Iterator
 
 
 @contextmanager
-def snapshot(storage: Storage) -> Iterator[Callable[[str], Repository]]:
-    """A function giving each repository's read backend, chosen once. Database reads share
-    one transaction, REPEATABLE READ on PostgreSQL (SQLite's read transaction is a snapshot
-    by itself), so database-backed repositories are read as of one moment and a child is
-    never read without its parent. Memory has no snapshots: it is read as it goes."""
+def snapshot(storage: Storage) -> Iterator[Callable[[str, int], Iterator[Any]]]:
+    """A function giving each repository's committed records in key order, every repository
+    (in either backend) as of one moment, so a child is never read without its parent.
+
+    Database reads share one transaction, REPEATABLE READ on PostgreSQL (SQLite's read
+    transaction is a snapshot by itself), whose snapshot is taken while memory's lock is
+    held, together with `MemoryStore.freeze` of the memory-read repositories: no unit of
+    work commits to either backend in between. The frozen maps hold references to the
+    records, not copies, so a large store is never held twice."""
     chosen = {name: storage.read_backend(name) for name in storage.bindings}
-    session: Session | None = None
-
-    def backend(name: str) -> Repository:
-        nonlocal session
-        if chosen[name] == MEMORY:
-            return storage.memory_repository(name)
-        if session is None:
-            session = new_session(storage.engine)
-            if storage.engine.dialect.name == "postgresql":
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        return storage.bindings[name].sql(session)
-
+    in_memory = [name for name, backend in chosen.items() if backend == MEMORY]
+    in_database = [name for name, backend in chosen.items() if backend != MEMORY]
+    session: Session | None = new_session(storage.engine) if in_database else None
     try:
         with translate_faults():
-            yield backend
+            if session is not None:
+                _isolate(session)
+            with storage.memory.lock:
+                if session is not None:  # the first statement fixes the snapshot
+                    session.execute(
+                        sa.select(storage.bindings[in_database[0]].sql.model.id).limit(1)
+                    )
+                frozen = storage.memory.freeze(in_memory)
+
+            def records(name: str, batch_size: int) -> Iterator[Any]:
+                if name in frozen:
+                    return (frozen[name][key] for key in sorted(frozen[name]))
+                return storage.bindings[name].sql(session).iter_all(batch_size)
+
+            yield records
     finally:
         if session is not None:
             session.close()
+
+
+def _isolate(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        session.connection()

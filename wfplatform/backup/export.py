@@ -1,10 +1,11 @@
 """Write every repository into one export document, record by record.
 
 The document is produced as a sequence of small strings (one per record, in the
-`to_dict` form), so neither a file nor an HTTP response ever holds the whole store: memory
-is read in key-ordered batches of copies, the database through a server-side cursor. A
-document cut short (a fault mid-way) lacks its closing brackets and is refused by the
-reader, so a partial export is never mistaken for a complete one."""
+`to_dict` form), so neither a file nor an HTTP response ever holds the whole store: every
+repository is read as of one moment (`backends.snapshot`), memory from a frozen key map,
+the database through a server-side cursor. A document cut short (a fault mid-way) lacks
+its closing brackets and is refused by the reader, so a partial export is never mistaken
+for a complete one."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
-from ..domain.codec import to_dict, utcnow
+from ..domain.codec import comparable, utcnow
 from ..services import audit
 from ..services.context import Actor
 from .backends import snapshot
@@ -38,12 +39,12 @@ def export_chunks(
     header = ExportHeader(FORMAT_VERSION, exported_at, schema_revision).to_dict()
     yield "{" + ",\n ".join(f"{_json(name)}: {_json(value)}" for name, value in header.items())
     yield ',\n "repositories": {'
-    with snapshot(storage) as backend:
+    with snapshot(storage) as records:
         for position, name in enumerate(storage.bindings):
             yield ("\n  " if position == 0 else ",\n  ") + f"{_json(name)}: ["
             counts[name] = 0
-            for record in backend(name).iter_all(batch_size):
-                yield ("\n   " if counts[name] == 0 else ",\n   ") + _json(to_dict(record))
+            for record in records(name, batch_size):
+                yield ("\n   " if counts[name] == 0 else ",\n   ") + _json(comparable(record))
                 counts[name] += 1
             yield "\n  ]" if counts[name] else "]"
     yield "\n }\n}\n"

@@ -134,6 +134,13 @@ class MemoryStore:
         """The committed table, written directly (hold `lock` around use)."""
         return TableView(self.tables[table])
 
+    def freeze(self, tables: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The committed records of `tables` as of one moment, by key. Only the key -> record
+        maps are copied: records are shared, which is safe because a commit replaces a
+        stored record, it never changes one in place."""
+        with self.lock:
+            return {name: dict(self.tables[name].records) for name in tables}
+
 
 class TableView:
     """One table as a unit of work sees it: its overlay of staged changes over the committed
