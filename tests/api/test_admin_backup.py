@@ -10,6 +10,7 @@ import pytest
 from tests.api.conftest import make_admin
 from tests.api.workflow_helpers import EDGES, NODES, assert_backends_agree, create, url
 from tests.factories import make_user, make_version, make_workflow
+from wfplatform.api.services import services
 from wfplatform.domain.codec import to_dict
 
 ENDPOINTS = [("get", "/admin/export"), ("post", "/admin/import"), ("post", "/admin/integrity")]
@@ -53,6 +54,17 @@ def post_import(client, admin, body: bytes, **query):
     )
 
 
+def run_import(app, client, admin, body: bytes, **query) -> dict:
+    """Start an import job and follow it to its end: the job as its URL answers then."""
+    started = post_import(client, admin, body, **query)
+    assert started.status_code == 202, started.get_json()
+    services(app).imports.wait(started.get_json()["id"], timeout=60)
+    job = client.get(started.headers["Location"], headers=admin)
+    assert job.status_code == 200
+    assert job.get_json()["state"] != "running"
+    return job.get_json()
+
+
 def test_an_export_restores_a_deleted_workflow(app, client, auth, admin):
     workflow = create(client, auth, nodes=NODES, edges=EDGES)
     client.patch(url(workflow), json={"create_version": True}, headers=auth)
@@ -61,13 +73,16 @@ def test_an_export_restores_a_deleted_workflow(app, client, auth, admin):
     assert json.loads(body)["format"] == "wfplatform.export"
     assert client.delete(url(workflow), headers=auth).status_code == 204
 
-    dry = post_import(client, admin, body, dry_run="true").get_json()
-    assert dry["repositories"]["workflows"]["insert"] == 1
+    dry = run_import(app, client, admin, body, dry_run="true")
+    assert (dry["kind"], dry["state"]) == ("dry_run", "completed")
+    assert dry["result"]["repositories"]["workflows"]["insert"] == 1
     assert client.get(url(workflow), headers=auth).status_code == 404
-    restored = post_import(client, admin, body)
+    restored = run_import(app, client, admin, body)
 
-    assert restored.status_code == 200, restored.get_json()
-    report = restored.get_json()["repositories"]
+    assert restored["state"] == "completed", restored
+    assert restored["phase"] == "restoring"
+    assert restored["progress"]["done"] == restored["progress"]["total"] > 0
+    report = restored["result"]["repositories"]
     assert report["workflows"]["written"]["inserted"] == 1
     assert report["workflow_versions"]["written"]["inserted"] == len(versions)
     again = client.get(url(workflow), headers=auth).get_json()
@@ -76,31 +91,51 @@ def test_an_export_restores_a_deleted_workflow(app, client, auth, admin):
     assert_backends_agree(app)
 
 
-def test_an_import_with_invalid_records_is_refused_unless_forced(client, admin):
+def test_an_import_with_invalid_records_is_refused_unless_forced(app, client, admin):
     body = with_record(export(client, admin), "users", {**to_dict(make_user()), "role": "x"})
 
     for query in ({}, {"dry_run": "true"}):
-        refused = post_import(client, admin, body, **query)
-        assert refused.status_code == 409
-        error = refused.get_json()["error"]
+        refused = run_import(app, client, admin, body, **query)
+        assert refused["state"] == "failed"
+        error = refused["error"]
         assert error["code"] == "import_refused"
         assert error["details"]["repositories"]["users"]["invalid"] == 1
         assert error["details"]["repositories"]["users"]["samples"][0]["problems"] == {
             "role": "one of user, admin"
         }
 
-    forced = post_import(client, admin, body, force="true")
-    assert forced.status_code == 200
-    assert forced.get_json()["repositories"]["users"]["written"]["failed"] == 0
+    forced = run_import(app, client, admin, body, force="true")
+    assert forced["state"] == "completed"
+    assert forced["result"]["repositories"]["users"]["written"]["failed"] == 0
+    listed = client.get("/admin/imports", headers=admin).get_json()["items"]
+    assert [job["id"] for job in listed][:1] == [forced["id"]]
+    assert [job["state"] for job in listed] == ["completed", "failed", "failed"]
 
 
 @pytest.mark.parametrize(
     "body", [b"", b'{"hello": "world"}', b"not json", b'{"format": "wfplatform.export", "form']
 )
-def test_a_body_that_is_not_an_export_is_422(client, admin, body):
+def test_a_body_that_is_not_an_export_is_422_at_once(client, admin, body):
     response = post_import(client, admin, body)
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "invalid_export"
+    assert client.get("/admin/imports", headers=admin).get_json()["items"] == []
+
+
+def test_a_document_cut_short_fails_its_job_and_writes_nothing(app, client, admin):
+    extra = make_user()
+    body = with_record(export(client, admin), "users", to_dict(extra))
+    failed = run_import(app, client, admin, body[: len(body) - 10])
+
+    assert failed["state"] == "failed"
+    assert failed["error"]["code"] == "invalid_export"
+    assert failed["phase"] == "validating"
+    assert app.extensions["wf_storage"].users.get(extra.id) is None
+
+
+def test_an_unknown_import_job_is_404(client, admin):
+    response = client.get("/admin/imports/nope", headers=admin)
+    assert response.status_code == 404
 
 
 def test_the_integrity_check_over_http(app, client, admin):

@@ -6,17 +6,19 @@ from __future__ import annotations
 import shutil
 import tempfile
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..backup import check_integrity, export_chunks, head_revision, import_export
+from ..backup import check_integrity, export_chunks, head_revision
 from ..backup.export import buffered, record_export
 from ..domain.codec import utcnow
+from ..errors import NotFound
 from ..storage_ext import get_storage
 from .admin import NAMES, AdminView
 from .limits import api_limit, limiter
-from .security import SECURITY, current_actor
+from .security import SECURITY, current_actor, current_user
+from .services import services
 
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
 limiter.limit(api_limit)(blp)
@@ -64,22 +66,47 @@ class Import(AdminView):
         requestBody={"required": True, "content": {"application/json": {"schema": {}}}},
     )
     @blp.arguments(ImportQuerySchema, location="query")
-    @blp.response(200)
-    @blp.alt_response(409, description="invalid records: nothing imported (details: report)")
+    @blp.response(202, description="the import job; follow it at the URL in Location")
+    @blp.alt_response(409, description="another import is running")
     @blp.alt_response(413, description="larger than WF_MAX_IMPORT_BYTES")
     @blp.alt_response(422, description="not an export document this version reads")
     def post(self, query):
-        """Restore an export document (the body): validated completely first, then written
-        parents first in units of work through every mode. Counts per repository."""
-        with _spooled_body() as document:
-            return import_export(
-                get_storage(),
-                document,
-                dry_run=query["dry_run"],
-                force=query["force"],
-                schema_revision=schema_revision(),
-                actor=current_actor(),
-            )
+        """Restore an export document (the body) in the background: validated completely
+        first, then written parents first in units of work through every mode. The job's
+        result has counts per repository; invalid records fail it with `import_refused`
+        (nothing written) unless `force`."""
+        job = services().imports.begin(
+            _spooled_body(),
+            dry_run=query["dry_run"],
+            force=query["force"],
+            actor=current_actor(),
+            actor_name=current_user().email,
+        )
+        location = url_for("backup.ImportJob", job_id=job.id)
+        return job.describe(), 202, {"Location": location}
+
+
+@blp.route("/imports")
+class Imports(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    def get(self):
+        """Import jobs started in any process of the service, newest first."""
+        return {"items": services().imports.recent()}
+
+
+@blp.route("/imports/<job_id>")
+class ImportJob(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200)
+    @blp.alt_response(404, description="no such import job")
+    def get(self, job_id):
+        """An import job: phase (validating, restoring), progress with rate and ETA, then
+        its result (the report) or its error (`import_refused` carries the report)."""
+        job = services().imports.get(job_id)
+        if job is None:
+            raise NotFound(f"no import job {job_id}")
+        return job
 
 
 @blp.route("/integrity")

@@ -44,15 +44,17 @@ class Migrations(AdminView):
         in `Location`."""
         options = Options(tuple(body["repositories"]), body["batch_size"], body["on_conflict"])
         kind = "dry_run" if body["dry_run"] else "confirm"
-        job = services().migrations.start(kind, options, current_user().email, body.get("resume"))
+        job = services().migrations.begin(kind, options, current_user().email, body.get("resume"))
         location = url_for("migrations.Migration", migration_id=job.id)
-        return services().migrations.get(job.id), 202, {"Location": location}
+        return job.describe(), 202, {"Location": location}
 
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self):
-        """Recorded runs, newest first."""
-        return {"items": services().migrations.migrator.runs.list()}
+        """Recorded runs (what confirmed backfills wrote), newest first, and the jobs
+        (dry-runs included) started in any process of the service."""
+        jobs = services().migrations
+        return {"items": jobs.migrator.runs.list(), "jobs": jobs.recent()}
 
 
 @blp.route("/<migration_id>")
@@ -60,7 +62,8 @@ class Migration(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self, migration_id):
-        """A job's progress (rate, ETA, result) while this process runs it, else its run."""
+        """A job's progress (rate, ETA, result), whichever process runs it; for a run
+        recorded without a job (an offline run), the run."""
         jobs = services().migrations
         job = jobs.get(migration_id)
         if job is not None:

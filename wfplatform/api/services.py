@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from ..backup import head_revision
+from ..backup.jobs import ImportJobs
 from ..extensions import built_once
 from ..migration.jobs import MigrationJobs
 from ..observability import TracedMigrator, get_metrics
@@ -24,6 +26,7 @@ class Services:
     workflows: Workflows
     passwords: Passwords
     migrations: MigrationJobs
+    imports: ImportJobs
 
 
 def services(app: Flask | None = None) -> Services:
@@ -42,4 +45,5 @@ def build(app: Flask) -> Services:
         workflows=Workflows(storage),
         passwords=passwords,
         migrations=MigrationJobs(TracedMigrator(storage, get_metrics(app))),
+        imports=ImportJobs(storage, head_revision(app.extensions["migrate"].directory)),
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain.codec import to_dict
 from ..errors import Conflict, DomainError
@@ -45,6 +45,22 @@ BATCH_SIZE = 500
 SAMPLES = 20
 FAILED = "failed"
 Batch = list[tuple[int, dict[str, Any]]]  # (position in its repository, record's JSON form)
+
+
+class Progress(Protocol):
+    """Where an import reports how far it got (a background job's `Job`)."""
+
+    def begin(self, phase: str, totals: dict[str, int] | None = None) -> None: ...
+
+    def advance(self, repository: str, done: int, total: int | None = None) -> None: ...
+
+
+class _Quiet:
+    def begin(self, phase: str, totals: dict[str, int] | None = None) -> None:
+        pass
+
+    def advance(self, repository: str, done: int, total: int | None = None) -> None:
+        pass
 
 
 class ImportRefused(Conflict):
@@ -77,6 +93,10 @@ class RepositoryReport:
             self.identical += 1
         else:
             self.update += 1
+
+    @property
+    def valid(self) -> int:
+        return self.insert + self.identical + self.update
 
     def wrote(self, key: Any, outcome: str | DomainError | InvalidRecord) -> None:
         if isinstance(outcome, str):
@@ -130,13 +150,17 @@ def import_export(
     schema_revision: str | None = None,
     actor: Actor = SYSTEM,
     batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Validate, then (unless `dry_run`) restore; see the module doc. `source` is a path or
     a seekable stream (read twice). `schema_revision` is this code's Alembic head: a
     document taken at another revision gets a warning (its records are checked anyway).
     Raises `ImportRefused` (details: the report) when records are invalid and not `force`,
-    `ExportFormatError` when the document is not a readable export."""
-    plan = Validator(storage, batch_size).run(source)
+    `ExportFormatError` when the document is not a readable export. `progress` hears of
+    each batch, in the phases "validating" then "restoring"."""
+    progress = progress or _Quiet()
+    progress.begin("validating")
+    plan = Validator(storage, batch_size).run(source, progress)
     warnings = _warnings(plan.header, schema_revision)
     report = plan.report(dry_run=dry_run, force=force, warnings=warnings)
     if plan.problems and not force:
@@ -148,7 +172,8 @@ def import_export(
         )
     if dry_run:
         return report
-    restore(storage, source, plan, batch_size)
+    progress.begin("restoring", {name: r.valid for name, r in plan.repositories.items()})
+    restore(storage, source, plan, batch_size, progress)
     written = {name: report.written for name, report in plan.repositories.items()}
     changes = {"written": written, "forced": force, "invalid_skipped": plan.problems}
     storage.atomic(lambda uow: audit.record(uow, actor, "storage.import", "storage", None, changes))
@@ -172,10 +197,13 @@ class Validator:
         self._document_unique: dict[tuple[str, str], dict[Hashable, str]] = defaultdict(dict)
         self._target_unique: dict[str, dict[tuple[str, Hashable], str]] = {}
 
-    def run(self, source: Source) -> Plan:
+    def run(self, source: Source, progress: Progress | None = None) -> Plan:
+        progress = progress or _Quiet()
         with open_export(_rewound(source)) as document:
             for name, batch in batches(document, self._batch_size):
                 self._check(name, batch)
+                report = self.reports[name]
+                progress.advance(name, report.valid + report.invalid)
         return Plan(document.header, self.reports, self.rejected)
 
     def _check(self, name: str, batch: Batch) -> None:
@@ -256,8 +284,15 @@ class Validator:
         return self._target_unique[name]
 
 
-def restore(storage: Storage, source: Source, plan: Plan, batch_size: int = BATCH_SIZE) -> None:
+def restore(
+    storage: Storage,
+    source: Source,
+    plan: Plan,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> None:
     """Pass 2: write the records validation accepted, parents first, batch by batch."""
+    progress = progress or _Quiet()
     with open_export(_rewound(source)) as document:
         for name, batch in batches(document, batch_size):
             report = plan.repositories[name]
@@ -271,6 +306,7 @@ def restore(storage: Storage, source: Source, plan: Plan, batch_size: int = BATC
                     report.wrote(data.get("id"), invalid)
             for key, outcome in _write_batch(storage, name, records):
                 report.wrote(key, outcome)
+            progress.advance(name, sum(report.written.values()), report.valid)
 
 
 def _write_batch(storage: Storage, name: str, records: list[Any]) -> list[tuple[str, Any]]:

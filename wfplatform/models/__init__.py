@@ -3,6 +3,7 @@
 from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
 from .control import ModeChangeModel, StorageModeModel, StorageProcessModel
+from .jobs import BackgroundJobModel
 from .migrations import LedgerEntryModel, MigrationRunModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
@@ -10,6 +11,7 @@ from .workflows import WorkflowModel, WorkflowVersionModel
 __all__ = [
     "ApiKeyModel",
     "AuditEntryModel",
+    "BackgroundJobModel",
     "LedgerEntryModel",
     "MigrationRunModel",
     "ModeChangeModel",

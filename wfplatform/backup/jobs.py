@@ -1,0 +1,52 @@
+"""Imports as background jobs: a large document takes longer than an HTTP request may, so
+the service validates and restores it in the background while the caller follows it."""
+
+from __future__ import annotations
+
+from typing import IO, TYPE_CHECKING
+
+from ..jobs import BackgroundJobs, Job
+from ..jobs.store import JobStore
+from ..services.context import Actor
+from .importer import import_export
+from .reader import open_export
+
+if TYPE_CHECKING:
+    from ..storage.adapter import Storage
+
+
+class ImportJobs(BackgroundJobs):
+    def __init__(self, storage: Storage, schema_revision: str | None) -> None:
+        super().__init__("import", JobStore(storage.engine, "import"), storage.processes)
+        self.storage = storage
+        self.schema_revision = schema_revision
+
+    def begin(
+        self, document: IO[bytes], *, dry_run: bool, force: bool, actor: Actor, actor_name: str
+    ) -> Job:
+        """Read the header now (a document that is not an export answers at once), then
+        validate and restore in the background. The job owns `document` and closes it."""
+        kind = "dry_run" if dry_run else "restore"
+        job = Job("import", kind, actor_name, {"dry_run": dry_run, "force": force})
+
+        def prepare() -> None:
+            with open_export(document):  # opening reads and validates the header
+                pass
+
+        def work(job: Job) -> dict:
+            with document:
+                return import_export(
+                    self.storage,
+                    document,
+                    dry_run=dry_run,
+                    force=force,
+                    schema_revision=self.schema_revision,
+                    actor=actor,
+                    progress=job,
+                )
+
+        try:
+            return self.start(job, work, prepare)
+        except BaseException:
+            document.close()
+            raise
