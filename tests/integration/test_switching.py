@@ -14,7 +14,8 @@ from tests.sync import mirror_memory_to_database
 from wfplatform.errors import GuardRefused, StorageUnavailable, ValidationFailed
 from wfplatform.repositories import REPOSITORIES
 from wfplatform.storage.journal import Change
-from wfplatform.storage.modes import DATABASE, MEMORY, Mode
+from wfplatform.storage.mode_registry import ModeRegistry
+from wfplatform.storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
 
 
 def refusal(excinfo, repository: str = "users") -> list[str]:
@@ -238,3 +239,22 @@ def test_readiness_names_every_reason_per_step(make_storage):
     assert report["steps"]["memory-only"] == {"safe": True, "reasons": []}
     assert report["steps"]["dual(read_from=database)"]["safe"] is False
     assert report["only_in_memory"] == 1
+
+
+def test_processes_starting_at_once_on_a_fresh_database_agree_on_the_modes(engine):
+    """Two workers may both find no stored modes; the one that stores second adopts the
+    first one's instead of failing to start."""
+    names = [binding.name for binding in REPOSITORIES]
+    winner = ModeRegistry(engine, names, RepositoryMode.of("dual", MEMORY))
+    loser = ModeRegistry(engine, names, RepositoryMode.of("memory-only"))
+    store_initial_modes = loser.apply
+
+    def after_the_winner(*args, **kwargs):
+        winner.load()
+        return store_initial_modes(*args, **kwargs)
+
+    loser.apply = after_the_winner
+    loser.load()
+
+    assert loser.snapshot() == winner.snapshot()
+    assert loser.get("users").mode is Mode.DUAL

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import as_utc, utcnow
@@ -45,8 +46,12 @@ class ModeRegistry:
                 )
         with self._lock:
             self._modes.update(loaded)
-        if missing:
-            self.apply(missing, actor="system", reason="initial mode from configuration")
+        if not missing:
+            return
+        try:
+            self.apply(missing, actor="system", reason="initial mode from configuration", new=True)
+        except sa_exc.IntegrityError:  # another process starting at once stored them first
+            self.load()
 
     def stored_changes(self) -> dict[str, RepositoryMode]:
         """Modes stored (by another process) that differ from the ones in use here."""
@@ -69,14 +74,24 @@ class ModeRegistry:
             return self._modes[repository]
 
     def apply(
-        self, changes: dict[str, RepositoryMode], *, actor: str, reason: str, forced: bool = False
+        self,
+        changes: dict[str, RepositoryMode],
+        *,
+        actor: str,
+        reason: str,
+        forced: bool = False,
+        new: bool = False,
     ) -> None:
-        """Store the new modes and their history in one transaction, then use them."""
+        """Store the new modes and their history in one transaction, then use them. `new`:
+        the repositories have no stored mode yet (an `IntegrityError` if one appeared)."""
         now = utcnow()
         current = self.snapshot()
         with translate_faults(), new_session(self._engine) as session:
             for name, mode in changes.items():
-                session.merge(_to_row(name, mode))
+                if new:
+                    session.add(_to_row(name, mode))
+                else:
+                    session.merge(_to_row(name, mode))
                 before = current[name]
                 session.add(
                     ModeChangeModel(
