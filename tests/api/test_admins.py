@@ -38,6 +38,20 @@ def test_the_environment_bootstraps_an_admin_once(app, client):
     login(client, "boot@example.com", "boot password")
 
 
+def test_a_worker_starting_late_keeps_the_admin_another_one_made(app, client):
+    """Workers bootstrapping at once: one found no admin, then another created it."""
+    storage, passwords = get_storage(app), services(app).passwords
+    admins.ensure_admin(storage, passwords, "boot@example.com", "boot password")
+    signed_in = login(client, "boot@example.com", "boot password")
+
+    admins.ensure_admin(storage, passwords, "boot@example.com", "boot password", reset=False)
+    assert client.get("/api/users/me", headers=signed_in).status_code == 200
+
+    admins.ensure_admin(storage, passwords, "boot@example.com", "new password")  # the CLI
+    assert client.get("/api/users/me", headers=signed_in).status_code == 401
+    login(client, "boot@example.com", "new password")
+
+
 def test_only_admins_read_the_audit_log(client, auth):
     assert client.get("/api/audit-logs", headers=auth).status_code == 403
     assert client.get("/api/audit-logs").status_code == 401

@@ -25,23 +25,28 @@ from .passwords import Passwords
 log = logging.getLogger(__name__)
 
 
-def ensure_admin(storage: Storage, passwords: Passwords, email: str, password: str) -> User:
+def ensure_admin(
+    storage: Storage, passwords: Passwords, email: str, password: str, *, reset: bool = True
+) -> User:
     """Create the admin in the database, or make the existing account an admin with this
-    password; then let memory know too. Several workers starting at once may race to
-    create it: the loser finds the winner's account and updates that."""
+    password (`reset=False`: an existing admin is kept as it is); then let memory know too.
+    Several workers starting at once may race to create it: the losers keep the winner's
+    admin (rewriting its password hash, salted anew, would sign out whoever logged in)."""
     password_hash = passwords.hash(password)
     try:
-        admin = _store_admin(storage, email, password_hash)
+        admin = _store_admin(storage, email, password_hash, reset)
     except Conflict:
-        admin = _store_admin(storage, email, password_hash)
+        admin = _store_admin(storage, email, password_hash, reset=False)
     load_admins_into_memory(storage)
     return admin
 
 
-def _store_admin(storage: Storage, email: str, password_hash: str) -> User:
+def _store_admin(storage: Storage, email: str, password_hash: str, reset: bool) -> User:
     with translate_faults(), new_session(storage.engine, write=True) as session:
         users = storage.bindings["users"].sql(session)
         existing = users.get_by_email(email)
+        if existing is not None and existing.role == "admin" and not reset:
+            return existing
         if existing is None:
             admin = User(email=email.strip(), password_hash=password_hash, name="Administrator")
         else:
@@ -92,4 +97,4 @@ def bootstrap(storage: Storage, passwords: Passwords, config: dict) -> User | No
     existing = storage.users.get_by_email(email)
     if existing is not None and existing.role == "admin":
         return existing  # idempotent: a restart does not reset a changed password
-    return ensure_admin(storage, passwords, email, password)
+    return ensure_admin(storage, passwords, email, password, reset=False)
