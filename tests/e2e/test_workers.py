@@ -108,3 +108,22 @@ def test_every_worker_follows_a_mode_switch_within_two_seconds(service):
     assert len(workers) >= 2, f"only saw workers {workers}"
     assert all(seen.get(worker) == target for worker in workers), seen
     assert elapsed < 5, f"took {elapsed:.1f}s (workers poll the modes every second)"
+
+
+def test_any_worker_answers_for_an_import_job(service):
+    token = call(service, "POST", "/api/auth/login", ADMIN)[1]["access_token"]
+    status, document = call(service, "GET", "/admin/export", token=token)
+    assert status == 200
+    status, job = call(service, "POST", "/admin/import", document, token)
+    assert status == 202, job
+
+    answers = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(answers) < 20:
+        answers.append(call(service, "GET", f"/admin/imports/{job['id']}", token=token))
+        if answers[-1][1].get("state") != "running":
+            time.sleep(0.05)
+    assert {status for status, _ in answers} == {200}, answers
+    final = answers[-1][1]
+    assert final["state"] == "completed", final
+    assert final["result"]["repositories"]["users"]["written"]["identical"] == 1
