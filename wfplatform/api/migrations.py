@@ -61,17 +61,20 @@ class Migrations(AdminView):
 class Migration(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
+    @blp.alt_response(404, description="no such job or run")
     def get(self, migration_id):
-        """A job's progress (rate, ETA, result), whichever process runs it; for a run
-        recorded without a job (an offline run), the run."""
+        """A job's progress (rate, ETA, result), whichever process runs it, with the run a
+        confirmed job records as it is now (`run`: rolled back since, say); for a run
+        recorded without a job (an offline run), the run alone."""
         jobs = services().migrations
         job = jobs.get(migration_id)
-        if job is not None:
-            return job
         try:
-            return {"run": jobs.migrator.runs.get(migration_id)}
+            run = jobs.migrator.runs.get(migration_id)
         except NotFound:
-            raise NotFound(f"no migration {migration_id}") from None
+            if job is None:
+                raise NotFound(f"no migration {migration_id}") from None
+            return job
+        return {**(job or {}), "run": run}
 
 
 @blp.route("/<migration_id>/rollback")
