@@ -7,9 +7,12 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
 from wfplatform.errors import Conflict
+from wfplatform.migration.runs import RunStore
+from wfplatform.models import LedgerEntryModel
 from wfplatform.repositories.users import SqlUserRepository
 from wfplatform.repositories.workflows import SqlWorkflowRepository
 from wfplatform.storage.sql import new_session
@@ -70,3 +73,18 @@ def test_a_missing_parent_refuses_the_whole_batch(session):
     orphan = make_workflow(make_user())
     with pytest.raises(Conflict, match="refused a replicated record"):
         SqlWorkflowRepository(session).upsert_many([make_workflow(owner), orphan])
+
+
+def test_a_ledger_entry_without_a_before_is_stored_as_every_other_path_stores_it(engine):
+    """`before` is None for inserts. SQLAlchemy's JSON type (SQLite's executemany, the ORM,
+    the per-row path this replaced) stores JSON `null`; json_to_recordset turns a JSON
+    null into SQL NULL, so the two databases now disagree on `before IS NULL`."""
+    runs = RunStore(engine)
+    run_id = runs.create("ops", "test", {})
+    entry = {"repository": "users", "record_id": "x", "action": "insert", "checksum": "c"}
+    with new_session(engine, write=True) as session:
+        runs.record_batch(session, run_id, [{**entry, "before": None}], {})
+        session.commit()
+        is_sql_null = session.scalar(sa.select(LedgerEntryModel.before.is_(None)))
+
+    assert is_sql_null is False

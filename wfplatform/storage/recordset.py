@@ -43,8 +43,17 @@ def _recordset_insert(table: sa.Table, columns: tuple[str, ...], upsert_key: str
         .table_valued(*(sa.column(name, table.c[name].type) for name in columns))
         .render_derived(with_types=True)
     )
-    statement = postgresql.insert(table).from_select(list(columns), sa.select(*recordset.c))
+    values = [_stored_as_sqlalchemy_would(recordset.c[name], table.c[name]) for name in columns]
+    statement = postgresql.insert(table).from_select(list(columns), sa.select(*values))
     return _on_conflict(statement, columns, upsert_key)
+
+
+def _stored_as_sqlalchemy_would(value, column: sa.Column):
+    """`json_to_recordset` reads a JSON `null` as SQL NULL; SQLAlchemy's JSON type stores
+    Python's None as JSON `null` (unless `none_as_null`), and so must this path."""
+    if isinstance(column.type, sa.JSON) and not column.type.none_as_null:
+        return sa.func.coalesce(value, sa.cast(sa.literal("null"), column.type))
+    return value
 
 
 @functools.cache
