@@ -6,8 +6,11 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
+import time
 
 import pytest
+import sqlalchemy as sa
 
 from tests import databases
 from tests.factories import make_api_key, make_user, make_version, make_workflow
@@ -153,6 +156,35 @@ def test_an_export_holds_every_repository_as_of_one_moment(make_storage, mode, r
 
     assert document["repositories"]["users"] == [to_dict(early)]
     assert document["repositories"]["workflows"] == []
+
+
+def test_an_export_waiting_for_the_database_does_not_hold_up_memory(make_storage, engine):
+    """`snapshot` holds memory's lock while its first statement runs. A statement that
+    waits (here behind a lock a migration's ALTER TABLE would take) then stops every
+    memory read and write of the process; with a unit of work that holds a row lock of
+    that table and waits for memory's lock to commit, nobody can move on at all."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's readers never wait for a lock (write-ahead log)")
+    storage = make_storage("dual", read_from=MEMORY)
+    users_read_database_workflows_read_memory(storage)
+    owner = storage.users.add(make_user())
+    workflow = storage.workflows.add(make_workflow(owner))
+    migration = engine.connect()
+    migration.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+    exporting = threading.Thread(target=export_text, args=(storage,), daemon=True)
+    exporting.start()
+    time.sleep(0.5)  # the export's first statement waits for the lock on users
+
+    reading = threading.Thread(target=storage.workflows.get, args=(workflow.id,), daemon=True)
+    reading.start()
+    reading.join(2)
+    held_up = reading.is_alive()
+    migration.rollback()
+    migration.close()
+    exporting.join(10)
+    reading.join(10)
+
+    assert not held_up, "a memory read waited for a database lock"
 
 
 @pytest.mark.parametrize(("mode", "read_from"), [MODES[0], MODES[3]])

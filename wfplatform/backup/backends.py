@@ -48,13 +48,10 @@ def snapshot(storage: Storage) -> Iterator[Callable[[str, int], Iterator[Any]]]:
     session: Session | None = new_session(storage.engine) if in_database else None
     try:
         with translate_faults():
-            if session is not None:
-                _isolate(session)
+            fix_snapshot = _snapshot_statement(storage, session, in_database)
             with storage.memory.lock:
-                if session is not None:  # the first statement fixes the snapshot
-                    session.execute(
-                        sa.select(storage.bindings[in_database[0]].sql.model.id).limit(1)
-                    )
+                if fix_snapshot is not None:
+                    session.execute(fix_snapshot)
                 frozen = storage.memory.freeze(in_memory)
 
             def records(name: str, batch_size: int) -> Iterator[Any]:
@@ -68,8 +65,16 @@ def snapshot(storage: Storage) -> Iterator[Callable[[str, int], Iterator[Any]]]:
             session.close()
 
 
-def _isolate(session: Session) -> None:
+def _snapshot_statement(storage: Storage, session: Session | None, names: list[str]):
+    """The first statement of the reading transaction, which fixes its snapshot. It runs
+    under memory's lock, so it must never wait: on PostgreSQL (REPEATABLE READ) `SELECT 1`
+    takes the snapshot and locks nothing (a table read could queue behind a DDL lock and
+    stall every memory write); SQLite takes its snapshot at the first read of a table, and
+    its readers never wait (write-ahead log)."""
+    if session is None:
+        return None
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    else:
-        session.connection()
+        return sa.select(sa.literal(1))
+    session.connection()
+    return sa.select(storage.bindings[names[0]].sql.model.id).limit(1)
