@@ -36,6 +36,7 @@ def upgrade():
     )
     with op.batch_alter_table('background_jobs', schema=None) as batch_op:
         batch_op.create_index('ix_background_jobs_family_created_at', ['family', 'created_at'], unique=False)
+        batch_op.create_index('uq_background_jobs_running_family', ['family'], unique=True, postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
 
 
 def downgrade():

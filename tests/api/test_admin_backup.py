@@ -138,6 +138,13 @@ def test_an_unknown_import_job_is_404(client, admin):
     assert response.status_code == 404
 
 
+def test_an_import_job_id_with_a_nul_character_is_404(client, admin):
+    """Nothing a client sends produces a 500: PostgreSQL's driver refuses a NUL in a
+    parameter (a ValueError, not a database answer) when the id is looked up."""
+    response = client.get("/admin/imports/a%00b", headers=admin)
+    assert response.status_code == 404
+
+
 def test_the_integrity_check_over_http(app, client, admin):
     clean = client.post("/admin/integrity", json={}, headers=admin)
     assert clean.status_code == 200 and clean.get_json()["problems"] == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 
 from tests.api.conftest import make_admin, register
 from tests.api.test_admin_migration import app  # noqa: F401 (starts in memory-only)
+from wfplatform.storage.sql import new_session
 
 
 @pytest.fixture
@@ -76,3 +78,25 @@ def test_unknown_runs_and_bad_requests(client, admin):
     bad = start(client, admin, on_conflict="whatever")
     assert bad.status_code == 422
     assert client.post("/admin/migrations", json={}).status_code == 401
+
+
+def test_a_failed_backfill_started_over_http_resumes_over_http(client, admin, app):  # noqa: F811
+    """A confirmed job has its run's id, and so does the job that resumes the run: the new
+    job's row must not collide with the old one's (a 500 before anything runs)."""
+    users = [register(client) for _ in range(2)]
+    client.put("/admin/migration/mode", json={"mode": "dual", "reason": "go"}, headers=admin)
+    storage = app.extensions["wf_storage"]
+    differing = dataclasses.replace(storage.users.get(users[0]["id"]), name="Edited in the db")
+    with new_session(storage.engine, write=True) as session:
+        storage.bindings["users"].sql(session).upsert(differing)
+        session.commit()
+
+    failed = start(client, admin, dry_run=False, on_conflict="fail")
+    job = follow(client, admin, failed.headers["Location"])
+    assert job["result"]["run"]["state"] == "failed"
+
+    resumed = start(client, admin, dry_run=False, on_conflict="overwrite", resume=job["id"])
+    assert resumed.status_code == 202, resumed.get_json()
+    assert resumed.get_json()["id"] == job["id"]
+    finished = follow(client, admin, resumed.headers["Location"])
+    assert finished["result"]["run"]["state"] == "completed", finished

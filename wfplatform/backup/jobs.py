@@ -29,7 +29,7 @@ class ImportJobs(BackgroundJobs):
         kind = "dry_run" if dry_run else "restore"
         job = Job("import", kind, actor_name, {"dry_run": dry_run, "force": force})
 
-        def prepare() -> None:
+        def check() -> None:
             with open_export(document):  # opening reads and validates the header
                 pass
 
@@ -46,7 +46,7 @@ class ImportJobs(BackgroundJobs):
                 )
 
         try:
-            return self.start(job, work, prepare)
+            return self.start(job, work, check)
         except BaseException:
             document.close()
             raise

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import Conflict, DomainError, StorageUnavailable
+from ..domain.ids import is_uuid
+from ..errors import DomainError, StorageUnavailable
 from ..storage.processes import ProcessRegistry
-from .job import COMPLETED, FAILED, RUNNING, Job
+from .job import COMPLETED, FAILED, Job
 from .store import JobStore, describe_row
 
 log = logging.getLogger(__name__)
@@ -19,26 +20,32 @@ SAVE_EVERY = 1.0  # seconds between progress saves
 FINISH_TRIES = 5  # a job's outcome is saved even if the database blinks meanwhile
 
 
+class JobFenced(Exception):
+    """Another process found this job's process silent and reported the job interrupted
+    (another job may run now): the job must stop rather than write on beside it."""
+
+
 class BackgroundJobs:
-    """`start` checks, records and launches; `get`/`recent` answer from this process for its
-    own jobs (always current) and from the database for the others'."""
+    """`start` checks, claims and launches; `get`/`recent` answer from this process for its
+    running jobs and from the database for every other job (finished ones included)."""
 
     def __init__(self, family: str, store: JobStore, processes: ProcessRegistry) -> None:
         self.family = family
         self.store = store
         self.processes = processes
         self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}  # running here, or ended with the outcome unsaved
         self._runners: dict[str, threading.Thread] = {}
 
-    def start(self, job: Job, work: Callable[[Job], dict], prepare=None) -> Job:
-        """Refuse while a job of this family runs anywhere; else run `prepare()` (checks
-        that should answer at once; it may return the job's id), record and launch."""
+    def start(self, job: Job, work: Callable[[Job], dict], check=None) -> Job:
+        """Run `check()` (what should answer at once; it writes nothing), claim the job in
+        the database (refused while a job of this family runs anywhere), then run
+        `work(job)` in a thread; its result or error becomes the job's outcome."""
+        if check is not None:
+            check()
         with self._lock:
-            self._refuse_while_running()
-            if prepare is not None:
-                job.id = prepare() or job.id
-            self.store.create(job, self.processes.id)
+            self._interrupt_orphans()
+            self.store.claim(job, self.processes.id)
             self._jobs[job.id] = job
         job.on_advance = self._saver()
         runner = threading.Thread(target=self._run, args=(job, work), name=f"wf-{self.family}")
@@ -48,6 +55,8 @@ class BackgroundJobs:
         return job
 
     def get(self, job_id: str) -> dict[str, Any] | None:
+        if not is_uuid(job_id):
+            return None
         job = self._jobs.get(job_id)
         if job is not None:
             return job.describe()
@@ -70,12 +79,6 @@ class BackgroundJobs:
             runner.join(timeout)
         return self.get(job_id)
 
-    def _refuse_while_running(self) -> None:
-        self._interrupt_orphans()
-        finished_here = {key for key, job in self._jobs.items() if job.state != RUNNING}
-        if any(row.id not in finished_here for row in self.store.running()):
-            raise Conflict(f"another {self.family} job is running; follow it or wait")
-
     def _interrupt_orphans(self) -> None:
         """Running jobs of processes that stopped beating: they will never finish."""
         running = self.store.running()
@@ -93,30 +96,47 @@ class BackgroundJobs:
                 return
             last = time.monotonic()
             try:
-                self.store.save(job)
+                saved = self.store.save(job, self.processes.id)
             except StorageUnavailable as error:  # progress only: the job carries on
                 log.warning("%s job %s: progress not saved: %s", self.family, job.id, error)
+                return
+            if not saved:
+                raise JobFenced(f"{self.family} job {job.id} was reported interrupted")
 
         return save
 
     def _run(self, job: Job, work: Callable[[Job], dict]) -> None:
         try:
             job.finish(COMPLETED, result=work(job))
-        except DomainError as error:
+        except JobFenced:
+            log.error(
+                "%s job %s stopped: another process reported it interrupted", self.family, job.id
+            )
+            self._forget(job)
+            return
+        except (DomainError, StorageUnavailable) as error:
             job.finish(FAILED, error=error.to_dict()["error"])
         except Exception as error:  # the job reports it; the service carries on
             log.exception("%s job %s failed", self.family, job.id)
             job.finish(FAILED, error={"code": "internal_error", "message": type(error).__name__})
-        self._save_outcome(job)
+        if self._save_outcome(job):
+            self._forget(job)
 
-    def _save_outcome(self, job: Job) -> None:
+    def _save_outcome(self, job: Job) -> bool:
         for attempt in range(FINISH_TRIES):
             try:
-                self.store.save(job)
-                return
+                if not self.store.save(job, self.processes.id):
+                    log.error(
+                        "%s job %s ended after it was reported interrupted", self.family, job.id
+                    )
+                return True
             except StorageUnavailable as error:
                 log.warning("%s job %s: outcome not saved yet: %s", self.family, job.id, error)
                 time.sleep(2**attempt * 0.1)
-        log.error(
-            "%s job %s: outcome not saved; this process still answers for it", self.family, job.id
-        )
+        log.error("%s job %s: outcome not saved; only this process knows it", self.family, job.id)
+        return False
+
+    def _forget(self, job: Job) -> None:
+        """The database answers for the job from now on, in every process alike."""
+        self._jobs.pop(job.id, None)
+        self._runners.pop(job.id, None)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import as_utc, utcnow
+from ..errors import Conflict
 from ..models import BackgroundJobModel
 from ..storage.sql import new_session, translate_faults
 from .job import INTERRUPTED, RUNNING, Job
@@ -21,36 +23,48 @@ class JobStore:
         self._engine = engine
         self.family = family
 
-    def create(self, job: Job, process_id: str) -> None:
-        now = utcnow()
+    def claim(self, job: Job, process_id: str) -> None:
+        """Record `job` as running in `process_id`; a finished job with its id (a run being
+        resumed) starts again. The database keeps one running job per family (a partial
+        unique index), so two processes starting at once cannot both succeed."""
         with translate_faults(), new_session(self._engine, write=True) as session:
-            session.add(
-                BackgroundJobModel(
-                    id=job.id,
-                    family=self.family,
-                    kind=job.kind,
-                    state=job.state,
-                    created_by=job.created_by,
-                    process_id=process_id,
-                    created_at=now,
-                    updated_at=now,
-                    parameters=job.parameters,
-                    progress=_progress(job),
-                )
-            )
-            session.commit()
+            row = session.get(BackgroundJobModel, job.id)
+            if row is None:
+                row = BackgroundJobModel(id=job.id, family=self.family)
+                session.add(row)
+            elif row.family != self.family or row.state == RUNNING:
+                raise Conflict(f"job {job.id} is running; follow it or wait")
+            row.kind, row.state, row.created_by = job.kind, job.state, job.created_by
+            row.process_id, row.parameters, row.progress = process_id, job.parameters, {}
+            row.created_at = row.updated_at = job.started_at
+            row.finished_at = row.result = row.error = None
+            try:
+                session.commit()
+            except sa_exc.IntegrityError:
+                raise Conflict(f"another {self.family} job is running; follow it or wait") from None
 
-    def save(self, job: Job) -> None:
-        """The job's progress, and its outcome once it has one."""
-        now = utcnow()
-        values: dict[str, Any] = {"state": job.state, "updated_at": now, "progress": _progress(job)}
+    def save(self, job: Job, process_id: str) -> bool:
+        """The job's progress, and its outcome once it has one. False when the job is no
+        longer this process's to save: another process found it interrupted."""
+        values: dict[str, Any] = {
+            "state": job.state,
+            "updated_at": utcnow(),
+            "progress": _progress(job),
+        }
         if job.state != RUNNING:
-            values.update(finished_at=now, result=job.result, error=job.error)
+            values.update(finished_at=job.finished_at, result=job.result, error=job.error)
         with translate_faults(), new_session(self._engine, write=True) as session:
-            session.execute(
-                sa.update(BackgroundJobModel).where(BackgroundJobModel.id == job.id).values(values)
+            saved = session.execute(
+                sa.update(BackgroundJobModel)
+                .where(
+                    BackgroundJobModel.id == job.id,
+                    BackgroundJobModel.state == RUNNING,
+                    BackgroundJobModel.process_id == process_id,
+                )
+                .values(values)
             )
             session.commit()
+        return saved.rowcount == 1
 
     def get(self, job_id: str) -> BackgroundJobModel | None:
         with translate_faults(), new_session(self._engine) as session:

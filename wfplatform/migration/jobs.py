@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from ..domain.ids import new_id
 from ..jobs import BackgroundJobs, Job
 from ..jobs.store import JobStore
 from .migrator import Migrator, Options
@@ -18,24 +19,23 @@ class MigrationJobs(BackgroundJobs):
 
     def begin(self, kind: str, options: Options, actor: str, resume: str | None = None) -> Job:
         """Check the guards now (a refusal answers at once), then run in the background.
-        A confirmed job has the id of the run it records."""
-        job = Job("migration", kind, actor, asdict(options))
+        A confirmed job has the id of the run it records (a resumed run's, on resume)."""
+        job = Job("migration", kind, actor, asdict(options), id=resume or new_id())
 
-        def prepare() -> str | None:
+        def check() -> None:
             if kind == "confirm":
-                run_id = self.migrator.start(options, actor, resume)
+                self.migrator.check_start(options, resume)
             else:
-                run_id = None
                 self.migrator.check(options, writing=False)
             job.totals = self._sizes(options)
-            return run_id
 
         def work(job: Job) -> dict:
-            if kind == "confirm":
-                return self.migrator.confirm(options, actor, job.advance, run_id=job.id)
-            return self.migrator.dry_run(options, job.advance)
+            if kind == "dry_run":
+                return self.migrator.dry_run(options, job.advance)
+            self.migrator.open_run(options, actor, resume, run_id=job.id)
+            return self.migrator.confirm(options, actor, job.advance, run_id=job.id)
 
-        return self.start(job, work, prepare)
+        return self.start(job, work, check)
 
     def _sizes(self, options: Options) -> dict[str, int]:
         storage = self.migrator.storage

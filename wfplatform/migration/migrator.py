@@ -89,12 +89,23 @@ class Migrator:
     def start(self, options: Options, actor: str, resume: str | None = None) -> str:
         """Check the guards and record the run (or reopen `resume`, an interrupted one);
         returns its id for `confirm`."""
+        self.check_start(options, resume)
+        return self.open_run(options, actor, resume)
+
+    def check_start(self, options: Options, resume: str | None = None) -> None:
+        """What `start` refuses, without writing anything."""
         self.check(options, writing=True)
+        if resume is not None:
+            run = self.runs.get(resume)
+            if run["state"] not in RESUMABLE:
+                raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
+
+    def open_run(
+        self, options: Options, actor: str, resume: str | None = None, run_id: str | None = None
+    ) -> str:
+        """Record a new run (with `run_id`, when given), or mark `resume` running again."""
         if resume is None:
-            return self.runs.create(actor, self.source, asdict(options))
-        run = self.runs.get(resume)
-        if run["state"] not in RESUMABLE:
-            raise Conflict(f"run {resume} is {run['state']}; only a stopped run resumes")
+            return self.runs.create(actor, self.source, asdict(options), run_id)
         self.runs.set_state(resume, RUNNING)
         return resume
 

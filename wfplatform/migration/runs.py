@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..domain.codec import as_utc, utcnow
+from ..domain.ids import is_uuid, new_id
 from ..errors import NotFound
 from ..models import LedgerEntryModel, MigrationRunModel
 from ..storage.recordset import insert_rows
@@ -30,8 +30,10 @@ class RunStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, actor: str, source: str, options: dict[str, Any]) -> str:
-        run_id = str(uuid.uuid4())
+    def create(
+        self, actor: str, source: str, options: dict[str, Any], run_id: str | None = None
+    ) -> str:
+        run_id = run_id or new_id()
         now = utcnow()
         with translate_faults(), new_session(self._engine, write=True) as session:
             session.add(
@@ -50,6 +52,8 @@ class RunStore:
         return run_id
 
     def get(self, run_id: str) -> dict[str, Any]:
+        if not is_uuid(run_id):
+            raise NotFound(f"no migration run {run_id}")
         with translate_faults(), new_session(self._engine) as session:
             row = session.get(MigrationRunModel, run_id)
             if row is None:

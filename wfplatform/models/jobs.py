@@ -14,11 +14,21 @@ from .types import JSONDocument, Timestamp
 
 class BackgroundJobModel(db.Model):
     """One job: `family` groups the jobs of which one runs at a time (`migration`,
-    `import`), `process_id` names the storage process running it (its heartbeat tells
-    whether the job can still finish), `progress` is rewritten as the job advances."""
+    `import`; the partial unique index makes it so across processes), `process_id` names
+    the storage process running it (its heartbeat tells whether the job can still
+    finish), `progress` is rewritten as the job advances."""
 
     __tablename__ = "background_jobs"
-    __table_args__ = (sa.Index("ix_background_jobs_family_created_at", "family", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_background_jobs_family_created_at", "family", "created_at"),
+        sa.Index(
+            "uq_background_jobs_running_family",
+            "family",
+            unique=True,
+            postgresql_where=sa.text("state = 'running'"),
+            sqlite_where=sa.text("state = 'running'"),
+        ),
+    )
 
     id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)
     family: so.Mapped[str] = so.mapped_column(sa.String(40))

@@ -9,10 +9,10 @@ snapshot and its audit entry."""
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from typing import Any
 
 from ..domain.codec import utcnow
+from ..domain.ids import is_uuid, new_id
 from ..domain.workflows import MAX_LENGTHS, Workflow, WorkflowVersion, graph_problems
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..repositories.base import Page
@@ -89,7 +89,7 @@ class Workflows:
     def duplicate(self, actor: Actor, workflow_id: str) -> Workflow:
         """A draft copy owned by `actor` (anyone who may read the original)."""
         _require_uuid(workflow_id)
-        copy_id = str(uuid.uuid4())  # the same id if the unit of work runs again
+        copy_id = new_id()  # the same id if the unit of work runs again
 
         def duplicate(uow) -> Workflow:
             source = _readable(uow.workflows.get(workflow_id), actor)
@@ -212,11 +212,8 @@ def _readable(workflow: Workflow | None, actor: Actor) -> Workflow:
 
 
 def _require_uuid(workflow_id: str) -> None:
-    """Ids are UUIDs: anything else cannot name a workflow (and never reaches a query)."""
-    try:
-        uuid.UUID(workflow_id)
-    except (ValueError, TypeError, AttributeError):
-        raise NotFound("no such workflow") from None
+    if not is_uuid(workflow_id):
+        raise NotFound("no such workflow")
 
 
 def _normalise(fields: dict[str, Any]) -> dict[str, Any]:

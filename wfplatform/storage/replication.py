@@ -173,22 +173,27 @@ class Replicator:
 
 
 class SyncWorker:
-    """The adapter's background duties, every `interval` seconds (or when woken): say this
-    process is alive, follow mode changes made by other processes (and warn when several
-    processes share per-process modes), and replay the journal while it is not empty."""
+    """The adapter's background duties, every `interval` seconds (or when woken): follow
+    mode changes made by other processes (and warn when several processes share
+    per-process modes), and replay the journal while it is not empty. A thread of its own
+    says this process is alive, so a long replay or a switch waiting for its gate never
+    makes the process look dead (its jobs would be reported interrupted)."""
 
     def __init__(self, storage: Storage, interval: float = 1.0) -> None:
         self._storage = storage
         self._interval = interval
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._warned: str | None = None
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="wf-storage-sync", daemon=True)
-            self._thread.start()
+        if self._threads:
+            return
+        for target, name in ((self._run, "wf-storage-sync"), (self._beat, "wf-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def wake(self) -> None:
         self._wake.set()
@@ -196,9 +201,19 @@ class SyncWorker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                with suppress_instrumentation():
+                    self._storage.processes.beat()
+            except StorageUnavailable as fault:
+                self._storage.health.mark_down(fault.message)
+            except Exception:  # the heartbeat must survive anything and try again
+                log.exception("heartbeat failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -216,7 +231,6 @@ class SyncWorker:
     def _tick(self) -> None:
         storage = self._storage
         with suppress_instrumentation():  # a trace of SQL spans every second helps nobody
-            storage.processes.beat()
             storage.follow_mode_changes()
             warning = storage.process_warning()
         if warning and warning != self._warned:
