@@ -4,8 +4,9 @@
   the old mode and half in the new one.
 * `StripedLocks`: writes to the same record hold the same stripe while both backends are
   written, so both see the same order. Stripes are taken in index order: no deadlock.
-* `WriteTracker`: counts writes begun and finished per repository, so a shadow comparison can
-  tell that a write raced it and skip instead of reporting a false mismatch.
+* `WriteTracker`: counts writes begun and finished per repository and per stripe of keys, so
+  a shadow comparison can tell that a write raced it and skip instead of reporting a false
+  mismatch.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class ModeGate:
@@ -93,30 +95,44 @@ class StripedLocks:
 
 
 class WriteTracker:
-    def __init__(self) -> None:
+    """Writes begun and finished, per repository and per stripe of record keys. A read of
+    one record by its key is raced only by writes to that record (its stripe): counting
+    per stripe lets it be compared while other records of the repository are written.
+    Any other read (a list, a lookup by email) may be changed by any write to the
+    repository, so it goes by the repository's count."""
+
+    def __init__(self, stripes: int = 1024) -> None:
+        self._stripes = stripes
         self._lock = threading.Lock()
-        self._begun: Counter[str] = Counter()
-        self._finished: Counter[str] = Counter()
+        self._begun: Counter[Hashable] = Counter()
+        self._finished: Counter[Hashable] = Counter()
 
     @contextmanager
-    def writing(self, repositories: Iterable[str]) -> Iterator[None]:
-        names = set(repositories)
+    def writing(self, records: Iterable[tuple[str, str]]) -> Iterator[None]:
+        records = list(records)
+        slots = {repository for repository, _ in records}
+        slots |= {self._slot(repository, key) for repository, key in records}
         with self._lock:
-            self._begun.update(names)
+            self._begun.update(slots)
         try:
             yield
         finally:
             with self._lock:
-                self._finished.update(names)
+                self._finished.update(slots)
 
-    def token(self, repository: str) -> int | None:
-        """A token for a quiet moment, or None while a write is in flight."""
+    def token(self, repository: str, key: Any = None) -> int | None:
+        """A token for a quiet moment of the repository (or of the record `key`), or None
+        while a write is in flight."""
+        slot = repository if key is None else self._slot(repository, key)
         with self._lock:
-            begun = self._begun[repository]
-            return begun if begun == self._finished[repository] else None
+            begun = self._begun[slot]
+            return begun if begun == self._finished[slot] else None
 
-    def unchanged_since(self, repository: str, token: int | None) -> bool:
-        return token is not None and self.token(repository) == token
+    def unchanged_since(self, repository: str, token: int | None, key: Any = None) -> bool:
+        return token is not None and self.token(repository, key) == token
+
+    def _slot(self, repository: str, key: Any) -> tuple[str, int]:
+        return repository, zlib.crc32(str(key).encode()) % self._stripes
 
 
 class CommitSequencer:

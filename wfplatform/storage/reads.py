@@ -30,7 +30,7 @@ class Reader:
         with storage.gate.operation():
             mode = storage.modes.get(repository)
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
-                shadow_token = self._shadow_token(repository, mode)
+                shadow = self._shadow_token(repository, operation, args, kwargs, mode)
                 backend, result = self._read_with_fallback(
                     repository, operation, args, kwargs, mode
                 )
@@ -38,10 +38,8 @@ class Reader:
                 if result is None and backend == DATABASE and mode.mode is Mode.DUAL:
                     result = self._lazy_sync(repository, operation, args, kwargs)
                     span.set_attribute("wf.storage.lazy_synced", result is not None)
-                if shadow_token is not None and backend == mode.primary:
-                    self._queue_shadow(
-                        repository, operation, args, kwargs, mode, result, shadow_token
-                    )
+                if shadow is not None and backend == mode.primary:
+                    self._queue_shadow(repository, operation, args, kwargs, mode, result, *shadow)
                 return result
 
     def run(self, repository: str, backend: str, operation: str, args: tuple, kwargs: dict) -> Any:
@@ -104,13 +102,25 @@ class Reader:
         return record
 
     # -- shadow reads -------------------------------------------------------------------------
-    def _shadow_token(self, repository: str, mode: RepositoryMode) -> int | None:
+    def _record_key(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
+        """The record key a read is by (`get(key)`), or None for any other read."""
+        interface = self._storage.bindings[repository].interface
+        key_arg = key_argument(interface, operation)
+        return None if key_arg is None else _argument(interface, operation, key_arg, args, kwargs)
+
+    def _shadow_token(
+        self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
+    ) -> tuple[int, Any] | None:
+        """For a sampled read in a quiet moment: the write tracker's token and the record
+        key the read is by (None when it is not by one)."""
         if mode.secondary is None or mode.shadow_rate <= 0 or random.random() >= mode.shadow_rate:
             return None
-        token = self._storage.tracker.token(repository)
+        key = self._record_key(repository, operation, args, kwargs)
+        token = self._storage.tracker.token(repository, key)
         if token is None:
             self._storage.stats.add(repository, "shadow_skipped")
-        return token
+            return None
+        return token, key
 
     def _queue_shadow(
         self,
@@ -121,6 +131,7 @@ class Reader:
         mode: RepositoryMode,
         result: Any,
         token: int,
+        key: Any,
     ) -> None:
         storage = self._storage
         expected = normalise(result)
@@ -132,7 +143,7 @@ class Reader:
                 except StorageUnavailable:
                     storage.stats.error(repository, mode.secondary, fell_back=False)
                     return
-                if not storage.tracker.unchanged_since(repository, token):
+                if not storage.tracker.unchanged_since(repository, token, key):
                     storage.stats.add(repository, "shadow_skipped")
                     return
                 storage.stats.add(repository, "shadow_compares")

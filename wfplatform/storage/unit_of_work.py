@@ -97,7 +97,7 @@ class UnitOfWork:
         # up, rolls back and is run again (see `Storage.atomic`).
         mixed = bool(memory_first) and len(memory_first) < len(records)
         patience = MIXED_LOCK_PATIENCE if mixed else None
-        with storage.tracker.writing(touched):
+        with storage.tracker.writing(records):
             with storage.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
