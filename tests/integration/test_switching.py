@@ -13,6 +13,7 @@ from tests.factories import make_user
 from tests.sync import mirror_memory_to_database
 from wfplatform.errors import GuardRefused, StorageUnavailable, ValidationFailed
 from wfplatform.repositories import REPOSITORIES
+from wfplatform.storage import fleet
 from wfplatform.storage.journal import Change
 from wfplatform.storage.mode_registry import ModeRegistry
 from wfplatform.storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
@@ -258,3 +259,29 @@ def test_processes_starting_at_once_on_a_fresh_database_agree_on_the_modes(engin
 
     assert loser.snapshot() == winner.snapshot()
     assert loser.get("users").mode is Mode.DUAL
+
+
+def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage):
+    """A switch is decided by whichever worker serves the request: another worker's
+    waiting journal or recent errors must refuse the step there too."""
+    here = make_storage("dual", read_from=DATABASE)
+    there = make_storage("dual", read_from=DATABASE)
+    there.journal.append([Change("users", make_user().id, None)])
+    for _ in range(9):
+        there.stats.observe("users", DATABASE, "read", 1.0)
+    there.stats.error("users", DATABASE, fell_back=True)
+    there.processes.beat(fleet.activity(there))
+
+    report = here.readiness("users")
+    assert report["journal"] == 1
+    assert (report["recent"]["operations"], report["recent"]["errors"]) == (9, 1)
+    with pytest.raises(GuardRefused) as refused:
+        here.switch("database-only", reason="finish", actor="ops")
+    reasons = refusal(refused)
+    assert "the sync journal holds 1 writes: run sync first" in reasons
+    assert any(reason.startswith("1 errors in 9 operations") for reason in reasons), reasons
+
+    assert there.replay_journal()["pending"] == 0  # replayed; the errors age out...
+    there.stats.reset()
+    there.processes.beat(fleet.activity(there))
+    here.switch("database-only", reason="finish", actor="ops")  # ... so the step is safe

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm as so
 
 from ..extensions import db
-from .types import Timestamp
+from .types import JSONDocument, Timestamp
 
 
 class StorageModeModel(db.Model):
@@ -51,3 +52,5 @@ class StorageProcessModel(db.Model):
     pid: so.Mapped[int] = so.mapped_column(sa.Integer)
     started_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
     last_seen: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
+    # What guards must see of every process: its journal length and recent counts.
+    activity: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONDocument)

@@ -22,7 +22,7 @@ from ..domain.codec import utcnow
 from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, RepositoryBackends
 from ..repositories.memory import MemoryRepository
-from . import readiness, switching, verify
+from . import fleet, readiness, switching, verify
 from .health import DatabaseHealth
 from .journal import SyncJournal
 from .locks import CommitSequencer, LockTimeout, ModeGate, StripedLocks, WriteTracker
@@ -100,7 +100,7 @@ class Storage:
             log.info("journal holds %d entries from an earlier run", len(self.journal))
             self.replay_journal()
         try:
-            self.processes.beat()
+            self.processes.beat(fleet.activity(self))
         except StorageUnavailable as fault:  # the worker keeps trying
             self.health.mark_down(fault.message)
         self.sync_worker.start()

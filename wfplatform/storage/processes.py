@@ -9,6 +9,7 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,7 +30,8 @@ class ProcessRegistry:
         self.hostname = socket.gethostname()
         self.started_at = utcnow()
 
-    def beat(self) -> None:
+    def beat(self, activity: dict[str, Any] | None = None) -> None:
+        """Say this process is alive, publishing `activity` (see `storage.fleet`)."""
         now = utcnow()
         with translate_faults(), new_session(self._engine, write=True) as session:
             session.merge(
@@ -39,6 +41,7 @@ class ProcessRegistry:
                     pid=self.pid,
                     started_at=self.started_at,
                     last_seen=now,
+                    activity=activity,
                 )
             )
             session.execute(
@@ -66,6 +69,21 @@ class ProcessRegistry:
                     "this_process": row.id == self.id,
                 }
                 for row in rows
+            ]
+
+    def activity_of_others(self, within: timedelta) -> list[tuple[dict[str, Any], bool]]:
+        """(activity, alive) of the other processes seen within `within`."""
+        now = utcnow()
+        with translate_faults(), new_session(self._engine) as session:
+            rows = session.execute(
+                sa.select(StorageProcessModel.activity, StorageProcessModel.last_seen).where(
+                    StorageProcessModel.id != self.id,
+                    StorageProcessModel.last_seen >= now - within,
+                    StorageProcessModel.activity.is_not(None),
+                )
+            )
+            return [
+                (activity, as_utc(last_seen) >= now - ALIVE_WITHIN) for activity, last_seen in rows
             ]
 
     def leave(self) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
+from . import fleet
 from .modes import STEPS, RepositoryMode
 from .recent import WINDOW_SECONDS
 from .verify import compare_repository
@@ -44,22 +45,25 @@ class BackendCounts:
 
 
 def backend_counts(storage: Storage, repository: str) -> BackendCounts:
-    """A complete comparison: a guard must see stale copies, not only missing ones."""
+    """A complete comparison (a guard must see stale copies, not only missing ones), and
+    the journals and recent counts of every process on the database (see `fleet`)."""
     recent = storage.stats.recent(repository)
-    counts = BackendCounts(
-        journal=len(storage.journal),
-        recent_operations=recent["operations"],
-        recent_errors=recent["errors"],
-        recent_mismatches=recent["mismatches"],
-    )
+    counts = BackendCounts(journal=len(storage.journal))
     try:
+        elsewhere = fleet.others(storage)
+        counts.journal += elsewhere.journal
+        recent += elsewhere.recent_of(repository)
         report = compare_repository(storage, repository)
     except StorageUnavailable as fault:
         counts.database_error = fault.message
-        return counts
-    counts.only_in_memory = report["counts"]["only_in_memory"]
-    counts.only_in_database = report["counts"]["only_in_database"]
-    counts.differing = report["counts"]["differing"]
+        report = None
+    counts.recent_operations = recent["operations"]
+    counts.recent_errors = recent["errors"]
+    counts.recent_mismatches = recent["mismatches"]
+    if report is not None:
+        counts.only_in_memory = report["counts"]["only_in_memory"]
+        counts.only_in_database = report["counts"]["only_in_database"]
+        counts.differing = report["counts"]["differing"]
     return counts
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ..domain.codec import from_dict, to_dict
 from ..errors import DomainError, StorageUnavailable
 from ..repositories.base import WRITE
+from . import fleet
 from .journal import Change
 from .modes import DATABASE
 from .sql import new_session, translate_faults
@@ -209,7 +210,7 @@ class SyncWorker:
         while not self._stop.wait(self._interval):
             try:
                 with suppress_instrumentation():
-                    self._storage.processes.beat()
+                    self._storage.processes.beat(fleet.activity(self._storage))
             except StorageUnavailable as fault:
                 self._storage.health.mark_down(fault.message)
             except Exception:  # the heartbeat must survive anything and try again

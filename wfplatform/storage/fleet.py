@@ -1,0 +1,50 @@
+"""What every process using the database says about itself, for the guards.
+
+Each process keeps its own sync journal and its own counts of recent operations, errors
+and mismatches. A switch is decided in whichever process serves the request, so each
+process publishes these with its heartbeat (`ProcessRegistry.beat`), and the guards add
+up what the others published to this process's own: a journal waiting in another worker,
+or errors another worker saw, refuse a step forward as they would here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from .recent import WINDOW_SECONDS
+
+if TYPE_CHECKING:
+    from .adapter import Storage
+
+
+def activity(storage: Storage) -> dict[str, Any]:
+    """This process's contribution, as its heartbeat publishes it."""
+    return {
+        "journal": len(storage.journal),
+        "recent": {name: dict(storage.stats.recent(name)) for name in storage.bindings},
+    }
+
+
+@dataclass
+class Others:
+    """The other processes' journals (live processes: a dead one's journal is adopted by
+    the next process to start) and recent counts (anyone seen within the window)."""
+
+    journal: int = 0
+    recent: dict[str, Counter] = field(default_factory=dict)
+
+    def recent_of(self, repository: str) -> Counter:
+        return self.recent.get(repository, Counter())
+
+
+def others(storage: Storage) -> Others:
+    result = Others()
+    window = timedelta(seconds=WINDOW_SECONDS)
+    for published, alive in storage.processes.activity_of_others(window):
+        if alive:
+            result.journal += int(published.get("journal", 0))
+        for name, counts in published.get("recent", {}).items():
+            result.recent.setdefault(name, Counter()).update(counts)
+    return result
