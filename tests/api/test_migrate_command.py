@@ -54,9 +54,14 @@ def test_dry_run_confirm_and_rollback_against_a_running_service(service, client)
     assert "completed" in confirmed.output and "users" in confirmed.output
     (latest, *_) = client.get("/admin/migrations", headers=admin).get_json()["items"]
 
+    preview = run("--url", url, "--token", token, "--rollback", latest["id"], "--dry-run")
+    assert preview.exit_code == 0 and "would undo 2 users" in preview.output
     undone = run("--url", url, "--token", token, "--rollback", latest["id"], "--json")
     assert undone.exit_code == 0, undone.output
+    assert json.loads(undone.stdout)["dry_run"] is False
     assert json.loads(undone.stdout)["undone"]["users"] == 2
+    verify = client.post("/admin/migration/verify", json={}, headers=admin).get_json()
+    assert verify["repositories"]["users"]["counts"]["only_in_memory"] == 2
 
 
 def test_a_dry_run_with_conflicts_exits_2(service, client, app):  # noqa: F811
@@ -73,6 +78,57 @@ def test_a_dry_run_with_conflicts_exits_2(service, client, app):  # noqa: F811
     assert "conflict" in result.output
 
 
-def test_a_source_or_a_url_is_required():
-    assert run().exit_code == 2  # click's usage error
-    assert "choose --url" in run().output
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "choose --url"),
+        (("--url", "http://x", "--source", __file__), "choose one of --url"),
+        (("--source", __file__, "--dry-run", "--confirm"), "exclude each other"),
+        (("--source", __file__, "--resume", "r", "--dry-run"), "cannot be a --dry-run"),
+        (("--source", __file__, "--force"), "--rollback only"),
+        (("--source", __file__, "--batch-size", "0"), "--batch-size"),
+        (("--source", __file__, "--bogus"), "No such option"),
+    ],
+)
+def test_usage_errors_exit_1_not_2_which_means_conflicts_found(args, message):
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_an_unreachable_service_is_an_error_not_a_traceback():
+    for url in ("http://127.0.0.1:9", "notaurl"):
+        result = run("--url", url, "--token", "t")
+        assert result.exit_code == 1
+        assert "did not answer" in result.output
+
+
+def test_a_source_that_is_not_an_export_is_an_error_not_a_traceback(app, tmp_path):  # noqa: F811
+    bad = tmp_path / "cut.json"
+    bad.write_text('{"format": "wfplatform.export", "format_version": 1, "expo')
+    with app.app_context():
+        result = run("--source", str(bad))
+    assert result.exit_code == 1
+    assert "error:" in result.output
+
+
+def test_an_offline_dry_run_finds_a_unique_value_twice_in_the_file(app, tmp_path):  # noqa: F811
+    """Live memory never holds two users with one email; an export file can."""
+    from tests.factories import make_user
+    from wfplatform.domain.codec import to_dict
+
+    users = [to_dict(make_user(email=email)) for email in ("twice@example.com", "TWICE@x.org")]
+    users[1]["email"] = "TWICE@example.com"  # the same address in another case
+    document = {
+        "format": "wfplatform.export", "format_version": 1,
+        "exported_at": "2026-01-01T00:00:00+00:00", "schema_revision": None,
+        "repositories": {"users": sorted(users, key=lambda user: user["id"])},
+    }  # fmt: skip
+    source = tmp_path / "twice.json"
+    source.write_text(json.dumps(document))
+    with app.app_context():
+        result = run("--source", str(source), "--json")
+
+    assert result.exit_code == 2, result.output
+    counts = json.loads(result.stdout)["repositories"]["users"]
+    assert (counts["insert"], counts["conflict"]) == (1, 1)

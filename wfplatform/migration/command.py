@@ -8,15 +8,19 @@ Exit codes: 0 done, 2 a dry-run found conflicts or invalid records, 3 refused by
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 from flask import current_app, has_app_context
 
-from ..errors import DomainError, GuardRefused
-from .migrator import ON_CONFLICT, Options
+from ..errors import DomainError, GuardRefused, StorageUnavailable
+from ..extensions import db
+from . import guards
+from .migrator import ON_CONFLICT, Migrator, Options
 from .offline import offline_migrator
 from .output import (
+    EXIT_DONE,
     EXIT_ERROR,
     ProgressBar,
     exit_code,
@@ -24,14 +28,30 @@ from .output import (
     print_rollback,
     refusal,
 )
-from .remote import Service, ServiceError
+from .remote import Service, ServiceError, Unreachable
 
 
-@click.command("migrate-data")
-@click.option("--dry-run", "action", flag_value="dry_run", default=True, help="Report only.")
-@click.option("--confirm", "action", flag_value="confirm", help="Copy, and record a run.")
+class _Command(click.Command):
+    """Usage errors exit 1 like any error: click's 2 would read as "a dry-run found
+    conflicts" to a script checking the exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.exit_code = EXIT_ERROR
+            raise
+
+
+class _UsageError(click.UsageError):
+    exit_code = EXIT_ERROR
+
+
+@click.command("migrate-data", cls=_Command)
+@click.option("--dry-run", is_flag=True, help="Report only (the default); --rollback: preview.")
+@click.option("--confirm", is_flag=True, help="Copy, and record a run.")
 @click.option("--rollback", "rollback_run", metavar="RUN_ID", help="Undo exactly that run.")
-@click.option("--resume", metavar="RUN_ID", help="Continue an interrupted run.")
+@click.option("--resume", metavar="RUN_ID", help="Continue an interrupted run (copies).")
 @click.option("--repositories", default="", help="Comma-separated; all when omitted.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--on-conflict", type=click.Choice(ON_CONFLICT), default="skip", show_default=True)
@@ -40,16 +60,13 @@ from .remote import Service, ServiceError
 @click.option("--url", help="A running service, e.g. http://127.0.0.1:8000.")
 @click.option("--token", envvar="WF_TOKEN", help="An admin's token or API key (or WF_TOKEN).")
 @click.option("--source", type=click.Path(exists=True, dir_okay=False), help="An export file.")
-def migrate_data(action, rollback_run, resume, repositories, batch_size, on_conflict, as_json,
-                 force, url, token, source):  # fmt: skip
+def migrate_data(dry_run, confirm, rollback_run, resume, repositories, batch_size, on_conflict,
+                 as_json, force, url, token, source):  # fmt: skip
     """Backfill the records that exist only in memory into the database."""
-    if bool(url) == bool(source):
-        raise click.UsageError("choose --url (a running service) or --source (an export file)")
-    if url and not token:
-        raise click.UsageError("--url needs an admin's --token (or WF_TOKEN)")
+    _check_usage(dry_run, confirm, rollback_run, resume, force, url, token, source)
     names = tuple(name.strip() for name in repositories.split(",") if name.strip())
     request = {
-        "dry_run": action == "dry_run" and resume is None,
+        "dry_run": not (confirm or resume or (rollback_run and not dry_run)),
         "repositories": list(names),
         "batch_size": batch_size,
         "on_conflict": on_conflict,
@@ -59,55 +76,90 @@ def migrate_data(action, rollback_run, resume, repositories, batch_size, on_conf
     sys.exit(run(request, rollback_run, force, as_json, url=url, token=token, source=source))
 
 
+def _check_usage(dry_run, confirm, rollback_run, resume, force, url, token, source) -> None:
+    problems = [
+        (url and source, "choose one of --url (a running service) and --source (an export file)"),
+        (not (url or source or rollback_run),
+         "choose --url (a running service) or --source (an export file)"),
+        (url and not token, "--url needs an admin's --token (or WF_TOKEN)"),
+        (dry_run and confirm, "--dry-run and --confirm exclude each other"),
+        (resume and dry_run, "--resume copies: it cannot be a --dry-run"),
+        (resume and rollback_run, "--resume and --rollback exclude each other"),
+        (force and not rollback_run, "--force applies to --rollback only"),
+    ]  # fmt: skip
+    for problem, message in problems:
+        if problem:
+            raise _UsageError(message)
+
+
 def _remote(request, rollback_run, force, as_json, *, url, token, source) -> int:
     service = Service(url, token)
     try:
         if rollback_run:
-            print_rollback(service.rollback(rollback_run, request["dry_run"], force), as_json)
-            return 0
-        progress = ProgressBar(enabled=not as_json)
+            location = service.rollback(rollback_run, request["dry_run"], force)
+        else:
+            location = service.start(request)
+        progress = ProgressBar(enabled=not as_json and not rollback_run)
         try:
-            job = service.follow(service.start(request), progress.update)
+            job = service.follow(location, progress.update)
         finally:
             progress.close()
     except ServiceError as error:
         if error.code == "guard_refused":
             return refusal(str(error), _reasons(error.details))
         click.echo(f"error: {error} ({error.status})", err=True)
+        if error.details:
+            click.echo(json.dumps(error.details, indent=2), err=True)
         return EXIT_ERROR
-    if job["state"] == "failed" and job.get("result") is None:
-        click.echo(f"error: {job.get('error')}", err=True)
+    except Unreachable as error:
+        click.echo(f"error: {error}", err=True)
         return EXIT_ERROR
+    if job["state"] != "completed" and job.get("result") is None:
+        click.echo(f"error: the job is {job['state']}: {job.get('error')}", err=True)
+        return EXIT_ERROR
+    if rollback_run:
+        print_rollback(job["result"], as_json)
+        return EXIT_DONE
     print_report(job["result"], as_json)
     return exit_code(job["result"])
 
 
 def _offline(request, rollback_run, force, as_json, *, url, token, source) -> int:
     from .. import create_app
-    from ..storage_ext import get_storage
 
     app = current_app._get_current_object() if has_app_context() else create_app()
     with app.app_context():
-        migrator, problems = offline_migrator(get_storage(app), source)
-        options = Options(
-            tuple(request["repositories"]), request["batch_size"], request["on_conflict"]
-        )
         try:
-            if rollback_run:
-                print_rollback(
-                    migrator.rollback(rollback_run, dry_run=request["dry_run"], force=force),
-                    as_json,
-                )
-                return 0
-            if request["dry_run"]:
-                report = migrator.dry_run(options)
-            else:
-                report = migrator.confirm(options, "cli", resume=request.get("resume"))
+            return _run_offline(app, request, rollback_run, force, as_json, source)
         except GuardRefused as refused:
             return refusal(refused.message, _reasons(refused.details))
-        except DomainError as error:
+        except (DomainError, StorageUnavailable) as error:
             click.echo(f"error: {error.message}", err=True)
             return EXIT_ERROR
+
+
+def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
+    from ..storage_ext import get_storage
+
+    refused = guards.schema_refusal(db.engine)
+    if refused:
+        return refusal("the database is not ready", [refused])
+    storage = get_storage(app)
+    if rollback_run:
+        migrator = Migrator(storage, source="cli")
+        result = migrator.rollback(rollback_run, dry_run=request["dry_run"], force=force)
+        print_rollback(result, as_json)
+        return EXIT_DONE
+    migrator, problems = offline_migrator(storage, source)
+    options = Options(tuple(request["repositories"]), request["batch_size"], request["on_conflict"])
+    if request["dry_run"]:
+        report = migrator.dry_run(options)
+    else:
+        report = migrator.confirm(options, "cli", resume=request.get("resume"))
+    for problem in problems:  # records of the file that do not decode are invalid too
+        counts = report["repositories"].get(problem["repository"])
+        if counts is not None:
+            counts["invalid"] += 1
     report["samples"] = problems + report["samples"]
     report["needs_attention"] = report["needs_attention"] or bool(problems)
     print_report(report, as_json)

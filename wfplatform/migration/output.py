@@ -50,6 +50,8 @@ def print_report(report: dict, as_json: bool) -> None:
     run = report.get("run") or {}
     title = "dry run" if report.get("dry_run") else f"run {run.get('id')} ({run.get('state')})"
     click.echo(title)
+    if run.get("error"):
+        click.echo(f"stopped: {run['error']}")
     header = (
         f"{'repository':<20}" + "".join(f"{action:>11}" for action in ACTIONS) + f"{'written':>10}"
     )

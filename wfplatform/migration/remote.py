@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +21,10 @@ class ServiceError(Exception):
         self.details = error.get("details")
 
 
+class Unreachable(Exception):
+    """The service did not answer (wrong URL, refused, timed out)."""
+
+
 class Service:
     """The admin API of a running wfplatform, with an admin's token or API key."""
 
@@ -29,12 +35,12 @@ class Service:
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[dict, dict]:
         """(JSON body, headers); a non-2xx answer raises `ServiceError`."""
-        request = urllib.request.Request(self.url + path, method=method)
-        request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Content-Type", "application/json")
         data = json.dumps(body).encode() if body is not None else None
         try:
-            with urllib.request.urlopen(request, data=data, timeout=self.timeout) as response:
+            request = urllib.request.Request(self.url + path, data=data, method=method)
+            request.add_header("Authorization", f"Bearer {self.token}")
+            request.add_header("Content-Type", "application/json")
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}"), dict(response.headers)
         except urllib.error.HTTPError as error:
             try:
@@ -42,6 +48,9 @@ class Service:
             except json.JSONDecodeError:
                 payload = {}
             raise ServiceError(error.code, payload) from None
+        except (urllib.error.URLError, ValueError, OSError, http.client.HTTPException) as error:
+            reason = getattr(error, "reason", None) or error
+            raise Unreachable(f"{self.url} did not answer: {reason}") from None
 
     def start(self, request: dict) -> str:
         _, headers = self.call("POST", "/admin/migrations", request)
@@ -55,6 +64,8 @@ class Service:
                 return job
             time.sleep(0.5)
 
-    def rollback(self, run_id: str, dry_run: bool, force: bool) -> dict:
+    def rollback(self, run_id: str, dry_run: bool, force: bool) -> str:
+        """Start the service's rollback job; returns where to follow it."""
         body = {"dry_run": dry_run, "force": force}
-        return self.call("POST", f"/admin/migrations/{run_id}/rollback", body)[0]
+        path = f"/admin/migrations/{urllib.parse.quote(run_id, safe='')}/rollback"
+        return self.call("POST", path, body)[1]["Location"]
