@@ -61,12 +61,18 @@ def test_dry_run_then_confirm_then_rollback(client, admin, app):  # noqa: F811
     overview = client.get("/admin/migration", headers=admin).get_json()
     assert overview["last_backfill"]["id"] == run_id
 
-    preview = client.post(
-        f"/admin/migrations/{run_id}/rollback", json={"dry_run": True}, headers=admin
-    ).get_json()
-    assert preview["undone"]["users"] == 3
-    undone = client.post(f"/admin/migrations/{run_id}/rollback", json={}, headers=admin)
-    assert undone.status_code == 200
+    rollback = f"/admin/migrations/{run_id}/rollback"
+    preview = client.post(rollback, json={"dry_run": True}, headers=admin)
+    assert preview.status_code == 202
+    previewed = follow(client, admin, preview.headers["Location"])
+    assert (previewed["kind"], previewed["result"]["undone"]["users"]) == ("rollback_dry_run", 3)
+    undone = client.post(rollback, json={}, headers=admin)
+    assert undone.status_code == 202
+    assert follow(client, admin, undone.headers["Location"])["result"]["dry_run"] is False
+    again = client.post(rollback, json={}, headers=admin)
+    assert (
+        again.status_code == 409 and "already rolled back" in again.get_json()["error"]["message"]
+    )
     after = client.get(f"/admin/migrations/{run_id}", headers=admin).get_json()
     assert (after["state"], after["run"]["state"]) == ("completed", "rolled_back")
     verify = client.post("/admin/migration/verify", json={}, headers=admin).get_json()
@@ -77,6 +83,10 @@ def test_unknown_runs_and_bad_requests(client, admin):
     assert client.get("/admin/migrations/nope", headers=admin).status_code == 404
     bad = start(client, admin, on_conflict="whatever")
     assert bad.status_code == 422
+    assert start(client, admin, batch_size=1.5).status_code == 422
+    resume_dry = start(client, admin, resume="00000000-0000-4000-8000-000000000001")
+    assert resume_dry.status_code == 422
+    assert "dry_run false" in resume_dry.get_json()["error"]["message"]
     assert client.post("/admin/migrations", json={}).status_code == 401
 
 

@@ -66,8 +66,9 @@ def test_one_job_of_a_family_runs_at_a_time_across_processes(two_processes):
     here, there = two_processes
     job, advanced, release = blocked_job(here)
     assert advanced.wait(10)
-    with pytest.raises(Conflict, match="another test job is running"):
+    with pytest.raises(Conflict, match="another test job is running") as refused:
         blocked_job(there)
+    assert refused.value.details == {"running": [job.id]}
     release.set()
     here.wait(job.id, 10)
 

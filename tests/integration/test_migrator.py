@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from tests.factories import make_user
 from wfplatform.errors import Conflict, GuardRefused
 from wfplatform.extensions import db
+from wfplatform.jobs import Job
+from wfplatform.migration.jobs import MigrationJobs
 from wfplatform.migration.migrator import Migrator, Options
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.modes import MEMORY
@@ -113,10 +116,20 @@ def test_rollback_undoes_exactly_the_run_and_keeps_later_changes(storage, engine
     result = migrator.rollback(run_id)
     assert result["undone"] == {"workflow_versions": 1}
     assert result["conflicts"][0]["id"] == workflow.id  # changed since: kept
-    assert migrator.runs.get(run_id)["state"] == "rolled_back"
-    with pytest.raises(Conflict):
-        migrator.rollback(run_id)
     assert dump(engine) != before  # the workflow (and so its owner) stayed
+    assert migrator.runs.get(run_id)["state"] == "completed"  # rows of it are left
+
+    again = migrator.rollback(run_id)  # what was undone is skipped, not a conflict
+    assert again["undone"] == {} and again["conflict_count"] == result["conflict_count"]
+    forced = migrator.rollback(run_id, force=True)
+    assert forced["undone"] == {"workflows": 1, "users": 1}
+    assert migrator.runs.get(run_id)["state"] == "rolled_back"
+    with pytest.raises(Conflict, match="already rolled back"):
+        migrator.rollback(run_id)
+    after = dump(engine)
+    assert {t: after[t] for t in ("users", "workflows", "workflow_versions")} == {
+        t: before[t] for t in ("users", "workflows", "workflow_versions")
+    }
 
 
 def test_a_forced_rollback_removes_everything_the_run_wrote(storage, engine):
@@ -196,3 +209,34 @@ def test_a_backfill_under_concurrent_writes_ends_with_no_difference(make_storage
     assert errors == []
     assert report["run"]["state"] == "completed"
     assert storage.verify()["differences"] == 0
+
+
+def test_a_run_whose_job_died_with_its_process_is_interrupted_and_resumes(storage):
+    """The job of a process that stopped beating is interrupted, and so is its run: it
+    reads `interrupted` (not `running` forever), cannot be rolled back half-done, and
+    resumes to completion."""
+    jobs = MigrationJobs(Migrator(storage))
+    run_id = jobs.migrator.start(Options(), actor="ops")
+    jobs.store.claim(Job("migration", "confirm", "ops", {}, id=run_id), "a-process-long-gone")
+    with pytest.raises(Conflict, match="is running"):
+        jobs.migrator.rollback(run_id)
+
+    assert jobs.get(run_id)["state"] == "interrupted"
+    assert jobs.migrator.runs.get(run_id)["state"] == "interrupted"
+    resumed = jobs.begin("confirm", Options(), "ops", resume=run_id)
+    assert jobs.wait(resumed.id, 10)["result"]["run"]["state"] == "completed"
+
+
+def test_one_rollback_of_a_run_at_a_time_until_it_goes_stale(storage, engine):
+    migrator = Migrator(storage)
+    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    migrator.runs.begin_rollback(run_id)  # another rollback is under way
+    with pytest.raises(Conflict, match="rolling_back: one rollback at a time"):
+        migrator.rollback(run_id)
+    assert migrator.rollback(run_id, dry_run=True)["undone"]  # a preview needs no turn
+
+    long_ago = sa.text("UPDATE migration_runs SET updated_at = :when WHERE id = :id")
+    with engine.begin() as connection:  # its process died a while ago
+        connection.execute(long_ago, {"when": datetime(2020, 1, 1, tzinfo=UTC), "id": run_id})
+    assert migrator.rollback(run_id)["conflict_count"] == 0
+    assert migrator.runs.get(run_id)["state"] == "rolled_back"

@@ -7,7 +7,7 @@ from flask import url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ..errors import NotFound
+from ..errors import NotFound, ValidationFailed
 from ..migration.migrator import ON_CONFLICT, Options
 from .admin import NAMES, AdminView
 from .limits import api_limit, limiter
@@ -23,7 +23,7 @@ limiter.limit(api_limit)(blp)
 class MigrationRequestSchema(Schema):
     dry_run = fields.Boolean(load_default=True, metadata={"description": "false to write"})
     repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)), load_default=[])
-    batch_size = fields.Integer(load_default=500, validate=validate.Range(1, 10_000))
+    batch_size = fields.Integer(load_default=500, strict=True, validate=validate.Range(1, 10_000))
     on_conflict = fields.String(load_default="skip", validate=validate.OneOf(ON_CONFLICT))
     resume = fields.String(metadata={"description": "the id of an interrupted run"})
 
@@ -42,6 +42,8 @@ class Migrations(AdminView):
     def post(self, body):
         """Start a dry-run or a confirmed backfill in the background; follow it at the URL
         in `Location`."""
+        if body.get("resume") and body["dry_run"]:
+            raise ValidationFailed("resume continues a run by copying: send dry_run false")
         options = Options(tuple(body["repositories"]), body["batch_size"], body["on_conflict"])
         kind = "dry_run" if body["dry_run"] else "confirm"
         job = services().migrations.begin(kind, options, current_user().email, body.get("resume"))
@@ -81,10 +83,15 @@ class Migration(AdminView):
 class Rollback(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RollbackRequestSchema)
-    @blp.response(200)
-    @blp.alt_response(409, description="refused while the database is read, or rolled back")
+    @blp.response(202, description="the rollback job; follow it at the URL in Location")
+    @blp.alt_response(404, description="no such run")
+    @blp.alt_response(409, description="refused: the run is running or rolled back, the "
+                      "database is read, or another migration job runs")  # fmt: skip
     def post(self, body, migration_id):
-        """Undo exactly that run (see the README); `dry_run` shows what it would do."""
-        return services().migrations.migrator.rollback(
-            migration_id, dry_run=body["dry_run"], force=body["force"]
+        """Undo exactly that run in the background (see the README); `dry_run` shows what
+        it would do. The job's result says what was undone and what was kept."""
+        job = services().migrations.begin_rollback(
+            migration_id, current_user().email, dry_run=body["dry_run"], force=body["force"]
         )
+        location = url_for("migrations.Migration", migration_id=job.id)
+        return job.describe(), 202, {"Location": location}

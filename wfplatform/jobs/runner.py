@@ -85,7 +85,13 @@ class BackgroundJobs:
         if not running:
             return
         alive = {process["id"] for process in self.processes.alive()} | {self.processes.id}
-        self.store.interrupt([row.id for row in running if row.process_id not in alive])
+        orphans = [row.id for row in running if row.process_id not in alive]
+        if orphans:
+            self.store.interrupt(orphans)
+            self.interrupted(orphans)
+
+    def interrupted(self, job_ids: list[str]) -> None:
+        """Jobs just found interrupted (a family may have more to mark)."""
 
     def _saver(self) -> Callable[[Job], None]:
         last = time.monotonic()

@@ -41,7 +41,11 @@ class JobStore:
             try:
                 session.commit()
             except sa_exc.IntegrityError:
-                raise Conflict(f"another {self.family} job is running; follow it or wait") from None
+                running = [row.id for row in self.running()]
+                raise Conflict(
+                    f"another {self.family} job is running; follow it or wait",
+                    {"running": running},
+                ) from None
 
     def save(self, job: Job, process_id: str) -> bool:
         """The job's progress, and its outcome once it has one. False when the job is no

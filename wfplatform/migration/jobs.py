@@ -37,6 +37,22 @@ class MigrationJobs(BackgroundJobs):
 
         return self.start(job, work, check)
 
+    def begin_rollback(self, run_id: str, actor: str, *, dry_run: bool, force: bool) -> Job:
+        """Check the rollback's guards now, then undo the run in the background (a large
+        run takes longer than an HTTP request may)."""
+        kind = "rollback_dry_run" if dry_run else "rollback"
+        job = Job("migration", kind, actor, {"run_id": run_id, "dry_run": dry_run, "force": force})
+        return self.start(
+            job,
+            lambda job: self.migrator.rollback(run_id, dry_run=dry_run, force=force),
+            lambda: self.migrator.check_rollback(self.migrator.runs.get(run_id)),
+        )
+
+    def interrupted(self, job_ids: list[str]) -> None:
+        """A confirmed job's run is interrupted with it (`resume` continues it)."""
+        for run_id in job_ids:
+            self.migrator.runs.interrupt(run_id)
+
     def _sizes(self, options: Options) -> dict[str, int]:
         storage = self.migrator.storage
         names = options.repositories or tuple(storage.bindings)

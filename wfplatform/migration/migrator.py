@@ -122,6 +122,8 @@ class Migrator:
         run_id = run_id or self.start(options, actor, resume)
         names = self.check(options, writing=True)
         report = Report()
+        # a resumed run keeps counting what it wrote before (the rest is now identical)
+        report.written.update(self.runs.get(run_id)["counts"].get("written", {}))
         try:
             self._walk(names, options, report, run_id, progress)
         except RunAborted as aborted:
@@ -157,25 +159,26 @@ class Migrator:
 
     def _walk(self, names, options, report, run_id, progress) -> None:
         known: defaultdict[str, set[str]] = defaultdict(set)  # keys the database has or gets
+        claimed: dict[tuple, str] = {}  # unique values of this walk's records -> their key
         for name in names:  # parents before children
             keys = sorted(self.storage.memory_repository(name).keys())
             for start in range(0, len(keys), options.batch_size):
                 batch = keys[start : start + options.batch_size]
-                verdicts = self._batch(name, batch, options, report, run_id, known)
+                verdicts = self._batch(name, batch, options, report, run_id, (known, claimed))
                 known[name].update(
                     v.record.id for v in verdicts if v.action not in ("conflict", "invalid")
                 )
                 if progress is not None:
                     progress(name, min(start + options.batch_size, len(keys)), len(keys))
 
-    def _batch(self, name, batch, options, report, run_id, known) -> list[Verdict]:
+    def _batch(self, name, batch, options, report, run_id, seen) -> list[Verdict]:
         storage = self.storage
         writing = run_id is not None
         guarded = writing and self.live
         locks = storage.locks.hold((name, key) for key in batch) if guarded else nullcontext()
         with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
             records = list(storage.memory_repository(name).peek_many(batch).values())
-            facts = self._facts(session, name, records, known)
+            facts = self._facts(session, name, records, *seen)
             verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)
             if writing:
@@ -185,7 +188,7 @@ class Migrator:
                 session.commit()
         return verdicts
 
-    def _facts(self, session, name: str, records: list, known) -> BatchFacts:
+    def _facts(self, session, name: str, records: list, known, claimed) -> BatchFacts:
         binding = self.storage.bindings[name]
         sql = binding.sql(session)
         keys = [record.id for record in records]
@@ -198,9 +201,11 @@ class Migrator:
                 value = getattr(record, parent.field)
                 if value is not None and value not in present:
                     missing[record.id] = f"its parent {parent.repository} {value}"
+        holders = _claimed_by_others(sql, name, records, claimed)
+        holders.update(sql.unique_holders(records) if records else {})
         return BatchFacts(
             current=sql.fetch_many(keys) if keys else {},
-            unique_holders=sql.unique_holders(records) if records else {},
+            unique_holders=holders,
             missing_parents=missing,
         )
 
@@ -243,10 +248,38 @@ class Migrator:
     def rollback(self, run_id: str, *, dry_run: bool = False, force: bool = False) -> dict:
         """Undo exactly that run, newest first: delete what it inserted, restore what it
         overwrote, where the row still has the checksum the run left (else a conflict,
-        kept unless `force`)."""
+        kept unless `force`). Rows an earlier rollback already undid are skipped, so a
+        rollback that kept rows can be run again with `force`; the run is `rolled_back`
+        only once nothing of it is left. One rollback of a run at a time."""
         run = self.runs.get(run_id)
+        self.check_rollback(run)
+        result = {"run_id": run_id, "dry_run": dry_run, "undone": defaultdict(int), "conflicts": []}
+        previous = None if dry_run else self.runs.begin_rollback(run_id)
+        finished = False
+        try:
+            for entries in self.runs.ledger(run_id):
+                self._undo(entries, result, dry_run, force)
+                if previous is not None:
+                    self.runs.touch(run_id)
+            finished = True
+        finally:
+            if previous is not None:
+                done = finished and not result["conflicts"]
+                self.runs.set_state(run_id, ROLLED_BACK if done else previous, run["counts"])
+        result["undone"] = dict(result["undone"])
+        result["conflict_count"] = len(result["conflicts"])
+        result["conflicts"] = result["conflicts"][:SAMPLES]
+        return result
+
+    def check_rollback(self, run: dict) -> None:
+        """What refuses a rollback of `run` (a `get` of the run store)."""
         if run["state"] == ROLLED_BACK:
-            raise Conflict(f"run {run_id} is already rolled back")
+            raise Conflict(f"run {run['id']} is already rolled back")
+        if run["state"] == RUNNING:
+            raise Conflict(
+                f"run {run['id']} is running: wait for it to end (if its process died, "
+                "resume it first), then roll it back"
+            )
         names = run["options"].get("repositories") or list(self.storage.bindings)
         reading_database = [n for n in names if self.storage.modes.get(n).primary == DATABASE]
         if reading_database:
@@ -255,15 +288,6 @@ class Migrator:
                 for n in reading_database
             ]
             raise GuardRefused("a rollback only removes database copies", {"refused": reasons})
-        result = {"run_id": run_id, "dry_run": dry_run, "undone": defaultdict(int), "conflicts": []}
-        for entries in self.runs.ledger(run_id):
-            self._undo(entries, result, dry_run, force)
-        if not dry_run:
-            self.runs.set_state(run_id, ROLLED_BACK, run["counts"])
-        result["undone"] = dict(result["undone"])
-        result["conflict_count"] = len(result["conflicts"])
-        result["conflicts"] = result["conflicts"][:SAMPLES]
-        return result
 
     def _undo(self, entries, result: dict, dry_run: bool, force: bool) -> None:
         storage = self.storage
@@ -277,6 +301,8 @@ class Migrator:
                 sql = storage.bindings[entry.repository].sql(session)
                 current = sql.fetch(entry.record_id)
                 now = checksum(comparable(current) if current is not None else None)
+                if now == _checksum_before(entry):
+                    continue  # an earlier rollback undid it
                 if now != entry.checksum and not force:
                     result["conflicts"].append(
                         {"repository": entry.repository, "id": entry.record_id,
@@ -304,6 +330,24 @@ class Migrator:
                 result["undone"][entry.repository] += 1
             if not dry_run:
                 session.commit()
+
+
+def _claimed_by_others(sql, name: str, records: list, claimed: dict) -> dict[str, str]:
+    """Records whose unique values an earlier record of this walk has (an export file can
+    hold two users with one email; live memory never does): key -> that record's key."""
+    clashes = {}
+    for record in records:
+        values = sql.to_columns(record) if sql.unique_columns else {}
+        for columns in sql.unique_columns:
+            holder = claimed.setdefault((name, columns, *(values[c] for c in columns)), record.id)
+            if holder != record.id:
+                clashes[record.id] = holder
+    return clashes
+
+
+def _checksum_before(entry) -> str:
+    """The checksum of the row as it was before the run (none, for an insert)."""
+    return checksum(entry.before if entry.action != INSERT else None)
 
 
 def _counts(report: Report) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,19 +12,22 @@ from sqlalchemy.orm import Session
 
 from ..domain.codec import as_utc, utcnow
 from ..domain.ids import is_uuid, new_id
-from ..errors import NotFound
+from ..errors import Conflict, NotFound
 from ..models import LedgerEntryModel, MigrationRunModel
 from ..storage.recordset import insert_rows
 from ..storage.sql import new_session, translate_faults
 
-RUNNING, COMPLETED, FAILED, INTERRUPTED, ROLLED_BACK = (
+RUNNING, COMPLETED, FAILED, INTERRUPTED, ROLLING_BACK, ROLLED_BACK = (
     "running",
     "completed",
     "failed",
     "interrupted",
+    "rolling_back",
     "rolled_back",
 )
 RESUMABLE = (RUNNING, FAILED, INTERRUPTED)
+ROLLBACKABLE = (COMPLETED, FAILED, INTERRUPTED)
+STALE_ROLLBACK = timedelta(minutes=1)  # a rollback touches its run after every batch
 
 
 class RunStore:
@@ -79,6 +83,39 @@ class RunStore:
                 row.counts = counts
             if state != RUNNING:
                 row.finished_at = row.updated_at
+            session.commit()
+
+    def begin_rollback(self, run_id: str) -> str:
+        """Mark the run `rolling_back` (one rollback at a time); returns the state to go
+        back to if the rollback leaves rows. A run left `rolling_back` by a process that
+        died (untouched for a minute) may be rolled back again."""
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            row = session.get(MigrationRunModel, run_id, with_for_update=True)
+            stale = row.state == ROLLING_BACK and as_utc(row.updated_at) < utcnow() - STALE_ROLLBACK
+            if row.state not in ROLLBACKABLE and not stale:
+                raise Conflict(f"run {run_id} is {row.state}: one rollback at a time")
+            previous = INTERRUPTED if stale else row.state
+            row.state, row.updated_at = ROLLING_BACK, utcnow()
+            session.commit()
+        return previous
+
+    def interrupt(self, run_id: str) -> None:
+        """A run whose process died mid-way (no-op for any other run or state)."""
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            session.execute(
+                sa.update(MigrationRunModel)
+                .where(MigrationRunModel.id == run_id, MigrationRunModel.state == RUNNING)
+                .values(state=INTERRUPTED, updated_at=utcnow())
+            )
+            session.commit()
+
+    def touch(self, run_id: str) -> None:
+        with translate_faults(), new_session(self._engine, write=True) as session:
+            session.execute(
+                sa.update(MigrationRunModel)
+                .where(MigrationRunModel.id == run_id)
+                .values(updated_at=utcnow())
+            )
             session.commit()
 
     def record_batch(self, session: Session, run_id: str, entries: list[dict], counts) -> None:
