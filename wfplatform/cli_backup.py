@@ -77,7 +77,10 @@ def export_command(file: str) -> None:
             with click.open_file("-", "w", encoding="utf-8") as stream:
                 counts = write_export(storage, stream, _schema_revision())
         else:
-            counts = _export_to_file(storage, file)
+            try:
+                counts = _export_to_file(storage, file)
+            except OSError as error:
+                raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
         record_export(storage, _actor(), "cli")
     click.echo(json.dumps({"file": file, "records": counts}), err=True)
 
@@ -131,6 +134,12 @@ def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
     """Find orphans, broken references, duplicate unique values and invalid records in
     every backend in use; exits 1 when problems remain."""
     storage = get_storage()
+    unknown = sorted(set(repositories) - set(storage.bindings))
+    if unknown:
+        raise click.BadParameter(
+            f"unknown repositories: {', '.join(unknown)} (known: {', '.join(storage.bindings)})",
+            param_hint="--repository",
+        )
     _warn_about_memory(_using_memory(storage), "POST /admin/integrity")
     with _clear_errors():
         report = check_integrity(storage, repositories or None, fix=fix, actor=_actor())

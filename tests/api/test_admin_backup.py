@@ -172,6 +172,10 @@ def test_the_cli_exports_imports_and_checks(app, client, admin, tmp_path):
     assert forced.exit_code == 0, forced.output
 
     assert runner.invoke(args=["wf", "check-integrity"]).exit_code == 0
+    unknown = runner.invoke(args=["wf", "check-integrity", "--repository", "gadgets"])
+    assert unknown.exit_code == 2 and "unknown repositories: gadgets" in unknown.output
+    unwritable = runner.invoke(args=["wf", "export", str(tmp_path / "missing" / "x.json")])
+    assert unwritable.exit_code == 1 and "cannot write" in unwritable.output
 
 
 def test_the_cli_check_finds_and_fixes_an_orphan(app, client, admin):
@@ -203,3 +207,4 @@ def test_an_import_larger_than_its_limit_is_413(app, client, admin):
     response = post_import(client, admin, b" " * 1000)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "request_entity_too_large"
+    assert "WF_MAX_IMPORT_BYTES (100 bytes)" in response.get_json()["error"]["message"]

@@ -21,6 +21,8 @@ class JsonErrorApi(Api):
         details = data.get("errors") or data.get("messages")
         if error.code == 422 and details is not None:
             return error_body("validation_failed", "the request is not valid", details), 422
+        if error.code == 400 and details is not None:  # e.g. a body that is not JSON
+            return error_body("bad_request", "the request body could not be read", details), 400
         if error.code >= 500:
             return error_body("internal_error", "something went wrong on our side"), error.code
         headers = dict(data.get("headers", {}))

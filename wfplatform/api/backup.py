@@ -9,6 +9,7 @@ import tempfile
 from flask import Response, current_app, request, stream_with_context, url_for
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..backup import check_integrity, export_chunks, head_revision
 from ..backup.export import buffered, record_export
@@ -125,11 +126,17 @@ class Integrity(AdminView):
 
 def _spooled_body() -> tempfile.SpooledTemporaryFile:
     """The body, copied once (validation and restore each read it)."""
-    request.max_content_length = current_app.config["WF_MAX_IMPORT_BYTES"]
+    limit = current_app.config["WF_MAX_IMPORT_BYTES"]
+    request.max_content_length = limit
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:
         shutil.copyfileobj(request.stream, spool, 64 * 1024)
-    except BaseException:  # too large (413), or the client went away
+    except RequestEntityTooLarge:
+        spool.close()
+        raise RequestEntityTooLarge(
+            f"the document is larger than WF_MAX_IMPORT_BYTES ({limit} bytes)"
+        ) from None
+    except BaseException:  # the client went away
         spool.close()
         raise
     spool.seek(0)
