@@ -154,10 +154,12 @@ def test_two_processes_in_memory_modes_are_warned_about(client, admin, app, engi
     get_storage(app).processes.beat()
     other = build_storage(engine, tmp_path / "other.log", "memory-only")
     try:
-        other.processes.beat()
+        other.processes.beat({"journal": 3, "recent": {}})
         body = client.get("/admin/migration", headers=admin).get_json()
         assert len(body["processes"]) == 2
         assert "2 processes use this database" in body["warnings"][0]
+        journals = {p["this_process"]: p["journal"] for p in body["processes"]}
+        assert journals[False] == 3  # what the other process last said
     finally:
         other.close()
     assert client.get("/admin/migration", headers=admin).get_json()["warnings"] == []

@@ -67,6 +67,7 @@ class ProcessRegistry:
                     "started_at": as_utc(row.started_at).isoformat(),
                     "last_seen": as_utc(row.last_seen).isoformat(),
                     "this_process": row.id == self.id,
+                    "journal": (row.activity or {}).get("journal"),  # as of its last beat
                 }
                 for row in rows
             ]
