@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,7 @@ from flask.cli import AppGroup, with_appcontext
 from .backup import check_integrity, head_revision, import_export, write_export
 from .backup.export import record_export
 from .errors import DomainError, StorageUnavailable
+from .jobs import Job
 from .services.context import Actor
 from .storage.adapter import Storage
 from .storage.modes import MEMORY, Mode
@@ -106,24 +108,54 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 @click.option("--force", is_flag=True, help="Import the valid records when some are not.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
-def import_command(file: str, dry_run: bool, force: bool, batch_size: int) -> None:
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show the phase, records done, rate and ETA on stderr (default: on a terminal).",
+)
+def import_command(
+    file: str, dry_run: bool, force: bool, batch_size: int, progress: bool | None
+) -> None:
     """Restore an export document: validate it all, then write it parents first in units
     of work (every mode and dual replication apply). Refused when records are invalid,
     unless --force."""
     storage = get_storage()
     if not dry_run:
         _warn_about_memory(_using_memory(storage), "POST /admin/import")
-    with _clear_errors():
-        report = import_export(
-            storage,
-            file,
-            dry_run=dry_run,
-            force=force,
-            schema_revision=_schema_revision(),
-            actor=_actor(),
-            batch_size=batch_size,
-        )
+    shown = _progress_line() if (sys.stderr.isatty() if progress is None else progress) else None
+    try:
+        with _clear_errors():
+            report = import_export(
+                storage,
+                file,
+                dry_run=dry_run,
+                force=force,
+                schema_revision=_schema_revision(),
+                actor=_actor(),
+                batch_size=batch_size,
+                progress=shown,
+            )
+    finally:
+        if shown is not None:
+            click.echo(err=True)
     click.echo(json.dumps(report, indent=2, default=str))
+
+
+def _progress_line() -> Job:
+    """A job that is only shown: one line on stderr, rewritten as the import advances."""
+
+    def show(job: Job) -> None:
+        described = job.describe()
+        done, total = described["progress"]["done"], described["progress"]["total"]
+        eta = f", {described['eta_seconds']:.0f}s left" if described["eta_seconds"] else ""
+        click.echo(
+            f"\r{described['phase']}: {done}{f' of {total}' if total else ''} records "
+            f"({described['rate_per_second']:.0f}/s{eta})\x1b[K",
+            nl=False,
+            err=True,
+        )
+
+    return Job("import", "cli", "cli", {}, on_advance=show)
 
 
 @click.command("check-integrity")

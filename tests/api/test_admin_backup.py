@@ -168,8 +168,10 @@ def test_the_cli_exports_imports_and_checks(app, client, admin, tmp_path):
     target.write_bytes(with_record(target.read_bytes(), "users", {"id": "x"}))
     refused = runner.invoke(args=["wf", "import", str(target)])
     assert refused.exit_code == 1 and "import_refused" in refused.output
-    forced = runner.invoke(args=["wf", "import", str(target), "--force"])
+    forced = runner.invoke(args=["wf", "import", str(target), "--force", "--progress"])
     assert forced.exit_code == 0, forced.output
+    assert "validating: " in forced.stderr and "restoring: " in forced.stderr
+    assert json.loads(forced.stdout)["forced"] is True  # the report alone on stdout
 
     assert runner.invoke(args=["wf", "check-integrity"]).exit_code == 0
     unknown = runner.invoke(args=["wf", "check-integrity", "--repository", "gadgets"])
