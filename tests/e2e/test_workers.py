@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests import databases
 from tests.conftest import require_postgres
@@ -127,3 +128,26 @@ def test_any_worker_answers_for_an_import_job(service):
     final = answers[-1][1]
     assert final["state"] == "completed", final
     assert final["result"]["repositories"]["users"]["written"]["identical"] == 1
+
+
+def scrape_total(base: str, name: str) -> float:
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        return sum(
+            sample.value for family in families for sample in family.samples if sample.name == name
+        )
+
+
+def test_metrics_add_up_every_worker_whichever_answers_the_scrape(service):
+    """Each worker records into shared files (prometheus_client's multiprocess mode):
+    counters never go back between scrapes and count every worker's requests."""
+    seen = []
+    for _ in range(20):
+        for _ in range(3):
+            assert call(service, "GET", "/health")[0] == 200
+        seen.append(scrape_total(service, "wf_http_requests_total"))
+    assert seen == sorted(seen), seen  # a scrape of another worker never shows fewer
+    assert seen[-1] >= 60  # every request of every worker is counted
+    assert scrape_total(service, "wf_storage_operations_total") > 0  # recorded as they happen
+    assert scrape_total(service, "wf_storage_mode") == 5  # one mode per repository
+    assert scrape_total(service, "wf_storage_database_up") == 1

@@ -1,11 +1,13 @@
 """Prometheus metrics, served at `GET /metrics` in the text format.
 
-Each app has its own registry. The adapter's stats are not counted twice: a collector
-reads `storage.stats` (and the modes, the journal, the last verify) at scrape time. HTTP
-requests are counted here (see `request_hooks`), migration runs by `TracedMigrator`.
+In one process, each app has its own registry. The adapter's stats are not counted
+twice: a collector reads `storage.stats` (and the modes, the journal, the last verify) at
+scrape time. HTTP requests are counted here (see `request_hooks`), migration runs by
+`TracedMigrator`. Counters of the adapter restart from zero when an admin resets the
+stats, which Prometheus' `rate()` and `increase()` treat as any counter reset.
 
-Counters of the adapter restart from zero when an admin resets the stats, which
-Prometheus' `rate()` and `increase()` treat as any counter reset."""
+With several worker processes (`PROMETHEUS_MULTIPROC_DIR` set), see `multiprocess`: the
+same metrics, added up over every worker, whichever one the scrape reaches."""
 
 from __future__ import annotations
 
@@ -27,23 +29,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from ..errors import Unauthorized
 from ..storage.adapter import Storage
 from ..storage.stats import COUNTERS, LATENCY_BUCKETS_MS
+from . import multiprocess
+from .names import BACKEND_COUNTERS, COUNTER_HELP, HELP, HTTP_BUCKETS
 
 log = logging.getLogger(__name__)
-HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-BACKEND_COUNTERS = {
-    "errors": "Infrastructure faults of a backend (domain errors are not counted).",
-    "fallbacks": "Faults of a backend that were served by the other backend instead.",
-}
-COUNTER_HELP = {
-    "shadow_compares": "Shadow reads compared with the other backend.",
-    "shadow_skipped": "Shadow reads skipped because the record changed meanwhile.",
-    "shadow_dropped": "Shadow reads dropped because the comparison queue was full.",
-    "mismatches": "Shadow reads or dual writes whose backends disagreed.",
-    "journaled": "Changes written to the sync journal instead of the database.",
-    "replayed": "Journaled changes replayed into the database.",
-    "lazy_synced": "Records copied to the database when read or needed as a parent.",
-    "secondary_conflicts": "Dual writes the secondary backend refused (it now differs).",
-}
 
 
 class MigrationProgress:
@@ -73,31 +62,40 @@ class MigrationProgress:
 
 
 class Metrics:
+    """Per app; across processes (`multiprocess.enabled()`) the shared recorders instead."""
+
     def __init__(self, storage: Callable[[], Storage | None]) -> None:
-        self.registry = CollectorRegistry()
         self.migration = MigrationProgress()
+        if multiprocess.enabled():
+            shared = multiprocess.shared()
+            self.http_requests, self.http_duration = shared.http_requests, shared.http_duration
+            self.migration_runs = shared.migration_runs
+            multiprocess.start(storage, self.migration)
+            self._exposition = multiprocess.exposition
+            return
+        self.registry = CollectorRegistry()
         self.http_requests = Counter(
             "wf_http_requests",
-            "HTTP requests answered, by method, URL rule and status.",
+            HELP["wf_http_requests"],
             ["method", "route", "status"],
             registry=self.registry,
         )
         self.http_duration = Histogram(
             "wf_http_request_duration_seconds",
-            "Time to answer an HTTP request, by method, URL rule and status.",
+            HELP["wf_http_request_duration_seconds"],
             ["method", "route", "status"],
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
         self.migration_runs = Counter(
             "wf_migration_runs",
-            "Migration runs finished in this process, by kind and outcome "
-            "(ok: a report came back; error: it raised, a guard refusal included).",
+            HELP["wf_migration_runs"],
             ["kind", "outcome"],
             registry=self.registry,
         )
         self.registry.register(StorageCollector(storage))
         self.registry.register(MigrationCollector(self.migration))
+        self._exposition = lambda: generate_latest(self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))
@@ -105,7 +103,7 @@ class Metrics:
         self.http_duration.labels(*labels).observe(seconds)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return self._exposition()
 
 
 class StorageCollector:
@@ -132,16 +130,14 @@ class StorageCollector:
 
 def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
     mode = GaugeMetricFamily(
-        "wf_storage_mode",
-        "1 for the mode and read source each repository runs now (join on `repository`).",
-        labels=["repository", "mode", "read_from"],
+        "wf_storage_mode", HELP["wf_storage_mode"], labels=["repository", "mode", "read_from"]
     )
     shadow = GaugeMetricFamily(
-        "wf_storage_shadow_rate_ratio", "Share of reads shadow-compared.", labels=["repository"]
+        "wf_storage_shadow_rate_ratio", HELP["wf_storage_shadow_rate_ratio"], labels=["repository"]
     )
     verify = GaugeMetricFamily(
         "wf_storage_last_verify_differences",
-        "Differences the last verify of this process found.",
+        HELP["wf_storage_last_verify_differences"],
         labels=["repository"],
     )
     for name, info in describe.items():
@@ -154,12 +150,12 @@ def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
     yield verify
     yield GaugeMetricFamily(
         "wf_storage_journal_entries",
-        "Changes waiting in the sync journal for the database.",
+        HELP["wf_storage_journal_entries"],
         value=len(storage.journal),
     )
     yield GaugeMetricFamily(
         "wf_storage_database_up",
-        "0 while the adapter treats the database as down (it skips it for a moment).",
+        HELP["wf_storage_database_up"],
         value=0 if storage.health.is_down() else 1,
     )
 
@@ -167,7 +163,7 @@ def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
 def _backend_metrics(describe: dict) -> Iterator[Metric]:
     operations = CounterMetricFamily(
         "wf_storage_operations",
-        "Adapter operations run on a backend, by kind (read or write).",
+        HELP["wf_storage_operations"],
         labels=["repository", "backend", "kind"],
     )
     faults = {
@@ -176,7 +172,7 @@ def _backend_metrics(describe: dict) -> Iterator[Metric]:
     }
     duration = HistogramMetricFamily(
         "wf_storage_operation_duration_seconds",
-        "Time of adapter operations on a backend.",
+        HELP["wf_storage_operation_duration_seconds"],
         labels=["repository", "backend"],
     )
     for name, info in describe.items():
@@ -213,17 +209,15 @@ class MigrationCollector:
     def collect(self) -> Iterator[Metric]:
         kind, running, progress = self._progress.snapshot()
         yield GaugeMetricFamily(
-            "wf_migration_running", "1 while this process runs a migration.", value=int(running)
+            "wf_migration_running", HELP["wf_migration_running"], value=int(running)
         )
         done = GaugeMetricFamily(
             "wf_migration_records_done",
-            "Records the current (or last) migration run has walked.",
+            HELP["wf_migration_records_done"],
             labels=["kind", "repository"],
         )
         total = GaugeMetricFamily(
-            "wf_migration_records",
-            "Records the current (or last) migration run walks in all.",
-            labels=["kind", "repository"],
+            "wf_migration_records", HELP["wf_migration_records"], labels=["kind", "repository"]
         )
         for repository, (walked, size) in progress.items():
             done.add_metric([kind or "", repository], walked)

@@ -77,6 +77,8 @@ class StorageStats:
         self._lock = threading.Lock()
         self._repositories: dict[str, RepositoryStats] = {}
         self._recent: defaultdict[str, RecentCounts] = defaultdict(RecentCounts)
+        # told of every event as it happens (metrics shared between processes); never reset
+        self.listener: Any = None
 
     def recent(self, repository: str) -> Counter:
         return self._recent[repository].totals()
@@ -91,6 +93,8 @@ class StorageStats:
         with self._lock:
             self._repo(repository).backends[backend].observe(kind, elapsed_ms)
         self._recent[repository].add("operations")
+        if self.listener is not None:
+            self.listener.observe(repository, backend, kind, elapsed_ms)
 
     def error(self, repository: str, backend: str, *, fell_back: bool) -> None:
         self._recent[repository].add("errors")
@@ -99,6 +103,8 @@ class StorageStats:
             backend_stats.errors += 1
             if fell_back:
                 backend_stats.fallbacks += 1
+        if self.listener is not None:
+            self.listener.error(repository, backend, fell_back=fell_back)
 
     def add(self, repository: str, counter: str, amount: int = 1) -> None:
         if counter not in COUNTERS:
@@ -106,6 +112,8 @@ class StorageStats:
         with self._lock:
             stats = self._repo(repository)
             setattr(stats, counter, getattr(stats, counter) + amount)
+        if self.listener is not None:
+            self.listener.add(repository, counter, amount)
 
     def mismatch(self, repository: str, sample: dict[str, Any]) -> None:
         self._recent[repository].add("mismatches")
@@ -113,6 +121,8 @@ class StorageStats:
             stats = self._repo(repository)
             stats.mismatches += 1
             stats.mismatch_samples.append({"at": utcnow().isoformat(), **sample})
+        if self.listener is not None:
+            self.listener.add(repository, "mismatches")
 
     def snapshot(self, repository: str) -> dict[str, Any]:
         with self._lock:
