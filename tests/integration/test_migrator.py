@@ -231,9 +231,8 @@ def test_one_rollback_of_a_run_at_a_time_until_it_goes_stale(storage, engine):
     migrator = Migrator(storage)
     run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
     migrator.runs.begin_rollback(run_id)  # another rollback is under way
-    with pytest.raises(Conflict, match="rolling_back: one rollback at a time"):
+    with pytest.raises(Conflict, match="being rolled back already"):
         migrator.rollback(run_id)
-    assert migrator.rollback(run_id, dry_run=True)["undone"]  # a preview needs no turn
 
     long_ago = sa.text("UPDATE migration_runs SET updated_at = :when WHERE id = :id")
     with engine.begin() as connection:  # its process died a while ago

@@ -20,13 +20,13 @@ from . import guards
 from .migrator import ON_CONFLICT, Migrator, Options
 from .offline import offline_migrator
 from .output import (
-    EXIT_DONE,
     EXIT_ERROR,
     ProgressBar,
     exit_code,
     print_report,
     print_rollback,
     refusal,
+    rollback_exit_code,
 )
 from .remote import Service, ServiceError, Unreachable
 
@@ -119,7 +119,7 @@ def _remote(request, rollback_run, force, as_json, *, url, token, source) -> int
         return EXIT_ERROR
     if rollback_run:
         print_rollback(job["result"], as_json)
-        return EXIT_DONE
+        return rollback_exit_code(job["result"])
     print_report(job["result"], as_json)
     return exit_code(job["result"])
 
@@ -149,7 +149,7 @@ def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
         migrator = Migrator(storage, source="cli")
         result = migrator.rollback(rollback_run, dry_run=request["dry_run"], force=force)
         print_rollback(result, as_json)
-        return EXIT_DONE
+        return rollback_exit_code(result)
     migrator, problems = offline_migrator(storage, source)
     options = Options(tuple(request["repositories"]), request["batch_size"], request["on_conflict"])
     if request["dry_run"]:

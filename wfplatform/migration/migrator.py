@@ -27,7 +27,7 @@ from .classify import (
     checksum,
     classify,
 )
-from .runs import COMPLETED, FAILED, RESUMABLE, ROLLED_BACK, RUNNING, RunStore
+from .runs import COMPLETED, FAILED, RESUMABLE, ROLLED_BACK, ROLLING_BACK, RUNNING, RunStore
 
 ON_CONFLICT = ("skip", "overwrite", "fail")
 SAMPLES = 20
@@ -127,12 +127,13 @@ class Migrator:
         try:
             self._walk(names, options, report, run_id, progress)
         except RunAborted as aborted:
-            self.runs.set_state(run_id, FAILED, _counts(report), str(aborted))
+            self.runs.set_state(run_id, FAILED, _counts(report), str(aborted), only_from=RUNNING)
             return self._result(report, self.runs.get(run_id), dry_run=False)
         except BaseException as error:
-            self.runs.set_state(run_id, FAILED, _counts(report), type(error).__name__)
+            error_name = type(error).__name__
+            self.runs.set_state(run_id, FAILED, _counts(report), error_name, only_from=RUNNING)
             raise
-        self.runs.set_state(run_id, COMPLETED, _counts(report))
+        self.runs.set_state(run_id, COMPLETED, _counts(report), only_from=RUNNING)
         return self._result(report, self.runs.get(run_id), dry_run=False)
 
     def check(self, options: Options, writing: bool) -> list[str]:
@@ -183,9 +184,11 @@ class Migrator:
             report.add(name, verdicts)
             if writing:
                 entries = self._write(session, name, verdicts, options.on_conflict)
-                report.written[name] = report.written.get(name, 0) + len(entries)
-                self.runs.record_batch(session, run_id, entries, _counts(report))
+                written = {**report.written, name: report.written.get(name, 0) + len(entries)}
+                counts = {"repositories": report.counts, "written": written}
+                self.runs.record_batch(session, run_id, entries, counts)
                 session.commit()
+                report.written = written  # counted once committed
         return verdicts
 
     def _facts(self, session, name: str, records: list, known, claimed) -> BatchFacts:
@@ -254,18 +257,18 @@ class Migrator:
         run = self.runs.get(run_id)
         self.check_rollback(run)
         result = {"run_id": run_id, "dry_run": dry_run, "undone": defaultdict(int), "conflicts": []}
-        previous = None if dry_run else self.runs.begin_rollback(run_id)
+        if not dry_run:
+            self.runs.begin_rollback(run_id)
         finished = False
         try:
             for entries in self.runs.ledger(run_id):
                 self._undo(entries, result, dry_run, force)
-                if previous is not None:
+                if not dry_run:
                     self.runs.touch(run_id)
             finished = True
         finally:
-            if previous is not None:
-                done = finished and not result["conflicts"]
-                self.runs.set_state(run_id, ROLLED_BACK if done else previous, run["counts"])
+            if not dry_run:
+                self.runs.end_rollback(run_id, complete=finished and not result["conflicts"])
         result["undone"] = dict(result["undone"])
         result["conflict_count"] = len(result["conflicts"])
         result["conflicts"] = result["conflicts"][:SAMPLES]
@@ -275,6 +278,8 @@ class Migrator:
         """What refuses a rollback of `run` (a `get` of the run store)."""
         if run["state"] == ROLLED_BACK:
             raise Conflict(f"run {run['id']} is already rolled back")
+        if run["state"] == ROLLING_BACK and not self.runs.stale_rollback(run):
+            raise Conflict(f"run {run['id']} is being rolled back already: one at a time")
         if run["state"] == RUNNING:
             raise Conflict(
                 f"run {run['id']} is running: wait for it to end (if its process died, "
@@ -301,8 +306,10 @@ class Migrator:
                 sql = storage.bindings[entry.repository].sql(session)
                 current = sql.fetch(entry.record_id)
                 now = checksum(comparable(current) if current is not None else None)
-                if now == _checksum_before(entry):
-                    continue  # an earlier rollback undid it
+                if current is None and entry.action == INSERT:
+                    self.runs.mark_undone(session, entry.id)  # deleted since: nothing to undo
+                    result["undone"][entry.repository] += 1
+                    continue
                 if now != entry.checksum and not force:
                     result["conflicts"].append(
                         {"repository": entry.repository, "id": entry.record_id,
@@ -318,6 +325,7 @@ class Migrator:
                             sql.discard(entry.record_id)
                         else:
                             sql.upsert(from_dict(sql.spec.record_type, entry.before))
+                        self.runs.mark_undone(session, entry.id)
                 except Conflict as refused:
                     result["conflicts"].append(
                         {
@@ -343,11 +351,6 @@ def _claimed_by_others(sql, name: str, records: list, claimed: dict) -> dict[str
             if holder != record.id:
                 clashes[record.id] = holder
     return clashes
-
-
-def _checksum_before(entry) -> str:
-    """The checksum of the row as it was before the run (none, for an insert)."""
-    return checksum(entry.before if entry.action != INSERT else None)
 
 
 def _counts(report: Report) -> dict:

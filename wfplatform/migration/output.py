@@ -93,6 +93,11 @@ def exit_code(report: dict) -> int:
     return EXIT_DONE
 
 
+def rollback_exit_code(result: dict) -> int:
+    """2 when rows changed since the run are (or would be) kept: the run is not gone."""
+    return EXIT_ATTENTION if result.get("conflict_count") else EXIT_DONE
+
+
 def refusal(message: str, reasons: list[str]) -> int:
     click.echo(f"refused: {message}", err=True)
     for reason in reasons:

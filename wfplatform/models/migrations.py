@@ -25,10 +25,8 @@ class MigrationRunModel(db.Model):
     options: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
     counts: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
     error: so.Mapped[str | None] = so.mapped_column(sa.Text)
-
-
-# BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER primary key (64-bit anyway).
-LedgerId = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+    # while `rolling_back`: the state to return to if the rollback leaves rows of the run
+    state_before_rollback: so.Mapped[str | None] = so.mapped_column(sa.String(20))
 
 
 class LedgerEntryModel(db.Model):
@@ -38,6 +36,7 @@ class LedgerEntryModel(db.Model):
     __tablename__ = "migration_ledger"
     __table_args__ = (sa.Index("ix_migration_ledger_run_id_id", "run_id", "id"),)
 
+    # BIGINT on PostgreSQL; SQLite autoincrements only an INTEGER primary key (64-bit anyway)
     id: so.Mapped[int] = so.mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
@@ -48,3 +47,5 @@ class LedgerEntryModel(db.Model):
     checksum: so.Mapped[str] = so.mapped_column(sa.String(64))
     before: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONDocument)
     created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
+    # set, in the transaction that undid it, when a rollback undoes this entry
+    undone_at: so.Mapped[datetime | None] = so.mapped_column(Timestamp)

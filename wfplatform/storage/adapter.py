@@ -96,13 +96,13 @@ class Storage:
         adopted = self.journal.adopt_orphans()
         if adopted:
             log.info("adopted %d journal entries of processes that are gone", adopted)
-        if len(self.journal):
-            log.info("journal holds %d entries from an earlier run", len(self.journal))
-            self.replay_journal()
-        try:
+        try:  # before replaying: guards elsewhere must see the journal meanwhile
             self.processes.beat(fleet.activity(self))
         except StorageUnavailable as fault:  # the worker keeps trying
             self.health.mark_down(fault.message)
+        if len(self.journal):
+            log.info("journal holds %d entries from an earlier run", len(self.journal))
+            self.replay_journal()
         self.sync_worker.start()
 
     def close(self) -> None:

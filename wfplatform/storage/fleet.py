@@ -29,8 +29,10 @@ def activity(storage: Storage) -> dict[str, Any]:
 
 @dataclass
 class Others:
-    """The other processes' journals (live processes: a dead one's journal is adopted by
-    the next process to start) and recent counts (anyone seen within the window)."""
+    """What the other processes seen within the window published: their journals (a dead
+    process's file waits to be adopted, so its last word still counts; once adopted it is
+    counted twice for at most the window, which only errs on the safe side) and their
+    recent counts."""
 
     journal: int = 0
     recent: dict[str, Counter] = field(default_factory=dict)
@@ -42,9 +44,8 @@ class Others:
 def others(storage: Storage) -> Others:
     result = Others()
     window = timedelta(seconds=WINDOW_SECONDS)
-    for published, alive in storage.processes.activity_of_others(window):
-        if alive:
-            result.journal += int(published.get("journal", 0))
+    for published, _alive in storage.processes.activity_of_others(window):
+        result.journal += int(published.get("journal", 0))
         for name, counts in published.get("recent", {}).items():
             result.recent.setdefault(name, Counter()).update(counts)
     return result

@@ -73,7 +73,7 @@ class ProcessRegistry:
             ]
 
     def activity_of_others(self, within: timedelta) -> list[tuple[dict[str, Any], bool]]:
-        """(activity, alive) of the other processes seen within `within`."""
+        """(activity, alive now) of the other processes seen within `within`."""
         now = utcnow()
         with translate_faults(), new_session(self._engine) as session:
             rows = session.execute(

@@ -115,6 +115,9 @@ class Reader:
         key the read is by (None when it is not by one)."""
         if mode.secondary is None or mode.shadow_rate <= 0 or random.random() >= mode.shadow_rate:
             return None
+        if len(self._storage.journal):  # the database misses journaled writes until replayed
+            self._storage.stats.add(repository, "shadow_skipped")
+            return None
         key = self._record_key(repository, operation, args, kwargs)
         token = self._storage.tracker.token(repository, key)
         if token is None:
