@@ -18,8 +18,8 @@ def run(*args: str):
 
 def test_a_rollback_preview_that_finds_changed_rows_exits_2(app, client):  # noqa: F811
     """Exit codes: 2 when a dry-run found conflicts. A rollback preview that finds rows
-    changed since the run (they would be kept, the run would not be rolled back) exits 0
-    like a clean one: a script cannot tell them apart."""
+    changed since the run (they would be kept, the run would not be rolled back) exits 2,
+    so a script can tell it from a clean one."""
     admin = make_admin(app, client)
     register(client)
     client.put("/admin/migration/mode", json={"mode": "dual", "reason": "go"}, headers=admin)

@@ -19,8 +19,8 @@ from wfplatform.storage.modes import DATABASE, MEMORY
 
 
 def test_a_journal_replayed_at_start_up_counts_for_the_guards_meanwhile(make_storage):
-    """A process starting up adopts and replays journals before its first heartbeat: a
-    switch decided elsewhere during that replay sees none of it."""
+    """A process starting up publishes its (adopted) journal before it replays it: a
+    switch decided elsewhere during that replay sees it."""
     here = make_storage("dual", read_from=DATABASE)
     there = make_storage("dual", read_from=DATABASE)
     there.journal.append([Change("users", make_user().id, None)])  # adopted, say
@@ -39,9 +39,9 @@ def test_a_journal_replayed_at_start_up_counts_for_the_guards_meanwhile(make_sto
 
 def test_a_journal_no_live_process_holds_any_more_still_refuses(make_storage, engine, tmp_path):
     """A process died with a journal entry (a write made while the database was away).
-    Its file waits for the next process to start and adopt it; meanwhile no live process
-    counts it, so the guards let `database-only` through, and the adopter later replays
-    that older state over whatever was written since."""
+    Its file waits for the next process to start and adopt it; meanwhile its last word
+    still counts, so the guards refuse `database-only` (an adopter would later replay
+    that older state over whatever was written since)."""
     here = make_storage("dual", read_from=DATABASE)
     user = here.users.add(make_user(name="before"))
     there = make_storage("dual", read_from=DATABASE, journal_path=tmp_path / "gone.log")
@@ -61,9 +61,9 @@ def test_a_journal_no_live_process_holds_any_more_still_refuses(make_storage, en
 
 
 def test_a_write_waiting_in_the_journal_is_not_a_shadow_mismatch(make_storage):
-    """A write journaled during a blip is in memory and not
-    yet in the database; a shadow read meanwhile is compared and counted as a mismatch,
-    which refuses the next step for five minutes although verify finds nothing."""
+    """A write journaled during a blip is in memory and not yet in the database: shadow
+    reads wait for the replay instead of counting a mismatch (which would refuse the
+    next step for five minutes although verify finds nothing)."""
     storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
     user = storage.users.add(make_user(name="before"))
     storage.health.mark_down("a blip")

@@ -33,10 +33,9 @@ def database_copy(storage, user_id):
 
 
 def test_a_row_another_run_put_back_is_not_taken_for_undone(storage):
-    """Run A overwrote a row x -> y, run B (an older export) put it back y -> x. Rolling
-    back A finds the row at A's before-image and skips it as "already undone" (no
-    conflict), so A reads `rolled_back`; rolling back B then restores y: A's value is in
-    the database while A says nothing of it is left."""
+    """Run A overwrote a row x -> y, run B (an older export) put it back y -> x. The row
+    at A's before-image is not taken for undone by A (only ledger entries marked undone
+    are): A cannot read `rolled_back` while B's rollback later restores A's value."""
     user = storage.users.list().items[0]
     memory = storage.memory_repository("users")
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="x"))
@@ -56,9 +55,9 @@ def test_a_row_another_run_put_back_is_not_taken_for_undone(storage):
 
 
 def test_taking_over_a_stale_rollback_does_not_make_a_completed_run_resumable(storage, engine):
-    """A rollback whose process died is taken over; when rows are kept the run must go
-    back to what it was (completed), not to `interrupted`, which `resume` accepts (and a
-    resume copies back everything the rollback just removed)."""
+    """A rollback whose process died is taken over; when rows are kept the run goes back
+    to what it was (completed), not to `interrupted`, which `resume` would accept (and
+    copy back everything the rollback just removed)."""
     migrator = Migrator(storage)
     run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
     workflow = storage.workflows.list(WorkflowQuery()).items[0]
@@ -80,10 +79,9 @@ def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_hal
     storage, engine, monkeypatch
 ):
     """Another process found the job's process silent: job and run are `interrupted` and
-    a rollback starts, while the fenced job commits the batch it was writing (it stops at
-    its next progress save). The rollback read the ledger before that batch: it must not
-    end `rolled_back` with the batch's rows left behind (nor should the fenced run's
-    `failed` overwrite `rolling_back` meanwhile)."""
+    a rollback starts while the job still runs. Its next batch is refused (the run is no
+    longer `running`), so the rollback, which read the ledger first, never ends
+    `rolled_back` with rows of the run left behind."""
     for _ in range(2):
         storage.memory_repository("users").upsert(make_user())  # only in memory
     migrator = Migrator(storage)
@@ -121,9 +119,8 @@ def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_hal
 
 
 def test_a_resumed_run_counts_what_it_wrote_once(storage, engine, monkeypatch):
-    """A batch whose commit fails is not written, but `report.written` was already raised
-    for it and is saved with the failed run; `resume` seeds its counts from there and
-    copies the batch again, so `written` ends above what the run wrote."""
+    """A batch whose commit fails is not written and not counted: a resumed run, which
+    carries the earlier counts over, ends with `written` equal to its ledger."""
     for _ in range(3):
         storage.memory_repository("users").upsert(make_user())  # 4 users only in memory
     migrator = Migrator(storage)
