@@ -150,4 +150,7 @@ def test_metrics_add_up_every_worker_whichever_answers_the_scrape(service):
     assert seen[-1] >= 60  # every request of every worker is counted
     assert scrape_total(service, "wf_storage_operations_total") > 0  # recorded as they happen
     assert scrape_total(service, "wf_storage_mode") == 5  # one mode per repository
-    assert scrape_total(service, "wf_storage_database_up") == 1
+    deadline = time.monotonic() + 10  # a worker may be slow to start on a busy machine
+    while scrape_total(service, "wf_storage_database_up") != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert scrape_total(service, "wf_storage_database_up") == 1  # the lowest of the workers

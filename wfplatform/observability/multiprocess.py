@@ -79,6 +79,7 @@ class SharedMetrics:
         self.last_verify = gauge("wf_storage_last_verify_differences", ["repository"], "mostrecent")
         self.journal = gauge("wf_storage_journal_entries", [], "livesum")
         self.database_up = gauge("wf_storage_database_up", [], "livemin")
+        self.database_up.set(1)  # as one process reports it until a fault says otherwise
         self.migration_running = gauge("wf_migration_running", [], "livemax")
         self.records_done = gauge("wf_migration_records_done", ["kind", "repository"], "mostrecent")
         self.records = gauge("wf_migration_records", ["kind", "repository"], "mostrecent")
