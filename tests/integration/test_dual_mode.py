@@ -172,6 +172,20 @@ class TestShadowReads:
         stats = storage.stats.snapshot("users")
         assert (stats["shadow_compares"], stats["mismatches"]) == (2, 0)
 
+    def test_a_record_not_backfilled_yet_is_missing_not_a_mismatch(self, make_storage):
+        """Right after the switch to dual, memory holds records the database has not got
+        yet: the backfill's job, counted apart (verify and the guards see them too)."""
+        storage = make_storage("memory-only")
+        user = storage.users.add(make_user())
+        storage.switch("dual", reason="cut-over", actor="ops", shadow_rate=1.0)
+
+        assert storage.users.get(user.id) == user
+        storage.shadow.drain()
+
+        stats = storage.stats.snapshot("users")
+        assert (stats["shadow_missing"], stats["mismatches"]) == (1, 0)
+        assert storage.readiness("users")["only_in_memory"] == 1
+
     def test_a_full_queue_drops_samples_instead_of_waiting(self, make_storage):
         storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0, shadow_capacity=1)
         user = storage.users.add(make_user())

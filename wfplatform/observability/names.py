@@ -31,6 +31,8 @@ COUNTER_HELP = {
     "shadow_compares": "Shadow reads compared with the other backend.",
     "shadow_skipped": "Shadow reads skipped because the record changed meanwhile.",
     "shadow_dropped": "Shadow reads dropped because the comparison queue was full.",
+    "shadow_missing": "Shadow reads of a record the other backend does not have yet "
+    "(not backfilled or not loaded): counted apart from mismatches.",
     "mismatches": "Shadow reads or dual writes whose backends disagreed.",
     "journaled": "Changes written to the sync journal instead of the database.",
     "replayed": "Journaled changes replayed into the database.",

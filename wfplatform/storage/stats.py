@@ -48,6 +48,7 @@ class RepositoryStats:
     shadow_compares: int = 0
     shadow_skipped: int = 0
     shadow_dropped: int = 0
+    shadow_missing: int = 0
     mismatches: int = 0
     mismatch_samples: deque = field(default_factory=lambda: deque(maxlen=MISMATCH_SAMPLES))
     journaled: int = 0
@@ -61,6 +62,7 @@ COUNTERS = (
     "shadow_compares",
     "shadow_skipped",
     "shadow_dropped",
+    "shadow_missing",
     "mismatches",
     "journaled",
     "replayed",
