@@ -186,6 +186,25 @@ class TestShadowReads:
         assert (stats["shadow_missing"], stats["mismatches"]) == (1, 0)
         assert storage.readiness("users")["only_in_memory"] == 1
 
+    def test_a_change_made_outside_units_of_work_racing_the_comparison_is_skipped(
+        self, make_storage, engine
+    ):
+        """Load-memory, replays, backfills, rollbacks and repairs mark their records as
+        changing too: a comparison they race is skipped, not counted as a mismatch."""
+        storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
+        user = storage.users.add(make_user(name="before"))
+        worker_busy = threading.Event()
+        storage.shadow.submit(worker_busy.wait)
+
+        storage.users.get(user.id)  # memory answers "before"
+        change_behind_the_adapters_back(engine, user.id, name="loaded")
+        assert storage.load_memory("users") == 1  # memory takes "loaded" meanwhile
+        worker_busy.set()
+        storage.shadow.drain()
+
+        stats = storage.stats.snapshot("users")
+        assert (stats["shadow_skipped"], stats["mismatches"]) == (1, 0)
+
     def test_a_full_queue_drops_samples_instead_of_waiting(self, make_storage):
         storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0, shadow_capacity=1)
         user = storage.users.add(make_user())

@@ -192,7 +192,7 @@ def remove_orphans(storage: Storage, findings: list[Finding], modes: dict, actor
     that settled (one record orphaned in both backends is two findings)."""
     targets = sorted({(f.repository, f.key) for f in findings if f.kind == ORPHAN and f.removable})
     for name, key in targets:
-        with storage.locks.hold([(name, key)]):
+        with storage.changing([(name, key)]):
             for backend in backends_in_use(modes[name]):
                 _discard(storage, name, backend, key)
         log.warning("removed orphaned %s %s (its parent is gone)", name, key)

@@ -176,7 +176,7 @@ class Migrator:
         storage = self.storage
         writing = run_id is not None
         guarded = writing and self.live
-        locks = storage.locks.hold((name, key) for key in batch) if guarded else nullcontext()
+        locks = storage.changing((name, key) for key in batch) if guarded else nullcontext()
         with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
             records = list(storage.memory_repository(name).peek_many(batch).values())
             facts = self._facts(session, name, records, *seen)
@@ -298,7 +298,7 @@ class Migrator:
         storage = self.storage
         records = [(e.repository, e.record_id) for e in entries]
         with (
-            storage.locks.hold(records),
+            storage.changing(records),
             translate_faults(),
             new_session(storage.engine, write=True) as session,
         ):

@@ -71,7 +71,7 @@ def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
     memory = storage.memory_repository("users")
     copied = 0
     for admin in admins:
-        with storage.locks.hold([("users", admin.id)]), storage.memory.lock:
+        with storage.changing([("users", admin.id)]), storage.memory.lock:
             holder = memory.get_by_email(admin.email)
             if holder is not None and holder.id != admin.id:
                 log.warning("admin %s not loaded: its email is taken in memory", admin.id)

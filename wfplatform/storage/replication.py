@@ -145,7 +145,7 @@ class Replicator:
             for entry in storage.journal.pending():
                 records = [(change.repository, change.key) for change in entry.changes]
                 try:
-                    with storage.locks.hold(records):
+                    with storage.changing(records):
                         self.apply(entry.changes)
                         storage.journal.mark_replayed(entry.seq)
                 except StorageUnavailable as fault:
