@@ -44,7 +44,7 @@ class Others:
 def others(storage: Storage) -> Others:
     result = Others()
     window = timedelta(seconds=WINDOW_SECONDS)
-    for published, _alive in storage.processes.activity_of_others(window):
+    for published in storage.processes.activity_of_others(window):
         result.journal += int(published.get("journal", 0))
         for name, counts in published.get("recent", {}).items():
             result.recent.setdefault(name, Counter()).update(counts)

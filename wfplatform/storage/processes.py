@@ -72,20 +72,18 @@ class ProcessRegistry:
                 for row in rows
             ]
 
-    def activity_of_others(self, within: timedelta) -> list[tuple[dict[str, Any], bool]]:
-        """(activity, alive now) of the other processes seen within `within`."""
-        now = utcnow()
+    def activity_of_others(self, within: timedelta) -> list[dict[str, Any]]:
+        """What the other processes seen within `within` last published."""
         with translate_faults(), new_session(self._engine) as session:
-            rows = session.execute(
-                sa.select(StorageProcessModel.activity, StorageProcessModel.last_seen).where(
-                    StorageProcessModel.id != self.id,
-                    StorageProcessModel.last_seen >= now - within,
-                    StorageProcessModel.activity.is_not(None),
+            return list(
+                session.scalars(
+                    sa.select(StorageProcessModel.activity).where(
+                        StorageProcessModel.id != self.id,
+                        StorageProcessModel.last_seen >= utcnow() - within,
+                        StorageProcessModel.activity.is_not(None),
+                    )
                 )
             )
-            return [
-                (activity, as_utc(last_seen) >= now - ALIVE_WITHIN) for activity, last_seen in rows
-            ]
 
     def leave(self) -> None:
         with translate_faults(), new_session(self._engine, write=True) as session:
