@@ -50,6 +50,10 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_TOKEN_MAX_AGE": (int, 12 * 3600),
     "WF_LOGIN_MAX_FAILURES": (int, 5),
     "WF_LOGIN_LOCK_SECONDS": (int, 900),
+    # Per user (0: no limit); see services/quotas.py.
+    "WF_QUOTA_WORKFLOWS": (int, 1000),
+    "WF_QUOTA_VERSIONS": (int, 20_000),
+    "WF_QUOTA_BYTES": (int, 100 * 1024 * 1024),
     "WF_RATELIMIT_API": (str, "300 per minute"),
     "WF_RATELIMIT_LOGIN": (str, "10 per minute"),
     "WF_RATELIMIT_STORAGE_URL": (str, "memory://"),

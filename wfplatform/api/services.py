@@ -14,6 +14,7 @@ from ..observability import TracedMigrator, get_metrics
 from ..services.accounts import Accounts, LockoutPolicy
 from ..services.api_keys import ApiKeys
 from ..services.passwords import Passwords
+from ..services.quotas import Quotas
 from ..services.tokens import Tokens
 from ..services.workflows import Workflows
 from ..storage_ext import get_storage
@@ -39,10 +40,13 @@ def build(app: Flask) -> Services:
     passwords = Passwords(config["WF_PASSWORD_TIME_COST"], config["WF_PASSWORD_MEMORY_KIB"])
     tokens = Tokens(config["SECRET_KEY"], config["WF_TOKEN_MAX_AGE"])
     lockout = LockoutPolicy(config["WF_LOGIN_MAX_FAILURES"], config["WF_LOGIN_LOCK_SECONDS"])
+    quotas = Quotas(
+        config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
+    )
     return Services(
         accounts=Accounts(storage, passwords, tokens, lockout),
         api_keys=ApiKeys(storage),
-        workflows=Workflows(storage),
+        workflows=Workflows(storage, quotas),
         passwords=passwords,
         migrations=MigrationJobs(TracedMigrator(storage, get_metrics(app))),
         imports=ImportJobs(storage, head_revision(app.extensions["migrate"].directory)),

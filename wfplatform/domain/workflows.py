@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from .codec import utcnow
@@ -10,6 +12,17 @@ from .validation import check_record
 
 STATUSES = ("draft", "active", "inactive", "archived")
 MAX_LENGTHS = {"name": 200}
+# What a record stores for its owner (what the bytes quota counts): text fields, JSON fields.
+WORKFLOW_CONTENT = (("name", "description"), ("tags", "nodes", "edges", "settings"))
+VERSION_CONTENT = (("name",), ("nodes", "edges", "settings"))
+
+
+def content_bytes(record: object, content: tuple[tuple[str, ...], tuple[str, ...]]) -> int:
+    """UTF-8 bytes of the text fields plus the length of the JSON fields as `json.dumps`
+    writes them (what SQLite stores; PostgreSQL's JSONB text is as long for ASCII)."""
+    texts, documents = content
+    size = sum(len(str(getattr(record, name)).encode("utf-8", "surrogatepass")) for name in texts)
+    return size + sum(len(json.dumps(getattr(record, name))) for name in documents)
 
 
 @dataclass
@@ -29,6 +42,11 @@ class Workflow:
 
     def validate(self) -> None:
         check_record(self, MAX_LENGTHS, {"status": STATUSES}, required=("name",))
+
+    @cached_property
+    def stored_bytes(self) -> int:
+        """Measured once per record: storage replaces a record, it never changes one."""
+        return content_bytes(self, WORKFLOW_CONTENT)
 
     @property
     def search_text(self) -> str:
@@ -69,6 +87,10 @@ class WorkflowVersion:
 
     def validate(self) -> None:
         check_record(self, MAX_LENGTHS, required=("name",))
+
+    @cached_property
+    def stored_bytes(self) -> int:
+        return content_bytes(self, VERSION_CONTENT)
 
 
 def graph_problems(nodes: list[Any], edges: list[Any]) -> dict[str, Any]:

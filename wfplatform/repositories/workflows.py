@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..domain.codec import utcnow
-from ..domain.workflows import Workflow, WorkflowVersion
+from ..domain.workflows import VERSION_CONTENT, WORKFLOW_CONTENT, Workflow, WorkflowVersion
 from ..errors import Conflict
 from ..models import WorkflowModel, WorkflowVersionModel
 from .base import Page, Parent, Repository, RepositorySpec, reads, writes
@@ -43,12 +43,29 @@ class WorkflowQuery:
         return self.order.startswith("-")
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What one user's records take: how many, and their `stored_bytes`."""
+
+    count: int = 0
+    bytes: int = 0
+
+
+def _usage(records: list) -> Usage:
+    return Usage(len(records), sum(record.stored_bytes for record in records))
+
+
 class WorkflowRepository(Repository):
     spec = RepositorySpec("workflows", Workflow, parents=(Parent("users", "user_id"),))
 
     @reads
     @abstractmethod
     def list(self, query: WorkflowQuery) -> Page: ...
+
+    @reads
+    @abstractmethod
+    def usage_of(self, user_id: str) -> Usage:
+        """The workflows `user_id` owns: how many, and the bytes they store."""
 
     @writes
     def add(self, workflow: Workflow) -> Workflow:
@@ -97,6 +114,11 @@ class WorkflowVersionRepository(Repository):
     def latest_number(self, workflow_id: str) -> int:
         """The highest version number of the workflow (0 when it has none)."""
 
+    @reads
+    @abstractmethod
+    def usage_of(self, user_id: str) -> Usage:
+        """The versions of the workflows `user_id` owns: how many, and the bytes they store."""
+
     @writes
     def add(self, version: WorkflowVersion) -> WorkflowVersion:
         self._insert(version)
@@ -143,6 +165,11 @@ class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
                 query.offset,
             )
 
+    def usage_of(self, user_id: str) -> Usage:
+        with self._store.lock:
+            keys = self._view.keys_for(self.parent_index("user_id"), user_id)
+            return _usage([self._view.get(key) for key in keys])
+
 
 class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
     model = WorkflowModel
@@ -188,6 +215,29 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
         )
         return Page(items=[self.from_row(row) for row in rows], total=total or 0)
 
+    def usage_of(self, user_id: str) -> Usage:
+        model = WorkflowModel
+        return _sql_usage(self._session, model, model.user_id == user_id, WORKFLOW_CONTENT)
+
+
+def _sql_usage(session, model, condition, content, join=None) -> Usage:
+    """COUNT and the summed byte lengths of the content columns, as the database stores
+    them: one aggregate query, nothing loaded."""
+    texts, documents = content
+    columns = [getattr(model, name) for name in (*texts, *documents)]
+    size = sum((_byte_length(session, column) for column in columns), sa.literal(0))
+    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(size), 0)).select_from(model)
+    if join is not None:
+        query = query.join(*join)
+    count, total = session.execute(query.where(condition)).one()
+    return Usage(count or 0, int(total or 0))
+
+
+def _byte_length(session, column):
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.octet_length(sa.cast(column, sa.Text))
+    return sa.func.length(sa.cast(column, sa.LargeBinary))  # SQLite: bytes of the text
+
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -224,6 +274,16 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
         with self._store.lock:
             keys = self._view.keys_for(self.parent_index("workflow_id"), workflow_id)
             return max((self._view.get(key).number for key in keys), default=0)
+
+    def usage_of(self, user_id: str) -> Usage:
+        with self._store.lock:
+            workflows = self._source.view("workflows")
+            keys = [
+                key
+                for workflow_id in workflows.keys_for(self.parent_index("user_id"), user_id)
+                for key in self._view.keys_for(self.parent_index("workflow_id"), workflow_id)
+            ]
+            return _usage([self._view.get(key) for key in keys])
 
 
 class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
@@ -266,3 +326,8 @@ class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
             sa.select(sa.func.max(model.number)).where(model.workflow_id == workflow_id)
         )
         return latest or 0
+
+    def usage_of(self, user_id: str) -> Usage:
+        join = (WorkflowModel, WorkflowModel.id == WorkflowVersionModel.workflow_id)
+        condition = WorkflowModel.user_id == user_id
+        return _sql_usage(self._session, WorkflowVersionModel, condition, VERSION_CONTENT, join)

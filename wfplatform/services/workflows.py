@@ -20,6 +20,7 @@ from ..repositories.workflows import WorkflowQuery
 from ..storage.adapter import Storage
 from . import audit
 from .context import Actor
+from .quotas import Quotas
 
 EDITABLE = ("name", "description", "status", "tags", "nodes", "edges", "settings")
 # A change of these always stores a numbered version; other changes only when asked to.
@@ -33,8 +34,9 @@ OWNER_ME, OWNER_ALL = "me", "all"
 
 
 class Workflows:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, quotas: Quotas | None = None) -> None:
         self.storage = storage
+        self.quotas = quotas or Quotas()
 
     # -- reads --------------------------------------------------------------------------------
     def list(self, actor: Actor, filters: dict[str, Any], owner: str = OWNER_ME) -> Page:
@@ -72,7 +74,9 @@ class Workflows:
     # -- writes -------------------------------------------------------------------------------
     def create(self, actor: Actor, fields: dict[str, Any]) -> Workflow:
         workflow = _new_workflow(actor, fields)
-        return self.storage.atomic(lambda uow: _insert(uow, actor, workflow, "workflow.create"))
+        return self.storage.atomic(
+            lambda uow: self._insert(uow, actor, workflow, "workflow.create")
+        )
 
     def import_document(self, actor: Actor, document: dict[str, Any]) -> Workflow:
         """A new workflow of `actor` from an export document."""
@@ -84,7 +88,9 @@ class Workflows:
         if problems:
             raise ValidationFailed("not a workflow export this server can read", problems)
         workflow = _new_workflow(actor, document["workflow"])
-        return self.storage.atomic(lambda uow: _insert(uow, actor, workflow, "workflow.import"))
+        return self.storage.atomic(
+            lambda uow: self._insert(uow, actor, workflow, "workflow.import")
+        )
 
     def duplicate(self, actor: Actor, workflow_id: str) -> Workflow:
         """A draft copy owned by `actor` (anyone who may read the original)."""
@@ -105,7 +111,7 @@ class Workflows:
                 settings=source.settings,
             )
             extra = {"duplicated_from": source.id}
-            return _insert(uow, actor, copy, "workflow.duplicate", extra)
+            return self._insert(uow, actor, copy, "workflow.duplicate", extra)
 
         return self.storage.atomic(duplicate)
 
@@ -131,10 +137,13 @@ class Workflows:
                 return current
             if VERSIONED & set(changed):
                 _check_graph(proposed)  # only then: older records may predate the checks
+            versioned = create_version or bool(VERSIONED & set(changed))
+            version = _next_version(uow, proposed, actor) if versioned else None
+            self._admit(uow, current, proposed, version)
             stored = uow.workflows.update(proposed, expected_version=current.version)
             summary = audit.summarise(current, stored, [*changed, "version"])
-            if create_version or VERSIONED & set(changed):
-                summary["stored_version"] = _store_version(uow, stored, actor)
+            if version is not None:
+                summary["stored_version"] = uow.workflow_versions.add(version).number
             audit.record(uow, actor, "workflow.update", "workflow", workflow_id, summary)
             return stored
 
@@ -155,10 +164,12 @@ class Workflows:
             proposed = dataclasses.replace(
                 current, **{name: getattr(snapshot, name) for name in SNAPSHOT}
             )
+            version = _next_version(uow, proposed, actor)
+            self._admit(uow, current, proposed, version)
             stored = uow.workflows.update(proposed, expected_version=current.version)
             summary = audit.summarise(current, stored, [*SNAPSHOT, "version"])
             summary["restored_version"] = number
-            summary["stored_version"] = _store_version(uow, stored, actor)
+            summary["stored_version"] = uow.workflow_versions.add(version).number
             audit.record(uow, actor, "workflow.restore", "workflow", workflow_id, summary)
             return stored
 
@@ -178,6 +189,32 @@ class Workflows:
         self.storage.atomic(delete)
 
     # -- helpers ------------------------------------------------------------------------------
+    def _insert(
+        self, uow, actor: Actor, workflow: Workflow, action: str, extra: dict | None = None
+    ) -> Workflow:
+        """A new workflow, its version 1 and its audit entry."""
+        version = _next_version(uow, workflow, actor)
+        self._admit(uow, None, workflow, version)
+        uow.workflows.add(workflow)
+        uow.workflow_versions.add(version)
+        summary = audit.summarise(None, workflow, list(EDITABLE))
+        audit.record(uow, actor, action, "workflow", workflow.id, {**summary, **(extra or {})})
+        return workflow
+
+    def _admit(
+        self, uow, before: Workflow | None, after: Workflow, version: WorkflowVersion | None
+    ) -> None:
+        """The owner's quotas allow replacing `before` (None: nothing) by `after`, and
+        storing `version` (None: none)."""
+        added = after.stored_bytes - (before.stored_bytes if before else 0)
+        self.quotas.check(
+            uow,
+            after.user_id,
+            workflows=0 if before else 1,
+            versions=1 if version else 0,
+            size=added + (version.stored_bytes if version else 0),
+        )
+
     def _fetch(self, workflow_id: str) -> Workflow | None:
         _require_uuid(workflow_id)
         return self.storage.workflows.get(workflow_id)
@@ -241,24 +278,10 @@ def _copy_name(name: str) -> str:
     return name[: MAX_LENGTHS["name"] - len(COPY_SUFFIX)] + COPY_SUFFIX
 
 
-def _insert(
-    uow, actor: Actor, workflow: Workflow, action: str, extra: dict[str, Any] | None = None
-) -> Workflow:
-    """A new workflow, its version 1 and its audit entry."""
-    uow.workflows.add(workflow)
-    _store_version(uow, workflow, actor)
-    summary = audit.summarise(None, workflow, list(EDITABLE))
-    audit.record(uow, actor, action, "workflow", workflow.id, {**summary, **(extra or {})})
-    return workflow
-
-
-def _store_version(uow, workflow: Workflow, actor: Actor) -> int:
-    """Snapshot the workflow as its next numbered version; returns the number."""
+def _next_version(uow, workflow: Workflow, actor: Actor) -> WorkflowVersion:
+    """The snapshot of the workflow as its next numbered version (not stored yet)."""
     number = uow.workflow_versions.latest_number(workflow.id) + 1
     snapshot = {name: getattr(workflow, name) for name in SNAPSHOT}
-    uow.workflow_versions.add(
-        WorkflowVersion(
-            workflow_id=workflow.id, number=number, created_by=actor.user_id, **snapshot
-        )
+    return WorkflowVersion(
+        workflow_id=workflow.id, number=number, created_by=actor.user_id, **snapshot
     )
-    return number
