@@ -38,7 +38,7 @@ from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
 from ..storage.sql import new_session, translate_faults
 from .backends import reading
-from .records import BINDINGS, unique_values
+from .records import BINDINGS, SOFT_REFERENCES, unique_values
 
 if TYPE_CHECKING:
     from ..storage.adapter import Storage
@@ -47,10 +47,6 @@ ORPHAN, BROKEN, DUPLICATE, INVALID = "orphans", "broken_references", "duplicates
 KINDS = (ORPHAN, BROKEN, DUPLICATE, INVALID)
 REPORT_CAP = 100
 BATCH_SIZE = 500
-# References without a foreign key: a dangling one is reported, never repaired.
-SOFT_REFERENCES: dict[str, tuple[Parent, ...]] = {
-    "workflow_versions": (Parent("users", "created_by"),),
-}
 GRAPHS = frozenset({"workflows", "workflow_versions"})
 log = logging.getLogger(__name__)
 

@@ -181,6 +181,8 @@ class _Tokens:
                 if self._may_be_cut_short(exc) and self._read_more():
                     continue
                 raise self.error(f"invalid JSON ({exc.msg})", exc.pos) from None
+            except RecursionError:
+                raise self.error("a value nests too deeply to be read") from None
             # a number (or literal) that ends with the buffer may go on in the next chunk
             if end == len(self._buffer) and self._read_more():
                 continue

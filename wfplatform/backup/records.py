@@ -1,4 +1,10 @@
-"""A record of an export document, decoded and checked the way every write checks it."""
+"""A record of an export document, decoded and checked as the API checks what it accepts.
+
+A document may come from anywhere, so a record passes every rule a record written through
+the API passed: the shape of its fields, the record's own `validate()`, ids that are UUIDs,
+strings that fit their columns (the SQL models declare the lengths, in every mode), JSON
+that is finite and nested at most `MAX_DEPTH` deep, and per repository the API's own
+schemas (`CONTENT_CHECKS`: a workflow's nodes, edges and graph rules, an email)."""
 
 from __future__ import annotations
 
@@ -10,10 +16,15 @@ from collections.abc import Hashable, Iterator
 from datetime import datetime
 from typing import Any
 
+from marshmallow import ValidationError, validate
+
 from ..domain.codec import from_dict
+from ..domain.ids import is_uuid
 from ..domain.validation import validate_record
 from ..errors import ValidationFailed
 from ..repositories import REPOSITORIES, RepositoryBackends
+from ..repositories.base import Parent
+from ..services.workflow_content import content_problems, plain_json
 
 BINDINGS: dict[str, RepositoryBackends] = {binding.name: binding for binding in REPOSITORIES}
 # JSON carries datetimes as ISO 8601 strings (the codec parses them).
@@ -29,6 +40,31 @@ JSON_NAMES = {
 }
 
 
+# References without a foreign key (a dangling one is an integrity finding, not refused).
+SOFT_REFERENCES: dict[str, tuple[Parent, ...]] = {
+    "workflow_versions": (Parent("users", "created_by"),),
+}
+# Ids that refer to records of any kind (the audit trail's actor and resource).
+OTHER_IDS: dict[str, tuple[str, ...]] = {"audit_logs": ("actor_id", "resource_id")}
+_EMAIL = validate.Email()
+
+
+def _email_problems(record: Any) -> dict[str, list[str]]:
+    try:
+        _EMAIL(record.email)
+    except ValidationError as error:
+        return {"email": error.messages}
+    return {}
+
+
+# The API's checks of what a client sends, per repository, on the stored record.
+CONTENT_CHECKS = {
+    "users": _email_problems,
+    "workflows": content_problems,
+    "workflow_versions": content_problems,
+}
+
+
 class InvalidRecord(Exception):
     """A record that does not decode into its domain type or fails its checks."""
 
@@ -41,7 +77,7 @@ def decode_record(repository: str, data: dict[str, Any]) -> Any:
     """The domain record for one exported record, or `InvalidRecord` saying what is wrong:
     unknown or missing fields, values of the wrong JSON type, failed `validate()`."""
     record_type = BINDINGS[repository].interface.spec.record_type
-    problems = _shape_problems(record_type, data)
+    problems = _shape_problems(record_type, data) or _json_problems(data)
     if problems:
         raise InvalidRecord(problems)
     try:
@@ -51,8 +87,66 @@ def decode_record(repository: str, data: dict[str, Any]) -> Any:
     try:
         validate_record(record)
     except ValidationFailed as error:
-        raise InvalidRecord(error.details or {"record": error.message}) from None
+        problems.update(error.details or {"record": error.message})
+    problems.update(_id_problems(repository, record))
+    problems.update(_length_problems(repository, record))
+    if not problems:
+        problems.update(CONTENT_CHECKS.get(repository, _nothing)(record))
+    if problems:
+        raise InvalidRecord(problems)
     return record
+
+
+def _nothing(record: Any) -> dict[str, Any]:
+    return {}
+
+
+def _json_problems(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Checked before decoding: decoding copies JSON recursively."""
+    problems = {}
+    for name, value in data.items():
+        try:
+            plain_json(value)
+        except ValidationError as error:
+            problems[name] = error.messages
+    return problems
+
+
+def id_fields(repository: str) -> tuple[str, ...]:
+    """The fields of a repository's records that hold record ids."""
+    spec = BINDINGS[repository].interface.spec
+    references = (*spec.parents, *SOFT_REFERENCES.get(repository, ()))
+    return ("id", *(parent.field for parent in references), *OTHER_IDS.get(repository, ()))
+
+
+def _id_problems(repository: str, record: Any) -> dict[str, str]:
+    return {
+        name: "not a UUID"
+        for name in id_fields(repository)
+        if getattr(record, name) is not None and not is_uuid(getattr(record, name))
+    }
+
+
+def _length_problems(repository: str, record: Any) -> dict[str, str]:
+    return {
+        name: f"at most {limit} characters"
+        for name, limit in _column_lengths(repository).items()
+        if isinstance(getattr(record, name), str) and len(getattr(record, name)) > limit
+    }
+
+
+@functools.cache
+def _column_lengths(repository: str) -> dict[str, int]:
+    """Field -> the length of its SQL column, for the record's string columns."""
+    table = BINDINGS[repository].sql.model.__table__
+    fields = {
+        field.name for field in dataclasses.fields(BINDINGS[repository].interface.spec.record_type)
+    }
+    return {
+        column.name: column.type.length
+        for column in table.columns
+        if column.name in fields and getattr(column.type, "length", None)
+    }
 
 
 def unique_values(repository: str, record: Any) -> Iterator[tuple[str, Hashable]]:

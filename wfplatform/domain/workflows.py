@@ -55,7 +55,8 @@ class Workflow:
 
     @property
     def node_types(self) -> list[str]:
-        return sorted({str(node.get("type", "")) for node in self.nodes if node.get("type")})
+        nodes = [node for node in self.nodes if isinstance(node, dict)]  # older records
+        return sorted({str(node["type"]) for node in nodes if node.get("type")})
 
     @property
     def required_credential_types(self) -> list[str]:
