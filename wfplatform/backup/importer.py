@@ -37,6 +37,7 @@ from .backends import reading
 from .format import ExportHeader
 from .reader import ExportReader, Source, open_export
 from .records import BINDINGS, InvalidRecord, decode_record, unique_values
+from .security import guarded, kept_entry, restore_guarded, secured
 
 if TYPE_CHECKING:
     from ..storage.adapter import Storage
@@ -80,6 +81,12 @@ class RepositoryReport:
         default_factory=lambda: dict.fromkeys((INSERTED, UPDATED, IDENTICAL, FAILED), 0)
     )
     failures: list[dict[str, Any]] = field(default_factory=list)
+    # Records whose security state the import keeps (validation) or kept (restore).
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+    def keep(self, entry: dict[str, Any]) -> None:
+        if len(self.kept) < SAMPLES:
+            self.kept.append(entry)
 
     def reject(self, position: int, key: Any, problems: dict[str, Any]) -> None:
         self.invalid += 1
@@ -110,6 +117,7 @@ class RepositoryReport:
     def to_dict(self, written: bool) -> dict[str, Any]:
         counts = {name: getattr(self, name) for name in ("insert", "identical", "update")}
         result: dict[str, Any] = {**counts, "invalid": self.invalid, "samples": self.samples}
+        result["security_kept"] = len(self.kept)
         if written:
             result.update(written=self.written, failures=self.failures)
         return result
@@ -134,6 +142,9 @@ class Plan:
             "header": self.header.to_dict(),
             "warnings": warnings,
             "problems": self.problems,
+            "security_kept": {
+                name: report.kept for name, report in self.repositories.items() if guarded(name)
+            },
             "repositories": {
                 name: report.to_dict(written=not dry_run and (force or not self.problems))
                 for name, report in self.repositories.items()
@@ -173,9 +184,12 @@ def import_export(
     if dry_run:
         return report
     progress.begin("restoring", {name: r.valid for name, r in plan.repositories.items()})
-    restore(storage, source, plan, batch_size, progress)
+    restore(storage, source, plan, batch_size, progress, actor)
     written = {name: report.written for name, report in plan.repositories.items()}
     changes = {"written": written, "forced": force, "invalid_skipped": plan.problems}
+    changes["security_kept"] = {
+        name: len(report.kept) for name, report in plan.repositories.items() if guarded(name)
+    }
     storage.atomic(lambda uow: audit.record(uow, actor, "storage.import", "storage", None, changes))
     return plan.report(dry_run=False, force=force, warnings=warnings)
 
@@ -223,6 +237,9 @@ class Validator:
                 self._reject(name, position, record.id, problems)
                 continue
             self._accept(name, record)
+            record, kept = secured(name, current.get(record.id), record)
+            if kept:
+                self.reports[name].keep(kept_entry(name, record, kept))
             self.reports[name].classify(current.get(record.id), record)
 
     def _reject(self, name: str, position: int, key: Any, problems: dict[str, Any]) -> None:
@@ -290,9 +307,12 @@ def restore(
     plan: Plan,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Pass 2: write the records validation accepted, parents first, batch by batch."""
     progress = progress or _Quiet()
+    for report in plan.repositories.values():
+        report.kept.clear()  # what the restore keeps, against the target as it is then
     with open_export(_rewound(source)) as document:
         for name, batch in batches(document, batch_size):
             report = plan.repositories[name]
@@ -304,24 +324,35 @@ def restore(
                     records.append(decode_record(name, data))
                 except InvalidRecord as invalid:  # the file changed since it was validated
                     report.wrote(data.get("id"), invalid)
-            for key, outcome in _write_batch(storage, name, records):
-                report.wrote(key, outcome)
+            for record, outcome, kept in _write_batch(storage, name, records, actor):
+                report.wrote(record.id, outcome)
+                if kept:
+                    report.keep(kept_entry(name, record, kept))
             progress.advance(name, sum(report.written.values()), report.valid)
 
 
-def _write_batch(storage: Storage, name: str, records: list[Any]) -> list[tuple[str, Any]]:
-    """(key, outcome) per record: one unit of work for the batch, or one per record to
-    find the few that fail (a failed unit of work wrote nothing)."""
+def _write_batch(
+    storage: Storage, name: str, records: list[Any], actor: Actor
+) -> list[tuple[Any, Any, list[str]]]:
+    """(record, outcome, security fields kept) per record: one unit of work for the batch,
+    or one per record to find the few that fail (a failed unit of work wrote nothing)."""
     if not records:
         return []
     try:
-        return storage.atomic(
-            lambda uow: [(record.id, getattr(uow, name).restore(record)) for record in records]
-        )
+        return storage.atomic(lambda uow: [_write(uow, name, r, actor) for r in records])
     except DomainError as error:
         if len(records) == 1:
-            return [(records[0].id, error)]
-    return [outcome for record in records for outcome in _write_batch(storage, name, [record])]
+            return [(records[0], error, [])]
+    return [
+        outcome for record in records for outcome in _write_batch(storage, name, [record], actor)
+    ]
+
+
+def _write(uow, name: str, record: Any, actor: Actor) -> tuple[Any, str, list[str]]:
+    if guarded(name):
+        outcome, kept = restore_guarded(uow, name, record, actor)
+        return record, outcome, kept
+    return record, getattr(uow, name).restore(record), []
 
 
 def batches(document: ExportReader, size: int) -> Iterator[tuple[str, Batch]]:
