@@ -243,6 +243,37 @@ class TestWorkflowVersions:
         assert storage.workflow_versions.latest_number(workflow.id) == 3
 
 
+class TestUsage:
+    """The counting reads behind the quotas: the same figures from every backend."""
+
+    def test_counts_and_measures_one_users_workflows_and_versions(self, storage):
+        user, other = storage.users.add(make_user()), storage.users.add(make_user())
+        workflows = [storage.workflows.add(make_workflow(user)) for _ in range(2)]
+        storage.workflows.add(make_workflow(other))
+        versions = [storage.workflow_versions.add(make_version(w, 1)) for w in workflows]
+        versions.append(storage.workflow_versions.add(make_version(workflows[0], 2)))
+
+        owned = storage.workflows.usage_of(user.id)
+        history = storage.workflow_versions.usage_of(user.id)
+
+        assert (owned.count, history.count) == (2, 3)
+        assert owned.bytes == sum(w.stored_bytes for w in workflows)
+        assert history.bytes == sum(v.stored_bytes for v in versions)
+        nobody = storage.workflows.usage_of(make_user().id)
+        assert (nobody.count, nobody.bytes) == (0, 0)
+
+    def test_counts_what_a_unit_of_work_wrote_before_it_commits(self, storage):
+        user = storage.users.add(make_user())
+
+        def create(uow):
+            workflow = uow.workflows.add(make_workflow(user))
+            uow.workflow_versions.add(make_version(workflow, 1))
+            return uow.workflows.usage_of(user.id), uow.workflow_versions.usage_of(user.id)
+
+        owned, history = storage.atomic(create)
+        assert (owned.count, history.count) == (1, 1)
+
+
 class TestUnitsOfWork:
     def test_commits_several_records_together(self, storage):
         user = make_user()
