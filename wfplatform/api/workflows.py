@@ -81,6 +81,7 @@ class WorkflowList(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(WorkflowFieldsSchema)
     @blp.response(201, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(409, description="a quota of your account is used up (`quota_exceeded`)")
     def post(self, body):
         """Create a workflow; its first numbered version is stored with it."""
         return _with_etag(services().workflows.create(current_actor(), body), 201, location=True)
@@ -101,7 +102,7 @@ class WorkflowItem(MethodView):
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema, headers=ETAG)
     @blp.alt_response(404, description="no such workflow, or another user's")
-    @blp.alt_response(409, description="the workflow changed since the version given")
+    @blp.alt_response(409, description="the workflow changed since, or a quota is used up")
     def patch(self, body, workflow_id):
         """Change fields. A change of nodes or edges, or `create_version: true`, also
         stores a numbered version."""
@@ -153,7 +154,7 @@ class VersionRestore(MethodView):
 
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.response(200, WorkflowSchema, headers=ETAG)
-    @blp.alt_response(409, description="the workflow changed since the version given")
+    @blp.alt_response(409, description="the workflow changed since, or a quota is used up")
     def post(self, workflow_id, number):
         """Make the workflow what this version was; that is stored as a new version."""
         workflow = services().workflows.restore(
@@ -168,6 +169,7 @@ class Duplicate(MethodView):
 
     @blp.doc(security=SECURITY)
     @blp.response(201, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(409, description="a quota of your account is used up (`quota_exceeded`)")
     def post(self, workflow_id):
         """A copy for you: named "<name> (copy)", a draft, at version 1."""
         workflow = services().workflows.duplicate(current_actor(), str(workflow_id))
@@ -192,6 +194,7 @@ class Import(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ExportDocumentSchema)
     @blp.response(201, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(409, description="a quota of your account is used up (`quota_exceeded`)")
     def post(self, document):
         """A new workflow of yours from an exported document (checked strictly)."""
         workflow = services().workflows.import_document(current_actor(), document)
