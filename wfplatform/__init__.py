@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, http, observability, storage_ext
+from . import api, cli, config, http, observability, proxies, storage_ext
 from .api import limits, security
 from .extensions import db, migrate
 
@@ -24,6 +24,7 @@ def create_app(
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app)
+    proxies.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
