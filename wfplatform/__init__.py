@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, http, observability, proxies, storage_ext
+from . import api, cli, config, http, observability, proxies, security_headers, storage_ext
 from .api import limits, security
 from .extensions import db, migrate
 
@@ -33,5 +33,6 @@ def create_app(
     limits.init_app(app)
     api.init_app(app)
     http.init_app(app)
+    security_headers.init_app(app)
     cli.init_app(app)
     return app
