@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import app_config, make_admin
+from tests.api.conftest import app_config, make_admin, shut_down
 from wfplatform import create_app
 from wfplatform.config import ConfigurationError
-from wfplatform.extensions import db
 
 PROXY = "127.0.0.2"  # the address the service sees a request come from
 CLIENTS = ("203.0.113.7", "203.0.113.8")  # documentation addresses, never contacted
@@ -28,9 +27,7 @@ def config(database_url: str, tmp_path, trusted_proxies: int) -> dict:
 def app(request, engine, database_url, tmp_path):
     app = create_app(config(database_url, tmp_path, request.param), str(tmp_path / "instance"))
     yield app
-    app.extensions["wf_storage"].close()
-    with app.app_context():
-        db.engine.dispose()
+    shut_down(app)
 
 
 def through_proxy(client_address: str) -> dict:
