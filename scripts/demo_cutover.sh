@@ -75,11 +75,11 @@ expect "refused" "$(api PUT /admin/migration/mode \
     json 'd["error"]["code"]')" "guard_refused"
 
 step "dry-run the backfill"
-"$PY" scripts/migrate_data.py --url "$BASE" --token "$TOKEN" --dry-run \
+WF_TOKEN="$TOKEN" "$PY" scripts/migrate_data.py --url "$BASE" --dry-run \
     || fail "the dry-run found problems"
 
 step "confirm the backfill"
-"$PY" scripts/migrate_data.py --url "$BASE" --token "$TOKEN" --confirm \
+WF_TOKEN="$TOKEN" "$PY" scripts/migrate_data.py --url "$BASE" --confirm \
     || fail "the backfill did not complete"
 
 step "verify: both backends hold the same records"

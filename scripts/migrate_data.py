@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Backfill the records that exist only in memory into the database.
 
-    .venv/bin/python scripts/migrate_data.py --url http://127.0.0.1:8000 --token $ADMIN --dry-run
-    .venv/bin/python scripts/migrate_data.py --url ... --token ... --confirm
-    .venv/bin/python scripts/migrate_data.py --url ... --token ... --rollback RUN_ID [--dry-run]
+    export WF_TOKEN=$ADMIN   # or --token-file FILE (a --token on the command line shows in ps)
+    .venv/bin/python scripts/migrate_data.py --url http://127.0.0.1:8000 --dry-run
+    .venv/bin/python scripts/migrate_data.py --url ... --confirm
+    .venv/bin/python scripts/migrate_data.py --url ... --rollback RUN_ID [--dry-run]
     DATABASE_URL=postgresql://... .venv/bin/python scripts/migrate_data.py \
         --source export.json --confirm
 

@@ -3,13 +3,22 @@ database gradually, safely and observably."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, http, observability, storage_ext
+from . import (
+    api,
+    cli,
+    config,
+    http,
+    observability,
+    private_files,
+    proxies,
+    security_headers,
+    storage_ext,
+)
 from .api import limits, security
 from .extensions import db, migrate
 
@@ -22,8 +31,10 @@ def create_app(
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     if test_config:
         app.config.update(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    private_files.make_folder(app.instance_path)
     config.load(app)
+    private_files.create_sqlite_database(app.config["SQLALCHEMY_DATABASE_URI"])
+    proxies.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
@@ -32,5 +43,6 @@ def create_app(
     limits.init_app(app)
     api.init_app(app)
     http.init_app(app)
+    security_headers.init_app(app)
     cli.init_app(app)
     return app

@@ -22,6 +22,7 @@ from .backup import check_integrity, head_revision, import_export, write_export
 from .backup.export import record_export
 from .errors import DomainError, StorageUnavailable
 from .jobs import Job
+from .private_files import owner_only
 from .services.context import Actor
 from .storage.adapter import Storage
 from .storage.modes import MEMORY, Mode
@@ -91,7 +92,7 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
     """Written beside FILE first and renamed when complete: FILE is never a partial export."""
     partial = f"{file}.partial"
     try:
-        with open(partial, "w", encoding="utf-8") as stream:
+        with open(partial, "w", encoding="utf-8", opener=owner_only) as stream:
             counts = write_export(storage, stream, _schema_revision())
             stream.flush()
             os.fsync(stream.fileno())

@@ -45,6 +45,11 @@ def app(request, engine, database_url, tmp_path) -> Iterator[Flask]:
     config = {**app_config(database_url, mode, read_from, tmp_path), **overrides}
     app = create_app(config, instance_path=str(tmp_path / "instance"))
     yield app
+    shut_down(app)
+
+
+def shut_down(app: Flask) -> None:
+    """Stop the app's storage (if it started) and close its database connections."""
     storage = app.extensions.get("wf_storage")
     if storage is not None:
         storage.close()

@@ -93,6 +93,24 @@ def test_metrics_can_require_a_bearer_token(app, client):
 
 
 @ONE_MODE
+def test_a_non_ascii_metrics_bearer_is_a_401_in_the_error_shape(app, client):
+    app.config["WF_METRICS_TOKEN"] = "scrape-token"
+    # On the wire a client sends UTF-8; the server reads header bytes as Latin-1.
+    for given in ("Bearer é", "Bearer " + "☃".encode().decode("latin-1"), "Bearer ☃"):
+        response = client.get("/metrics", headers={"Authorization": given})
+        assert response.status_code == 401, given
+        assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+@ONE_MODE
+def test_a_non_ascii_metrics_token_matches_what_a_client_sends_in_utf8(app, client):
+    app.config["WF_METRICS_TOKEN"] = "jeton-é"
+    on_the_wire = "jeton-é".encode().decode("latin-1")
+    scrape(client, {"Authorization": f"Bearer {on_the_wire}"})
+    assert client.get("/metrics", headers={"Authorization": "Bearer jeton-e"}).status_code == 401
+
+
+@ONE_MODE
 def test_a_request_id_is_accepted_or_made_and_always_echoed(client):
     given = client.get("/health", headers={"X-Request-ID": "lb-1234.abc"})
     assert given.headers["X-Request-ID"] == "lb-1234.abc"

@@ -1,5 +1,5 @@
 """The HTTP API: flask-smorest blueprints whose marshmallow schemas validate requests and
-generate the OpenAPI document (served at /openapi.json, browsable at /docs)."""
+generate the OpenAPI document (served at /openapi.json, browsable at /docs: see `docs`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from ..errors import error_body
+from . import docs
 from .limits import retry_after_seconds
 
 API_TITLE = "wfplatform"
@@ -41,11 +42,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.0.3")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    app.config.setdefault(
-        "OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
-    )
     api.init_app(app)
+    app.register_blueprint(docs.blueprint)  # /docs, instead of flask-smorest's CDN page
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "access token or API key"}
     )

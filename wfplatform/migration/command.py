@@ -1,6 +1,7 @@
 """`scripts/migrate_data.py` and `flask wf migrate-data`: one command, two sources.
 
-    --url URL --token TOKEN   a running service backfills its live memory; we follow it
+    --url URL                 a running service backfills its live memory; we follow it
+                              (the admin's token from WF_TOKEN or --token-file FILE)
     --source FILE             offline: an export file's records into DATABASE_URL
 
 Exit codes: 0 done, 2 a dry-run found conflicts or invalid records, 3 refused by a guard
@@ -59,10 +60,12 @@ class _UsageError(click.UsageError):
 @click.option("--force", is_flag=True, help="Rollback: undo rows changed since the run too.")
 @click.option("--url", help="A running service, e.g. http://127.0.0.1:8000.")
 @click.option("--token", envvar="WF_TOKEN", help="An admin's token or API key (or WF_TOKEN).")
+@click.option("--token-file", type=click.File(), help="Read the token from this file.")
 @click.option("--source", type=click.Path(exists=True, dir_okay=False), help="An export file.")
 def migrate_data(dry_run, confirm, rollback_run, resume, repositories, batch_size, on_conflict,
-                 as_json, force, url, token, source):  # fmt: skip
+                 as_json, force, url, token, token_file, source):  # fmt: skip
     """Backfill the records that exist only in memory into the database."""
+    token = _token(token, token_file)
     _check_usage(dry_run, confirm, rollback_run, resume, force, url, token, source)
     names = tuple(name.strip() for name in repositories.split(",") if name.strip())
     request = {
@@ -76,12 +79,33 @@ def migrate_data(dry_run, confirm, rollback_run, resume, repositories, batch_siz
     sys.exit(run(request, rollback_run, force, as_json, url=url, token=token, source=source))
 
 
+def _token(token: str | None, token_file) -> str | None:
+    """WF_TOKEN or --token-file keep the token out of the process list; --token works but
+    anyone on the machine can read it in `ps` (and the shell keeps it in its history)."""
+    given = click.get_current_context().get_parameter_source("token")
+    on_command_line = given is click.core.ParameterSource.COMMANDLINE
+    if token_file is None:
+        if on_command_line:
+            click.echo(
+                "warning: --token shows in the process list (ps) and the shell history: "
+                "prefer WF_TOKEN or --token-file",
+                err=True,
+            )
+        return token
+    if on_command_line:
+        raise _UsageError("--token and --token-file exclude each other")
+    from_file = token_file.read().strip()
+    if not from_file:
+        raise _UsageError(f"the token file {token_file.name} is empty")
+    return from_file
+
+
 def _check_usage(dry_run, confirm, rollback_run, resume, force, url, token, source) -> None:
     problems = [
         (url and source, "choose one of --url (a running service) and --source (an export file)"),
         (not (url or source or rollback_run),
          "choose --url (a running service) or --source (an export file)"),
-        (url and not token, "--url needs an admin's --token (or WF_TOKEN)"),
+        (url and not token, "--url needs an admin's token: WF_TOKEN or --token-file"),
         (dry_run and confirm, "--dry-run and --confirm exclude each other"),
         (resume and dry_run, "--resume copies: it cannot be a --dry-run"),
         (resume and rollback_run, "--resume and --rollback exclude each other"),

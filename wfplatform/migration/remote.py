@@ -22,7 +22,22 @@ class ServiceError(Exception):
 
 
 class Unreachable(Exception):
-    """The service did not answer (wrong URL, refused, timed out)."""
+    """The service did not answer (wrong URL, refused, timed out, redirected)."""
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would repeat the request, `Authorization` included, wherever a redirect
+    points, another host too. The admin API never redirects, so a redirect means a wrong
+    `--url` (a proxy sending http to https, say): say where it points, follow none."""
+
+    def http_error_302(self, req, fp, code, msg, headers):
+        fp.close()
+        raise Unreachable(
+            f"{req.full_url} answered a redirect ({code}) to {headers.get('Location')}: "
+            "refused, so that the token goes nowhere else; give the final address with --url"
+        )
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 class Service:
@@ -32,6 +47,7 @@ class Service:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout = timeout
+        self._opener = urllib.request.build_opener(_RefuseRedirects)
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[dict, dict]:
         """(JSON body, headers); a non-2xx answer raises `ServiceError`."""
@@ -40,7 +56,7 @@ class Service:
             request = urllib.request.Request(self.url + path, data=data, method=method)
             request.add_header("Authorization", f"Bearer {self.token}")
             request.add_header("Content-Type", "application/json")
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with self._opener.open(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"{}"), dict(response.headers)
         except urllib.error.HTTPError as error:
             try:

@@ -236,10 +236,20 @@ def scrape() -> Response:
     token = current_app.config.get("WF_METRICS_TOKEN")
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        if scheme.lower() != "bearer" or not _same_secret(given.strip(), token):
             raise Unauthorized("the metrics need 'Authorization: Bearer <WF_METRICS_TOKEN>'")
     metrics: Metrics = current_app.extensions["wf_metrics"]
     return Response(metrics.exposition(), mimetype=None, content_type=CONTENT_TYPE_LATEST)
+
+
+def _same_secret(given: str, token: str) -> bool:
+    """Compare in constant time, as bytes: WSGI hands header bytes over decoded as
+    Latin-1, and a client sends a non-ASCII token in UTF-8."""
+    try:
+        sent = given.encode("latin-1")
+    except UnicodeEncodeError:  # cannot have come off the wire
+        return False
+    return hmac.compare_digest(sent, token.encode("utf-8"))
 
 
 def init_app(app: Flask) -> Metrics:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.codec import utcnow
+from ..private_files import owner_only
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class SyncJournal:
 
     def _write_checkpoint(self) -> None:
         tmp = self._checkpoint_path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with open(tmp, "w", encoding="utf-8", opener=owner_only) as handle:
             handle.write(str(self._replayed))
             handle.flush()
             os.fsync(handle.fileno())
@@ -137,7 +138,7 @@ def _checkpoint_of(path: Path) -> Path:
 
 
 def _lock_or_none(path: Path):
-    handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (returned open)
+    handle = open(path, "a", encoding="utf-8", opener=owner_only)  # noqa: SIM115
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
