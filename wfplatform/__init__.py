@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, http, observability, storage_ext
+from . import api, cli, config, http, observability, startup, storage_ext
 from .api import limits, security
 from .extensions import db, migrate
 
@@ -33,4 +33,5 @@ def create_app(
     api.init_app(app)
     http.init_app(app)
     cli.init_app(app)
+    startup.init_app(app)  # last: storage up before the first request
     return app
