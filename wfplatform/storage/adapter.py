@@ -71,7 +71,9 @@ class Storage:
         self.sequencer = CommitSequencer()
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)
-        self.journal = SyncJournal(journal_path)
+        self.journal = SyncJournal(
+            journal_path, {name: binding.interface.spec for name, binding in self.bindings.items()}
+        )
         self.shadow = ShadowReader(shadow_capacity)
         self.reader = Reader(self)
         self.replicator = Replicator(self)
