@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from .errors import StorageUnavailable
 from .storage.adapter import Storage
+from .storage.journal import damage_warning
 from .storage.modes import MEMORY, Mode
 from .storage.sql import translate_faults
 from .storage.warmup import NOT_LOADED
@@ -22,7 +23,8 @@ DATABASE_DOWN = "the database does not answer (the log and GET /admin/migration 
 
 def probe(storage: Storage) -> tuple[dict, int]:
     """Ready (200), degraded (200: serving, partly from a fallback or behind the journal)
-    or not ready (503, with the failing parts and why)."""
+    or not ready (503, with the failing parts and why); `warnings` while damaged journal
+    lines are kept aside (the service serves, but some writes were not replayed)."""
     database_ok = _database_answers(storage)
     journal = len(storage.journal)
     repositories, degraded, failing = {}, False, []
@@ -37,12 +39,14 @@ def probe(storage: Storage) -> tuple[dict, int]:
         if not state["usable"]:
             failing.append(name)
     status = "not_ready" if failing else "degraded" if degraded else "ready"
+    warning = damage_warning(storage.journal.set_aside_lines())
     body = {
         "status": status,
         "database": {"reachable": database_ok, "error": None if database_ok else DATABASE_DOWN},
         "journal": journal,
         "repositories": repositories,
         "failing": failing,
+        "warnings": [warning] if warning else [],
     }
     return body, 503 if failing else 200
 

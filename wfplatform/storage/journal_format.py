@@ -58,7 +58,7 @@ def decode(
     except UnicodeDecodeError:
         raise DamagedLine("not UTF-8") from None
     except json.JSONDecodeError as error:
-        raise DamagedLine(f"not JSON ({error.msg} at column {error.colno})") from None
+        raise DamagedLine(f"not JSON ({error.msg}, column {error.colno})") from None
     if not isinstance(raw, dict):
         raise DamagedLine("not a JSON object")
     seq = raw.get("seq")
