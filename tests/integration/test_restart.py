@@ -7,6 +7,8 @@ private PostgreSQL cluster (tests/cluster.py)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -137,3 +139,25 @@ def test_a_process_started_while_the_database_is_down_refuses_until_memory_is_lo
     wait_until(lambda: readiness_probe.probe(restarted)[1] == 200, "memory to be loaded")
     assert_serves(restarted, owner, workflow)
     assert restarted.verify()["differences"] == 0
+
+
+@pytest.mark.cluster
+@pytest.mark.postgres
+def test_readiness_tells_anonymous_callers_no_driver_detail_while_the_database_is_down(
+    on_cluster, cluster, caplog
+):
+    storage = on_cluster("database-only")
+    cluster.stop()
+
+    with caplog.at_level(logging.WARNING, logger="wfplatform.readiness_probe"):
+        body, status = readiness_probe.probe(storage)
+        readiness_probe.probe(storage)  # probed again: logged once
+
+    assert status == 503
+    assert body["database"] == {"reachable": False, "error": readiness_probe.DATABASE_DOWN}
+    text = json.dumps(body)
+    for detail in ("127.0.0.1", str(cluster.port), "postgres", "refused", "connection"):
+        assert detail not in text
+    logged = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
+    assert len(logged) == 1 and str(cluster.port) in logged[0]  # the operator's detail
+    assert str(cluster.port) in storage.health.last_error  # admins: GET /admin/migration
