@@ -152,6 +152,7 @@ def test_an_unreadable_line_is_kept_aside_and_every_intact_entry_after_it_replay
     assert (kept["journal"], kept["line"]) == ("journal.log", 2)
     assert kept["reason"].startswith("not JSON")
     assert kept["text"].startswith('{"seq":2,')
+    assert (path.parent / "journal.log.damaged").stat().st_mode & 0o077 == 0  # may hold hashes
     assert "1 damaged lines" in caplog.text and "line 2: not JSON" in caplog.text
     assert changes[1].data["password_hash"] not in caplog.text  # reasons, never contents
     assert reopened.damage.damaged == 1 and reopened.set_aside_lines() == 1
