@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,6 @@ class Warmup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
-        self.last_error: str | None = None
 
     def expect(self, repositories: Iterable[str]) -> None:
         with self._lock:
@@ -53,26 +53,26 @@ class Warmup:
         if not self.is_loaded(repository):
             raise StorageUnavailable("memory", f"{repository}: {NOT_LOADED}")
 
-    def run(self, storage: Storage) -> bool:
+    def run(self, storage: Storage) -> None:
         """Replay the journal (it holds acknowledged writes the database lacks), then load
-        each pending repository; True once nothing is pending. A database fault leaves
-        the rest pending for the next try."""
-        if not self.pending():
-            return True
+        each pending repository. A database fault leaves the rest for the next try."""
         if len(storage.journal):
             storage.replay_journal()
             if len(storage.journal):
-                return False  # the database is behind: loading now would miss those writes
+                return  # the database is behind: loading now would miss those writes
         for name in self.pending():
             if storage.modes.get(name).mode is not Mode.DATABASE_ONLY:
+                started = time.perf_counter()
                 try:
                     changed = storage.load_memory(name)
                 except StorageUnavailable as fault:
-                    self.last_error = fault.message
                     log.warning("memory of %s not loaded yet: %s", name, fault.message)
-                    return False
-                log.info("memory of %s loaded from the database (%d records)", name, changed)
+                    return
+                log.info(
+                    "memory of %s loaded from the database (%d records changed, %.1f s)",
+                    name,
+                    changed,
+                    time.perf_counter() - started,
+                )
             with self._lock:
                 self._pending.discard(name)
-        self.last_error = None
-        return True
