@@ -17,6 +17,7 @@ from . import (
     private_files,
     proxies,
     security_headers,
+    startup,
     storage_ext,
 )
 from .api import limits, security
@@ -45,4 +46,5 @@ def create_app(
     http.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)
+    startup.init_app(app)  # last: storage up before the first request
     return app

@@ -1,49 +1,69 @@
-"""`GET /health/ready`: is this process able to serve, in the modes it runs?"""
+"""`GET /health/ready`: is this process able to serve, in the modes it runs?
+
+Load balancers and orchestrators call it anonymously, so it names no host, user or driver
+text: the database's error goes to the log (once per new error) and to admins in
+`GET /admin/migration` (`database.last_error`)."""
 
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 
 from .errors import StorageUnavailable
 from .storage.adapter import Storage
+from .storage.journal import damage_warning
 from .storage.modes import MEMORY, Mode
 from .storage.sql import translate_faults
+from .storage.warmup import NOT_LOADED
+
+log = logging.getLogger(__name__)
+DATABASE_DOWN = "the database does not answer (the log and GET /admin/migration say why)"
 
 
 def probe(storage: Storage) -> tuple[dict, int]:
     """Ready (200), degraded (200: serving, partly from a fallback or behind the journal)
-    or not ready (503, with the failing parts)."""
-    database_error = _database_error(storage)
+    or not ready (503, with the failing parts and why); `warnings` while damaged journal
+    lines are kept aside (the service serves, but some writes were not replayed)."""
+    database_ok = _database_answers(storage)
     journal = len(storage.journal)
     repositories, degraded, failing = {}, False, []
-    for name, mode in storage.modes.snapshot().items():
-        state = _repository_state(mode, database_error, journal)
+    for name in storage.bindings:
+        mode = storage.serving_mode(name)
+        if storage.warmup.is_loaded(name):
+            state = _repository_state(mode, database_ok, journal)
+        else:
+            state = {"usable": False, "serving_from": None, "behind": True, "reason": NOT_LOADED}
         repositories[name] = {"mode": mode.label(), **state}
         degraded = degraded or state["serving_from"] != mode.primary or state["behind"]
         if not state["usable"]:
             failing.append(name)
     status = "not_ready" if failing else "degraded" if degraded else "ready"
+    warning = damage_warning(storage.journal.set_aside_lines())
     body = {
         "status": status,
-        "database": {"reachable": database_error is None, "error": database_error},
+        "database": {"reachable": database_ok, "error": None if database_ok else DATABASE_DOWN},
         "journal": journal,
         "repositories": repositories,
         "failing": failing,
+        "warnings": [warning] if warning else [],
     }
     return body, 503 if failing else 200
 
 
-def _database_error(storage: Storage) -> str | None:
+def _database_answers(storage: Storage) -> bool:
     try:
         with translate_faults(), storage.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except StorageUnavailable as fault:
-        return fault.message
-    return None
+        if fault.message != storage.health.last_error:
+            log.warning("readiness: the database does not answer: %s", fault.message)
+        storage.health.mark_down(fault.message)
+        return False
+    return True
 
 
-def _repository_state(mode, database_error: str | None, journal: int) -> dict:
-    database_ok = database_error is None
+def _repository_state(mode, database_ok: bool, journal: int) -> dict:
     if mode.mode is Mode.MEMORY_ONLY:
         return {"usable": True, "serving_from": MEMORY, "behind": False}
     if mode.primary == MEMORY:  # dual reading memory: database writes queue in the journal
@@ -52,4 +72,4 @@ def _repository_state(mode, database_error: str | None, journal: int) -> dict:
         return {"usable": True, "serving_from": mode.primary, "behind": bool(journal)}
     if mode.can_fall_back:
         return {"usable": True, "serving_from": MEMORY, "behind": True}
-    return {"usable": False, "serving_from": None, "behind": True}
+    return {"usable": False, "serving_from": None, "behind": True, "reason": DATABASE_DOWN}

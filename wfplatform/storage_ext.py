@@ -1,7 +1,8 @@
 """Binds the storage adapter to a Flask app.
 
-The adapter is built on first use, not in `create_app()`: commands such as
-`flask db upgrade` must run before its control-plane tables exist."""
+The adapter is built on first use: by `wfplatform.startup` at the end of `create_app()`
+in a serving process, else by whatever needs it first (CLI commands such as
+`flask db upgrade` must run before its control-plane tables exist)."""
 
 from __future__ import annotations
 

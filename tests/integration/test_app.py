@@ -8,8 +8,8 @@ import logging
 import pytest
 from flask_migrate import upgrade
 
+from tests.apps import close_app
 from wfplatform import create_app
-from wfplatform.extensions import db
 from wfplatform.storage_ext import get_storage
 
 
@@ -31,10 +31,7 @@ def make_app(tmp_path, monkeypatch):
 
     yield make
     for app in apps:
-        if app.extensions["wf_storage"] is not None:
-            app.extensions["wf_storage"].close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
 
 
 def test_a_fresh_database_takes_its_modes_from_the_environment(make_app):

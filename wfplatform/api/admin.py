@@ -3,12 +3,15 @@ and verify. The same guards as `storage.switch` and the CLI; every change is aud
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..repositories import REPOSITORIES
 from ..services import audit
+from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
 from ..storage_ext import get_storage
 from .limits import api_limit, limiter
@@ -44,14 +47,20 @@ class AdminView(MethodView):
 
 def overview() -> dict:
     storage = get_storage()
-    warning = storage.process_warning()
+    kept_aside = storage.journal.set_aside_lines()
+    warnings = [storage.process_warning(), damage_warning(kept_aside)]
     return {
         "repositories": storage.describe(),
         "journal": len(storage.journal),
+        "journal_damage": {
+            "file": str(storage.journal.set_aside_path),
+            "lines_kept_aside": kept_aside,
+            "found_at_start": dataclasses.asdict(storage.journal.damage),
+        },
         "database": {"down": storage.health.is_down(), "last_error": storage.health.last_error},
         "processes": storage.processes.alive(),
         "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
-        "warnings": [warning] if warning else [],
+        "warnings": [warning for warning in warnings if warning],
         "last_backfill": next(iter(services().migrations.migrator.runs.list(1)), None),
     }
 

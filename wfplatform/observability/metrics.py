@@ -154,6 +154,11 @@ def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
         value=len(storage.journal),
     )
     yield GaugeMetricFamily(
+        "wf_storage_journal_damaged_lines",
+        HELP["wf_storage_journal_damaged_lines"],
+        value=storage.journal.set_aside_lines(),
+    )
+    yield GaugeMetricFamily(
         "wf_storage_database_up",
         HELP["wf_storage_database_up"],
         value=0 if storage.health.is_down() else 1,

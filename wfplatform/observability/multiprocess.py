@@ -78,6 +78,8 @@ class SharedMetrics:
         self.shadow_rate = gauge("wf_storage_shadow_rate_ratio", ["repository"], "mostrecent")
         self.last_verify = gauge("wf_storage_last_verify_differences", ["repository"], "mostrecent")
         self.journal = gauge("wf_storage_journal_entries", [], "livesum")
+        # every process on one journal path sees the same set-aside file
+        self.journal_damaged = gauge("wf_storage_journal_damaged_lines", [], "livemax")
         self.database_up = gauge("wf_storage_database_up", [], "livemin")
         self.database_up.set(1)  # as one process reports it until a fault says otherwise
         self.migration_running = gauge("wf_migration_running", [], "livemax")
@@ -111,6 +113,7 @@ class SharedMetrics:
             if info["last_verify"] is not None:
                 self.last_verify.labels(name).set(info["last_verify"]["differences"])
         self.journal.set(len(storage.journal))
+        self.journal_damaged.set(storage.journal.set_aside_lines())
         self.database_up.set(0 if storage.health.is_down() else 1)
         kind, running, walked = progress.snapshot()
         self.migration_running.set(int(running))

@@ -20,6 +20,8 @@ HELP = {
     "wf_storage_shadow_rate_ratio": "Share of reads shadow-compared.",
     "wf_storage_last_verify_differences": "Differences the last verify of this process found.",
     "wf_storage_journal_entries": "Changes waiting in the sync journal for the database.",
+    "wf_storage_journal_damaged_lines": "Damaged sync-journal lines kept aside, not replayed "
+    "(until an operator moves the file away; see GET /admin/migration).",
     "wf_storage_database_up": "0 while the adapter treats the database as down (it skips it "
     "for a moment).",
 }

@@ -29,7 +29,7 @@ from .journal import SyncJournal
 from .locks import CommitSequencer, LockTimeout, ModeGate, StripedLocks, WriteTracker
 from .memory import MemoryStore
 from .mode_registry import ModeRegistry
-from .modes import DATABASE, MEMORY
+from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .processes import ProcessRegistry
 from .reads import Reader
 from .replication import Replicator, SyncWorker
@@ -39,6 +39,7 @@ from .sql import new_session, translate_faults
 from .stats import StorageStats
 from .tracing import operation_span
 from .unit_of_work import UnitOfWork
+from .warmup import Warmup
 
 T = TypeVar("T")
 LOCK_RETRIES = 5
@@ -70,7 +71,9 @@ class Storage:
         self.sequencer = CommitSequencer()
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)
-        self.journal = SyncJournal(journal_path)
+        self.journal = SyncJournal(
+            journal_path, {name: binding.interface.spec for name, binding in self.bindings.items()}
+        )
         self.shadow = ShadowReader(shadow_capacity)
         self.reader = Reader(self)
         self.replicator = Replicator(self)
@@ -78,6 +81,7 @@ class Storage:
         self.thresholds = thresholds or readiness.Thresholds()
         self.processes = ProcessRegistry(engine)
         self.last_verify: dict[str, dict] = {}
+        self.warmup = Warmup()
 
     def __getattr__(self, name: str) -> AdaptedRepository:
         bindings = self.__dict__.get("bindings", {})
@@ -92,8 +96,10 @@ class Storage:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Replay what an earlier process left in the journal, then keep replaying, follow
-        mode changes and say this process is alive (see `SyncWorker`)."""
+        """What a serving process does before it serves: replay what an earlier process
+        left in the journal, load the memory copies of repositories in `dual` (see
+        `warmup`), then keep replaying, follow mode changes and say this process is alive
+        (see `SyncWorker`, which also finishes a start-up the database cut short)."""
         adopted = self.journal.adopt_orphans()
         if adopted:
             log.info("adopted %d journal entries of processes that are gone", adopted)
@@ -103,8 +109,25 @@ class Storage:
             self.health.mark_down(fault.message)
         if len(self.journal):
             log.info("journal holds %d entries from an earlier run", len(self.journal))
-            self.replay_journal()
+        self.warmup.expect(
+            name for name, mode in self.modes.snapshot().items() if mode.mode is Mode.DUAL
+        )
+        self.catch_up()
         self.sync_worker.start()
+
+    def catch_up(self) -> None:
+        """Replay the journal and load the memory copies still waiting for it; the
+        background worker calls this every second until done. Never raises: a start-up
+        must not fail on what the next try may fix."""
+        try:
+            if self.warmup.pending():
+                self.warmup.run(self)
+            elif len(self.journal) and not self.health.is_down():
+                self.replay_journal()
+        except StorageUnavailable as fault:
+            self.health.mark_down(fault.message)
+        except Exception:
+            log.exception("catching up with the database failed; trying again shortly")
 
     def close(self) -> None:
         self.sync_worker.stop()
@@ -129,9 +152,17 @@ class Storage:
         )
 
     # -- units of work ------------------------------------------------------------------------
+    def serving_mode(self, name: str) -> RepositoryMode:
+        """The mode as this process can serve it now: no fallback to a memory copy that
+        is not loaded yet (see `warmup`)."""
+        mode = self.modes.get(name)
+        if mode.can_fall_back and not self.warmup.is_loaded(name):
+            return mode.with_settings(fallback=False)
+        return mode
+
     def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
         with self.gate.operation():
-            modes = self.modes.snapshot()
+            modes = {name: self.serving_mode(name) for name in self.bindings}
             may_fall_back = any(mode.can_fall_back for mode in modes.values())
             # While the database is down or behind its journal, writes that may fall back go
             # to memory and queue behind the journal: replay must keep their order.
@@ -180,9 +211,12 @@ class Storage:
         """Where a whole-repository read (export, integrity check) should look now: the
         primary, but memory while a database that may fall back is down or behind its
         journal (the journaled writes are not in it yet)."""
-        mode = self.modes.get(name)
+        mode = self.serving_mode(name)
         behind = self.health.is_down() or len(self.journal) > 0
-        return MEMORY if mode.can_fall_back and behind else mode.primary
+        backend = MEMORY if mode.can_fall_back and behind else mode.primary
+        if backend == MEMORY:
+            self.warmup.require_loaded(name)
+        return backend
 
     def memory_repository(self, name: str) -> MemoryRepository:
         """The committed memory side of a repository, read and written directly."""

@@ -28,7 +28,9 @@ class Reader:
     def read(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
         storage = self._storage
         with storage.gate.operation():
-            mode = storage.modes.get(repository)
+            mode = storage.serving_mode(repository)
+            if mode.primary == MEMORY:
+                storage.warmup.require_loaded(repository)
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
                 shadow = self._shadow_token(repository, operation, args, kwargs, mode)
                 backend, result = self._read_with_fallback(

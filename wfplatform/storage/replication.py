@@ -176,7 +176,8 @@ class Replicator:
 class SyncWorker:
     """The adapter's background duties, every `interval` seconds (or when woken): follow
     mode changes made by other processes (and warn when several processes share
-    per-process modes), and replay the journal while it is not empty. A thread of its own
+    per-process modes), and catch up (`Storage.catch_up`: replay the journal while it is
+    not empty, load memory copies a start-up could not). A thread of its own
     says this process is alive, so a long replay or a switch waiting for its gate never
     makes the process look dead (its jobs would be reported interrupted)."""
 
@@ -237,5 +238,4 @@ class SyncWorker:
         if warning and warning != self._warned:
             log.warning(warning)
         self._warned = warning
-        if len(storage.journal) and not storage.health.is_down():
-            storage.replay_journal()
+        storage.catch_up()

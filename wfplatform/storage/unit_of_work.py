@@ -56,6 +56,7 @@ class UnitOfWork:
         self.used.add(repository)
         binding = self._storage.bindings[repository]
         if self.primary(repository) == MEMORY:
+            self._storage.warmup.require_loaded(repository)
             return binding.memory(self._storage.memory, self._memory, self)
         return binding.sql(self.session, self)
 

@@ -1,0 +1,129 @@
+"""An app made by the factory (`create_app()`, as `flask run` or `gunicorn
+'wfplatform:create_app()'` make it) is ready before its first request: the journal an
+earlier process left is replayed and memory is loaded at start-up, not when a request
+first touches storage."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from flask_migrate import upgrade
+
+from tests.apps import close_app
+from tests.factories import make_user
+from wfplatform import create_app
+from wfplatform.domain.codec import to_dict
+from wfplatform.repositories import REPOSITORIES
+from wfplatform.storage.journal import Change, SyncJournal, damage_warning
+from wfplatform.storage.journal_format import encode
+from wfplatform.storage.modes import RepositoryMode
+from wfplatform.storage.sql import new_session
+from wfplatform.storage_ext import get_storage
+
+USERS = next(binding for binding in REPOSITORIES if binding.name == "users")
+
+
+@pytest.fixture
+def make_app(tmp_path) -> Iterator:
+    apps = []
+
+    def make(**config):
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "start-up test key",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+                "WF_STORAGE_DEFAULT": RepositoryMode.of("dual"),
+                "WF_JOURNAL_PATH": str(tmp_path / "sync-journal.log"),
+                **config,
+            },
+            instance_path=str(tmp_path / "instance"),
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        close_app(app)
+
+
+def test_the_factory_replays_an_earlier_journal_and_loads_memory_before_any_request(
+    make_app, tmp_path
+):
+    migrated = make_app(WF_START_STORAGE=False)  # `flask db upgrade`, then a first run
+    with migrated.app_context():
+        upgrade()
+    in_database = get_storage(migrated).users.add(make_user())
+    get_storage(migrated).close()
+    journaled = make_user()  # acknowledged by a process that died before replaying it
+    earlier = SyncJournal(tmp_path / "sync-journal.log")
+    earlier.append([Change("users", journaled.id, to_dict(journaled))])
+    earlier.close()
+
+    app = make_app()  # no request is made
+
+    storage = app.extensions["wf_storage"]
+    assert storage is not None, "storage was not started with the app"
+    assert len(storage.journal) == 0
+    with new_session(storage.engine) as session:
+        assert USERS.sql(session).fetch(journaled.id) == journaled
+    assert storage.warmup.pending() == []
+    assert storage.users.get(in_database.id) == in_database
+    assert storage.users.get(journaled.id) == journaled
+
+
+def test_tests_and_tools_that_set_wf_start_storage_false_get_storage_on_first_use(make_app):
+    app = make_app(WF_START_STORAGE=False)
+
+    assert app.extensions["wf_storage"] is None
+
+
+def test_a_service_starts_with_a_damaged_journal_replays_the_intact_entries_and_reports_the_rest(
+    make_app, tmp_path, caplog
+):
+    migrated = make_app(WF_START_STORAGE=False)
+    with migrated.app_context():
+        upgrade()
+    get_storage(migrated).close()
+    first, last = make_user(), make_user()
+    earlier = SyncJournal(tmp_path / "sync-journal.log")
+    earlier.append([Change("users", first.id, to_dict(first))])
+    earlier.close()
+    with open(tmp_path / "sync-journal.log", "a", encoding="utf-8") as journal:
+        journal.write('{"seq": 2, "changes": [{"repos\n')  # unreadable, not the last line
+        journal.write(encode(3, [Change("gadgets", "g1", None)]) + "\n")  # no such repository
+        journal.write(encode(4, [Change("users", last.id, to_dict(last))]) + "\n")
+    admin = {"email": "ops@example.com", "password": "admin password"}
+
+    with caplog.at_level(logging.ERROR, logger="wfplatform.storage.journal"):
+        app = make_app(
+            WF_ADMIN_EMAIL=admin["email"],
+            WF_ADMIN_PASSWORD=admin["password"],
+            WF_PASSWORD_TIME_COST=1,
+            WF_PASSWORD_MEMORY_KIB=1024,
+        )
+
+    storage = app.extensions["wf_storage"]
+    with new_session(storage.engine) as session:
+        assert USERS.sql(session).fetch_many([first.id, last.id]) == {
+            first.id: first,
+            last.id: last,
+        }
+    assert "2 damaged lines" in caplog.text
+    client = app.test_client()
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json["warnings"] == [damage_warning(2)]
+    assert str(tmp_path) not in json.dumps(ready.json)  # anonymous callers learn no paths
+    token = client.post("/api/auth/login", json=admin).json["access_token"]
+    overview = client.get("/admin/migration", headers={"Authorization": f"Bearer {token}"}).json
+    damage = overview["journal_damage"]
+    assert damage["lines_kept_aside"] == 2
+    assert damage["file"] == str(tmp_path / "sync-journal.log.damaged")
+    assert [sample["line"] for sample in damage["found_at_start"]["samples"]] == [2, 3]
+    assert damage_warning(2) in overview["warnings"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert "wf_storage_journal_damaged_lines 2.0" in metrics

@@ -1,0 +1,78 @@
+"""Memory copies a starting process must load from the database before it serves them.
+
+In `dual`, memory is a copy a process builds up while it runs; a process that starts
+again begins empty, and the database (with the sync journal) is the only durable copy.
+Reads from an empty memory would answer wrongly and without a fault (logins failing,
+tokens "no longer valid", empty lists), and a fallback to it would serve whatever
+memory holds. So `Storage.start()` replays the journal, then loads memory for every
+repository in `dual`, whichever backend it reads. Until a repository is loaded it
+answers 503 when it reads memory, it has no fallback when it reads the database, and
+`/health/ready` says not ready. When the database does not answer at start-up, the
+storage's background worker tries again every second.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ..errors import StorageUnavailable
+from .modes import Mode
+
+if TYPE_CHECKING:
+    from .adapter import Storage
+
+log = logging.getLogger(__name__)
+NOT_LOADED = "its memory copy is still being loaded from the database"
+
+
+class Warmup:
+    """Thread-safe: the repositories whose memory is not loaded yet."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()
+
+    def expect(self, repositories: Iterable[str]) -> None:
+        with self._lock:
+            self._pending |= set(repositories)
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return sorted(self._pending)
+
+    def is_loaded(self, repository: str) -> bool:
+        with self._lock:
+            return repository not in self._pending
+
+    def require_loaded(self, repository: str) -> None:
+        """Refuse to serve a memory copy that is not loaded yet (a fault, not an answer)."""
+        if not self.is_loaded(repository):
+            raise StorageUnavailable("memory", f"{repository}: {NOT_LOADED}")
+
+    def run(self, storage: Storage) -> None:
+        """Replay the journal (it holds acknowledged writes the database lacks), then load
+        each pending repository. A database fault leaves the rest for the next try."""
+        if len(storage.journal):
+            storage.replay_journal()
+            if len(storage.journal):
+                return  # the database is behind: loading now would miss those writes
+        for name in self.pending():
+            if storage.modes.get(name).mode is not Mode.DATABASE_ONLY:
+                started = time.perf_counter()
+                try:
+                    changed = storage.load_memory(name)
+                except StorageUnavailable as fault:
+                    log.warning("memory of %s not loaded yet: %s", name, fault.message)
+                    return
+                log.info(
+                    "memory of %s loaded from the database (%d records changed, %.1f s)",
+                    name,
+                    changed,
+                    time.perf_counter() - started,
+                )
+            with self._lock:
+                self._pending.discard(name)
