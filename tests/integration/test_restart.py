@@ -161,3 +161,31 @@ def test_readiness_tells_anonymous_callers_no_driver_detail_while_the_database_i
     logged = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
     assert len(logged) == 1 and str(cluster.port) in logged[0]  # the operator's detail
     assert str(cluster.port) in storage.health.last_error  # admins: GET /admin/migration
+
+
+def test_walking_back_from_database_only_to_dual_loads_the_stale_memory_copy(make_storage):
+    """Memory stopped following the database in `database-only`: back in `dual`, a
+    fallback must not serve that stale copy, so the process loads it first."""
+    storage = make_storage("database-only")
+    owner, workflow = seed(storage)
+
+    storage.switch("dual", read_from=DATABASE, reason="walk back", actor="ops")
+    assert storage.serving_mode("users").can_fall_back is False  # not loaded yet
+    storage.catch_up()  # what the background worker does within a second
+
+    assert storage.serving_mode("users").can_fall_back is True
+    assert storage.memory_repository("users").fetch(owner.id) == owner
+    assert storage.memory_repository("workflows").fetch(workflow.id) == workflow
+    assert storage.verify()["differences"] == 0
+
+
+def test_a_walk_back_switched_by_another_process_loads_memory_too(make_storage):
+    storage = make_storage("database-only")
+    other = make_storage("database-only")  # another process on the same database
+    owner, _ = seed(storage)
+
+    other.switch("dual", read_from=DATABASE, reason="walk back", actor="ops")
+    storage.follow_mode_changes()
+    storage.catch_up()
+
+    assert storage.memory_repository("users").fetch(owner.id) == owner

@@ -249,7 +249,9 @@ class Storage:
         changes = self.modes.stored_changes()
         if changes:
             with self.gate.switch():
+                before = self.modes.snapshot()
                 self.modes.adopt(changes)
+                self.warmup.expect_walked_back(before, changes)
             for name, mode in changes.items():
                 log.info("repository %s now runs %s (switched elsewhere)", name, mode.label())
         return sorted(changes)
@@ -305,6 +307,7 @@ class Storage:
                     elif in_memory.get(key) != in_database[key]:
                         memory.upsert(in_database[key])
                         changed += 1
+        self.warmup.mark_loaded(repository)
         return changed
 
     def describe(self) -> dict:

@@ -63,6 +63,8 @@ def switch(
         if dry_run:
             return result
         storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
+        storage.warmup.expect_walked_back(current, targets)
+        storage.sync_worker.wake()
         # A forced switch overrode the guards: worth a warning, with what they said.
         log.log(
             logging.WARNING if refused else logging.INFO,

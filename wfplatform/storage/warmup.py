@@ -7,7 +7,8 @@ tokens "no longer valid", empty lists), and a fallback to it would serve whateve
 memory holds. So `Storage.start()` replays the journal, then loads memory for every
 repository in `dual`, whichever backend it reads. Until a repository is loaded it
 answers 503 when it reads memory, it has no fallback when it reads the database, and
-`/health/ready` says not ready. When the database does not answer at start-up, the
+`/health/ready` says not ready. A repository switched from `database-only` back to
+`dual` at runtime (here or by another process) is loaded again the same way. When the database does not answer at start-up, the
 storage's background worker tries again every second.
 """
 
@@ -39,6 +40,15 @@ class Warmup:
     def expect(self, repositories: Iterable[str]) -> None:
         with self._lock:
             self._pending |= set(repositories)
+
+    def expect_walked_back(self, before: dict, after: dict) -> None:
+        """Repositories switched from `database-only` back to `dual`: memory stopped
+        following the database meanwhile, so its copy is stale until loaded again."""
+        self.expect(
+            name
+            for name, mode in after.items()
+            if mode.mode is Mode.DUAL and before[name].mode is Mode.DATABASE_ONLY
+        )
 
     def pending(self) -> list[str]:
         with self._lock:
@@ -74,5 +84,9 @@ class Warmup:
                     changed,
                     time.perf_counter() - started,
                 )
-            with self._lock:
-                self._pending.discard(name)
+            self.mark_loaded(name)
+
+    def mark_loaded(self, repository: str) -> None:
+        """Memory equals the database now (`Storage.load_memory`, here or an admin's)."""
+        with self._lock:
+            self._pending.discard(repository)
