@@ -45,6 +45,11 @@ def app(request, engine, database_url, tmp_path) -> Iterator[Flask]:
     config = {**app_config(database_url, mode, read_from, tmp_path), **overrides}
     app = create_app(config, instance_path=str(tmp_path / "instance"))
     yield app
+    close_app(app)
+
+
+def close_app(app: Flask) -> None:
+    """Stop what an app started: its storage's threads, its database connections."""
     storage = app.extensions.get("wf_storage")
     if storage is not None:
         storage.close()
