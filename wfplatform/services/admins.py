@@ -4,12 +4,17 @@
 admins are always written to the database as well; when the users repository reads from
 memory, a starting service copies them into memory, and a login with an email memory does
 not know looks for such an admin too (so a running server needs no restart). `WF_ADMIN_EMAIL` with
-`WF_ADMIN_PASSWORD` (or `WF_ADMIN_PASSWORD_FILE`) does the same at start-up, idempotently."""
+`WF_ADMIN_PASSWORD` (or `WF_ADMIN_PASSWORD_FILE`) does the same at start-up, idempotently.
+
+An existing account that is not an admin is never promoted by accident (registering the
+address early must not become admin access): only `promote=True` (`--promote`) does, and
+then revokes its API keys, and its tokens and login back-off go with its old password."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
@@ -20,39 +25,113 @@ from ..models import UserModel
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
 from ..storage.sql import new_session, translate_faults
+from . import api_keys, audit
+from .context import SYSTEM, Actor
 from .passwords import Passwords
 
 log = logging.getLogger(__name__)
 
 
+class NotAnAdmin(Conflict):
+    """The email belongs to an account that is not an admin, and promoting was not asked."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(
+            f"{email} is an existing account that is not an admin; promote it explicitly "
+            "(flask wf create-admin --promote), which revokes its API keys and sessions",
+            {"field": "email"},
+        )
+
+
 def ensure_admin(
-    storage: Storage, passwords: Passwords, email: str, password: str, *, reset: bool = True
+    storage: Storage,
+    passwords: Passwords,
+    email: str,
+    password: str,
+    *,
+    reset: bool = True,
+    promote: bool = False,
+    actor: Actor = SYSTEM,
 ) -> User:
-    """Create the admin in the database, or make the existing account an admin with this
-    password (`reset=False`: an existing admin is kept as it is); then let memory know too.
-    Several workers starting at once may race to create it: the losers keep the winner's
-    admin (rewriting its password hash, salted anew, would sign out whoever logged in)."""
+    """Create the admin in the database, or give the existing admin this password
+    (`reset=False`: an existing admin is kept as it is), or with `promote` make an existing
+    account an admin; then let memory know too. Several workers starting at once may race
+    to create it: the losers keep the winner's admin (rewriting its password hash, salted
+    anew, would sign out whoever logged in)."""
     password_hash = passwords.hash(password)
-    try:
-        admin = _store_admin(storage, email, password_hash, reset)
-    except Conflict:
-        admin = _store_admin(storage, email, password_hash, reset=False)
+    account = storage.users.get_by_email(email) or _in_database(storage, email)
+    if account is not None and account.role != "admin":
+        if not promote:
+            raise NotAnAdmin(email)
+        admin = _promote(storage, account, password_hash, actor)
+    else:
+        try:
+            admin = _store_admin(storage, email, password_hash, reset, actor)
+        except NotAnAdmin:
+            raise
+        except Conflict:
+            admin = _store_admin(storage, email, password_hash, False, actor)
     load_admins_into_memory(storage)
     return admin
 
 
-def _store_admin(storage: Storage, email: str, password_hash: str, reset: bool) -> User:
+def _database_work(storage: Storage, session) -> SimpleNamespace:
+    """The database's own repositories, for a unit of work this process's memory cannot
+    see (`flask wf create-admin` runs apart from the server)."""
+    names = ("users", "api_keys", "audit_logs")
+    return SimpleNamespace(**{name: storage.bindings[name].sql(session) for name in names})
+
+
+def _in_database(storage: Storage, email: str) -> User | None:
+    with translate_faults(), new_session(storage.engine) as session:
+        return storage.bindings["users"].sql(session).get_by_email(email)
+
+
+def _store_admin(
+    storage: Storage, email: str, password_hash: str, reset: bool, actor: Actor
+) -> User:
     with translate_faults(), new_session(storage.engine, write=True) as session:
-        users = storage.bindings["users"].sql(session)
-        existing = users.get_by_email(email)
-        if existing is not None and existing.role == "admin" and not reset:
+        work = _database_work(storage, session)
+        existing = work.users.get_by_email(email)
+        if existing is not None and existing.role != "admin":
+            raise NotAnAdmin(email)
+        if existing is not None and not reset:
             return existing
         if existing is None:
             admin = User(email=email.strip(), password_hash=password_hash, name="Administrator")
+            action = "user.create_admin"
         else:
             admin = dataclasses.replace(existing, password_hash=password_hash, updated_at=utcnow())
+            action = "user.password_reset"
         admin = dataclasses.replace(admin, role="admin")
-        users.upsert(admin)
+        work.users.upsert(admin)
+        session.commit()
+    changes = {"password": "changed"}
+    storage.atomic(lambda uow: audit.record(uow, actor, action, "user", admin.id, changes))
+    return admin
+
+
+def _promote(storage: Storage, account: User, password_hash: str, actor: Actor) -> User:
+    def promote(work) -> User:
+        user = work.users.get(account.id)
+        admin = work.users.update(
+            dataclasses.replace(
+                user, role="admin", password_hash=password_hash, updated_at=utcnow()
+            )
+        )
+        revoked = api_keys.revoke_all(work, user.id, actor, reason="promotion")
+        changes = {
+            "role": {"from": user.role, "to": "admin"},
+            "password": "changed",
+            "api_keys_revoked": revoked,
+        }
+        audit.record(work, actor, "user.promote", "user", user.id, changes)
+        return admin
+
+    if storage.users.get(account.id) is not None:
+        return storage.atomic(promote)
+    with translate_faults(), new_session(storage.engine, write=True) as session:
+        admin = promote(_database_work(storage, session))
         session.commit()
     return admin
 
@@ -97,4 +176,13 @@ def bootstrap(storage: Storage, passwords: Passwords, config: dict) -> User | No
     existing = storage.users.get_by_email(email)
     if existing is not None and existing.role == "admin":
         return existing  # idempotent: a restart does not reset a changed password
-    return ensure_admin(storage, passwords, email, password, reset=False)
+    try:
+        return ensure_admin(storage, passwords, email, password, reset=False)
+    except NotAnAdmin:
+        log.error(
+            "WF_ADMIN_EMAIL=%s is an existing account that is not an admin: not promoted "
+            "(flask wf create-admin --email %s --promote makes it one, revoking its keys)",
+            email,
+            email,
+        )
+        return None
