@@ -63,7 +63,7 @@ class LoginThrottle:
     def __init__(self, counters: Counters, policy: ThrottlePolicy, prefix: str) -> None:
         self.counters = counters
         self.policy = policy
-        self.prefix = f"{prefix}login"
+        self.prefix = f"{prefix}:login" if prefix else "login"
 
     def check(self, attempt: Attempt) -> None:
         """Raise `TooManyAttempts` while any count that applies to `attempt` backs off."""
