@@ -69,7 +69,7 @@ def ensure_admin(
             admin = _store_admin(storage, email, password_hash, reset, actor)
         except NotAnAdmin:
             raise
-        except Conflict:
+        except Conflict:  # another worker created it meanwhile: keep theirs
             admin = _store_admin(storage, email, password_hash, False, actor)
     load_admins_into_memory(storage)
     return admin
@@ -176,8 +176,9 @@ def bootstrap(storage: Storage, passwords: Passwords, config: dict) -> User | No
     existing = storage.users.get_by_email(email)
     if existing is not None and existing.role == "admin":
         return existing  # idempotent: a restart does not reset a changed password
+    actor = Actor(user_id=None, role="admin", user_agent="startup:WF_ADMIN_EMAIL")
     try:
-        return ensure_admin(storage, passwords, email, password, reset=False)
+        return ensure_admin(storage, passwords, email, password, reset=False, actor=actor)
     except NotAnAdmin:
         log.error(
             "WF_ADMIN_EMAIL=%s is an existing account that is not an admin: not promoted "
