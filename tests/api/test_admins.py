@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import getpass
 
+import pytest
+import sqlalchemy as sa
+
 from tests.api.conftest import login, make_admin, register
 from wfplatform.api.services import services
 from wfplatform.services import admins
@@ -139,3 +142,28 @@ def test_the_environment_never_promotes_an_existing_account(app, client, caplog)
     assert "boot@example.com" in caplog.text and "not an admin" in caplog.text
     headers = login(client, "boot@example.com")
     assert client.get("/api/users/me", headers=headers).get_json()["role"] == "user"
+
+
+@pytest.mark.parametrize("app", [("dual", "memory")], indirect=True)
+def test_a_promotion_only_the_database_saw_reaches_memory_with_its_revocations(app, client):
+    """`create-admin` runs apart from the server: its memory does not hold the account."""
+    user = register(client, "apart@example.com")
+    headers = login(client, user["email"])
+    body = {"name": "planted", "current_password": "correct horse"}
+    key = client.post("/api/users/me/api-keys", json=body, headers=headers).get_json()
+    storage = get_storage(app)
+    memory_users = storage.memory_repository("users")
+    held = memory_users.fetch(user["id"])
+    memory_users.discard(user["id"])  # as if this process never saw the account
+    assert create_admin(app, "--email", user["email"], "--promote").exit_code == 0
+    with storage.engine.connect() as connection:
+        role = connection.scalar(sa.text("SELECT role FROM users WHERE id = :id"), user)
+        revoked_at = connection.scalar(
+            sa.text("SELECT revoked_at FROM api_keys WHERE id = :id"), key
+        )
+    assert role == "admin" and revoked_at is not None
+
+    memory_users.upsert(held)  # the server's memory, still as before the promotion
+    admins.load_admins_into_memory(storage)  # what the server does at start or next login
+    assert memory_users.fetch(user["id"]).role == "admin"
+    assert client.get("/api/users/me", headers={"X-API-Key": key["key"]}).status_code == 401

@@ -138,15 +138,21 @@ def _promote(storage: Storage, account: User, password_hash: str, actor: Actor) 
 
 def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
     """Copy database admins (all, or the one with `email`) that memory lacks into memory,
-    unless memory is out of use (`database-only`); returns how many were copied."""
+    unless memory is out of use (`database-only`); returns how many were copied. An admin
+    promoted by another process brings the revocation of its keys along: memory must never
+    hold a live key of an account it now knows as an admin."""
     if storage.modes.get("users").mode is Mode.DATABASE_ONLY:
         return 0
     query = sa.select(UserModel).where(UserModel.role == "admin")
     if email is not None:
         query = query.where(UserModel.email_key == email.strip().lower())
     with translate_faults(), new_session(storage.engine) as session:
-        rows = session.scalars(query)
-        admins = [storage.bindings["users"].sql(session).from_row(row) for row in rows]
+        work = _database_work(storage, session)
+        admins = [work.users.from_row(row) for row in session.scalars(query)]
+        revoked = {
+            admin.id: [key for key in work.api_keys.list_for(admin.id) if key.revoked_at]
+            for admin in admins
+        }
     memory = storage.memory_repository("users")
     copied = 0
     for admin in admins:
@@ -155,9 +161,22 @@ def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
             if holder is not None and holder.id != admin.id:
                 log.warning("admin %s not loaded: its email is taken in memory", admin.id)
             elif holder != admin:
+                _revoke_in_memory(storage, revoked[admin.id])
                 memory.upsert(admin)
                 copied += 1
     return copied
+
+
+def _revoke_in_memory(storage: Storage, revoked: list) -> None:
+    """Only ever revokes: a key memory holds live that the database has revoked."""
+    if storage.modes.get("api_keys").mode is Mode.DATABASE_ONLY:
+        return
+    keys = storage.memory_repository("api_keys")
+    for key in revoked:
+        held = keys.fetch(key.id)
+        if held is not None and held.revoked_at is None:
+            with storage.changing([("api_keys", key.id)]):
+                keys.upsert(dataclasses.replace(held, revoked_at=key.revoked_at))
 
 
 def bootstrap(storage: Storage, passwords: Passwords, config: dict) -> User | None:
