@@ -58,3 +58,12 @@ def test_emails_count_whatever_their_case(email):
     for _ in range(2):
         guarded.failed(Attempt(email, "203.0.113.1"))
     assert retry_after(guarded, Attempt("ADA@example.COM", "203.0.113.1")) == 1
+
+
+def test_a_back_off_is_logged_once_without_the_email(caplog):
+    guarded = throttle()
+    for _ in range(5):
+        guarded.failed(Attempt("ada@example.com", "203.0.113.1"))
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "per pair" in line and "203.0.113.1" in line
+    assert "ada@example.com" not in caplog.text

@@ -20,6 +20,7 @@ failure of each."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from limits.storage import Storage as Counters
 
 from ..errors import TooManyAttempts
 
+log = logging.getLogger(__name__)
 FAILURES_REMEMBERED = 24 * 3600
 FAMILIAR_FOR = 30 * 24 * 3600
 BACKING_OFF = "too many failed attempts; try again later"
@@ -67,34 +69,42 @@ class LoginThrottle:
 
     def check(self, attempt: Attempt) -> None:
         """Raise `TooManyAttempts` while any count that applies to `attempt` backs off."""
-        scopes = [self._pair(attempt), self._address(attempt)]
-        if not self._familiar(attempt):
-            scopes.append(self._account(attempt))
-        waits = [self._remaining(f"{scope}:wait") for scope in scopes]
-        if max(waits) > 0:
-            raise TooManyAttempts(BACKING_OFF, retry_after=max(waits))
+        kinds = ["pair", "address"] if self._familiar(attempt) else ["pair", "address", "account"]
+        wait = max(self._remaining(f"{self._key(kind, attempt)}:wait") for kind in kinds)
+        if wait > 0:
+            raise TooManyAttempts(BACKING_OFF, retry_after=wait)
 
     def failed(self, attempt: Attempt) -> None:
-        pair = self._count(self._pair(attempt), self.policy.per_account_and_address)
-        self._count(self._address(attempt), self.policy.per_address)
-        if pair <= self.policy.per_account_and_address:
-            self._count(self._account(attempt), self.policy.per_account)
+        policy = self.policy
+        pair = self._count("pair", policy.per_account_and_address, attempt)
+        self._count("address", policy.per_address, attempt)
+        if pair <= policy.per_account_and_address:
+            self._count("account", policy.per_account, attempt)
 
     def succeeded(self, attempt: Attempt) -> None:
         """Forgive this address its failures on this account, and remember it as familiar."""
-        pair = self._pair(attempt)
+        pair = self._key("pair", attempt)
         self.counters.clear(pair)
         self.counters.clear(f"{pair}:wait")
-        familiar = self._familiar_key(attempt)
+        familiar = self._key("familiar", attempt)
         self.counters.clear(familiar)
         self.counters.incr(familiar, FAMILIAR_FOR)
 
-    def _count(self, scope: str, threshold: int) -> int:
-        failures = self.counters.incr(scope, FAILURES_REMEMBERED)
+    def _count(self, kind: str, threshold: int, attempt: Attempt) -> int:
+        key = self._key(kind, attempt)
+        failures = self.counters.incr(key, FAILURES_REMEMBERED)
+        if failures == threshold:  # once per count: an attack must not flood the log
+            log.warning(
+                "failed logins back off: %d per %s (email digest %s, address %s)",
+                threshold,
+                kind,
+                attempt.email_digest,
+                attempt.address,
+            )
         if failures >= threshold:
             wait = min(self.policy.longest_backoff, 2 ** min(failures - threshold, 32))
-            self.counters.clear(f"{scope}:wait")
-            self.counters.incr(f"{scope}:wait", wait)
+            self.counters.clear(f"{key}:wait")
+            self.counters.incr(f"{key}:wait", wait)
         return failures
 
     def _remaining(self, key: str) -> int:
@@ -103,16 +113,15 @@ class LoginThrottle:
         return max(1, math.ceil(self.counters.get_expiry(key) - time.time()))
 
     def _familiar(self, attempt: Attempt) -> bool:
-        return self.counters.get(self._familiar_key(attempt)) > 0
+        return self.counters.get(self._key("familiar", attempt)) > 0
 
-    def _familiar_key(self, attempt: Attempt) -> str:
-        return f"{self.prefix}:familiar:{attempt.email_digest}:{attempt.address}"
-
-    def _pair(self, attempt: Attempt) -> str:
-        return f"{self.prefix}:pair:{attempt.account}:{attempt.address}"
-
-    def _address(self, attempt: Attempt) -> str:
-        return f"{self.prefix}:address:{attempt.address}"
-
-    def _account(self, attempt: Attempt) -> str:
-        return f"{self.prefix}:account:{attempt.account}"
+    def _key(self, kind: str, attempt: Attempt) -> str:
+        """`pair` and `account` carry the password stamp (a new password starts afresh);
+        `familiar` does not (a password change does not make the owner a stranger)."""
+        scope = {
+            "pair": f"{attempt.account}:{attempt.address}",
+            "address": attempt.address,
+            "account": attempt.account,
+            "familiar": f"{attempt.email_digest}:{attempt.address}",
+        }[kind]
+        return f"{self.prefix}:{kind}:{scope}"
