@@ -167,3 +167,18 @@ def test_a_promotion_only_the_database_saw_reaches_memory_with_its_revocations(a
     admins.load_admins_into_memory(storage)  # what the server does at start or next login
     assert memory_users.fetch(user["id"]).role == "admin"
     assert client.get("/api/users/me", headers={"X-API-Key": key["key"]}).status_code == 401
+
+
+def test_resetting_an_admins_password_revokes_its_keys_like_any_password_change(app, client):
+    headers = make_admin(app, client)
+    body = {"name": "ops robot", "current_password": "admin password"}
+    key = client.post("/api/users/me/api-keys", json=body, headers=headers).get_json()
+    email = client.get("/api/users/me", headers=headers).get_json()["email"]
+    assert create_admin(app, "--email", email).exit_code == 0
+    assert client.get("/api/users/me", headers={"X-API-Key": key["key"]}).status_code == 401
+    admin = login(client, email, "the admin password")
+    (entry,) = client.get("/api/audit-logs?action=user.password_reset", headers=admin).get_json()[
+        "items"
+    ]
+    assert entry["changes"] == {"password": "changed", "api_keys_revoked": 1}
+    assert entry["user_agent"] == f"cli:{getpass.getuser()}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -60,26 +61,43 @@ def ensure_admin(
     anew, would sign out whoever logged in)."""
     password_hash = passwords.hash(password)
     account = storage.users.get_by_email(email) or _in_database(storage, email)
-    if account is not None and account.role != "admin":
-        if not promote:
-            raise NotAnAdmin(email)
-        admin = _promote(storage, account, password_hash, actor)
+    if account is None:
+        admin = _create(storage, email, password_hash, actor)
+    elif account.role != "admin" and not promote:
+        raise NotAnAdmin(email)
+    elif account.role != "admin" or reset:
+        admin = _change(storage, account, password_hash, actor)
     else:
-        try:
-            admin = _store_admin(storage, email, password_hash, reset, actor)
-        except NotAnAdmin:
-            raise
-        except Conflict:  # another worker created it meanwhile: keep theirs
-            admin = _store_admin(storage, email, password_hash, False, actor)
+        admin = account
+    _keep_in_database(storage, admin)
     load_admins_into_memory(storage)
     return admin
 
 
-def _database_work(storage: Storage, session) -> SimpleNamespace:
-    """The database's own repositories, for a unit of work this process's memory cannot
-    see (`flask wf create-admin` runs apart from the server)."""
-    names = ("users", "api_keys", "audit_logs")
+class _AuditEntries(list):
+    """The audit trail of a unit of work run on the database alone: recorded through the
+    adapter once it committed, so memory-first modes have the entries too."""
+
+    def add(self, entry) -> None:
+        self.append(entry)
+
+
+def _database_repositories(storage: Storage, session) -> SimpleNamespace:
+    names = ("users", "api_keys")
     return SimpleNamespace(**{name: storage.bindings[name].sql(session) for name in names})
+
+
+def _on_the_database(storage: Storage, work: Callable[[SimpleNamespace], User]) -> User:
+    """Run `work` on the database's own repositories, for what this process's memory cannot
+    see (`flask wf create-admin` runs apart from the server)."""
+    entries = _AuditEntries()
+    with translate_faults(), new_session(storage.engine, write=True) as session:
+        repositories = _database_repositories(storage, session)
+        result = work(SimpleNamespace(**vars(repositories), audit_logs=entries))
+        session.commit()
+    if entries:
+        storage.atomic(lambda uow: [uow.audit_logs.add(entry) for entry in entries])
+    return result
 
 
 def _in_database(storage: Storage, email: str) -> User | None:
@@ -87,53 +105,61 @@ def _in_database(storage: Storage, email: str) -> User | None:
         return storage.bindings["users"].sql(session).get_by_email(email)
 
 
-def _store_admin(
-    storage: Storage, email: str, password_hash: str, reset: bool, actor: Actor
-) -> User:
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        work = _database_work(storage, session)
-        existing = work.users.get_by_email(email)
-        if existing is not None and existing.role != "admin":
-            raise NotAnAdmin(email)
-        if existing is not None and not reset:
-            return existing
-        if existing is None:
-            admin = User(email=email.strip(), password_hash=password_hash, name="Administrator")
-            action = "user.create_admin"
-        else:
-            admin = dataclasses.replace(existing, password_hash=password_hash, updated_at=utcnow())
-            action = "user.password_reset"
-        admin = dataclasses.replace(admin, role="admin")
-        work.users.upsert(admin)
-        session.commit()
-    changes = {"password": "changed"}
-    storage.atomic(lambda uow: audit.record(uow, actor, action, "user", admin.id, changes))
-    return admin
+def _create(storage: Storage, email: str, password_hash: str, actor: Actor) -> User:
+    def create(work) -> User:
+        admin = User(
+            email=email.strip(), password_hash=password_hash, name="Administrator", role="admin"
+        )
+        work.users.add(admin)
+        audit.record(work, actor, "user.create_admin", "user", admin.id, {"password": "set"})
+        return admin
+
+    try:
+        return _on_the_database(storage, create)
+    except Conflict:  # another worker created it meanwhile: keep theirs
+        winner = _in_database(storage, email)
+        if winner is None or winner.role != "admin":
+            raise NotAnAdmin(email) from None
+        return winner
 
 
-def _promote(storage: Storage, account: User, password_hash: str, actor: Actor) -> User:
-    def promote(work) -> User:
+def _change(storage: Storage, account: User, password_hash: str, actor: Actor) -> User:
+    """Give an account the admin role (a promotion) and this password, revoking its API
+    keys as any password change does; where this process sees the account, through the
+    adapter, else on the database alone."""
+
+    def change(work) -> User:
         user = work.users.get(account.id)
         admin = work.users.update(
             dataclasses.replace(
                 user, role="admin", password_hash=password_hash, updated_at=utcnow()
             )
         )
-        revoked = api_keys.revoke_all(work, user.id, actor, reason="promotion")
+        promoted = user.role != "admin"
+        reason = "promotion" if promoted else "password_reset"
         changes = {
-            "role": {"from": user.role, "to": "admin"},
             "password": "changed",
-            "api_keys_revoked": revoked,
+            "api_keys_revoked": api_keys.revoke_all(work, user.id, actor, reason=reason),
         }
-        audit.record(work, actor, "user.promote", "user", user.id, changes)
+        if promoted:
+            changes["role"] = {"from": user.role, "to": "admin"}
+        action = "user.promote" if promoted else "user.password_reset"
+        audit.record(work, actor, action, "user", user.id, changes)
         return admin
 
     if storage.users.get(account.id) is not None:
-        return storage.atomic(promote)
+        return storage.atomic(change)
+    return _on_the_database(storage, change)
+
+
+def _keep_in_database(storage: Storage, admin: User) -> None:
+    """Admins are in the database whatever the mode, so other processes and a restart in
+    `memory-only` find them (`dual` and `database-only` wrote it there already)."""
+    if storage.modes.get("users").mode is not Mode.MEMORY_ONLY:
+        return
     with translate_faults(), new_session(storage.engine, write=True) as session:
-        admin = promote(_database_work(storage, session))
+        storage.bindings["users"].sql(session).upsert(admin)
         session.commit()
-    return admin
 
 
 def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
@@ -147,7 +173,7 @@ def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
     if email is not None:
         query = query.where(UserModel.email_key == email.strip().lower())
     with translate_faults(), new_session(storage.engine) as session:
-        work = _database_work(storage, session)
+        work = _database_repositories(storage, session)
         admins = [work.users.from_row(row) for row in session.scalars(query)]
         revoked = {
             admin.id: [key for key in work.api_keys.list_for(admin.id) if key.revoked_at]
