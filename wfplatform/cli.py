@@ -119,10 +119,19 @@ def load_memory_command(repositories: tuple[str, ...]) -> None:
     confirmation_prompt=True,
     help="Prompted for when not given (or read from WF_ADMIN_PASSWORD).",
 )
-def create_admin_command(email: str, password: str) -> None:
-    """Create an admin (or make an existing account one), usable in every storage mode."""
+@click.option(
+    "--promote",
+    is_flag=True,
+    help="Make an existing account an admin: its API keys and sessions are revoked.",
+)
+def create_admin_command(email: str, password: str, promote: bool) -> None:
+    """Create an admin (or reset an admin's password), usable in every storage mode; an
+    existing account that is not an admin only with --promote."""
+    actor = Actor(user_id=None, role="admin", user_agent=_cli_actor())
     try:
-        admin = admins.ensure_admin(get_storage(), services().passwords, email, password)
+        admin = admins.ensure_admin(
+            get_storage(), services().passwords, email, password, promote=promote, actor=actor
+        )
     except DomainError as error:
         raise click.ClickException(json.dumps(error.to_dict())) from error
     click.echo(f"admin {admin.email} ({admin.id}) is ready")

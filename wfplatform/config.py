@@ -48,8 +48,10 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_PASSWORD_TIME_COST": (int, 3),
     "WF_PASSWORD_MEMORY_KIB": (int, 65536),
     "WF_TOKEN_MAX_AGE": (int, 12 * 3600),
-    "WF_LOGIN_MAX_FAILURES": (int, 5),
-    "WF_LOGIN_LOCK_SECONDS": (int, 900),
+    "WF_LOGIN_MAX_FAILURES": (int, 5),  # per account and client address, then back-off
+    "WF_LOGIN_MAX_FAILURES_PER_ACCOUNT": (int, 20),  # from addresses it has not logged in from
+    "WF_LOGIN_MAX_FAILURES_PER_ADDRESS": (int, 20),  # whatever the account
+    "WF_LOGIN_BACKOFF_SECONDS": (int, 900),  # the longest wait the doubling reaches
     # Per user (0: no limit); see services/quotas.py.
     "WF_QUOTA_WORKFLOWS": (int, 1000),
     "WF_QUOTA_VERSIONS": (int, 20_000),
@@ -96,6 +98,6 @@ def load(app) -> None:
     )
     config.setdefault("RATELIMIT_STORAGE_URI", config["WF_RATELIMIT_STORAGE_URL"])
     config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    # Flask-Limiter would stamp its own Retry-After on every response, 503 and 423
-    # included; it gets its own header and the 429 handler sets Retry-After itself.
+    # Flask-Limiter would stamp its own Retry-After on every response, 503 included;
+    # it gets its own header and the 429 handler sets Retry-After itself.
     config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")

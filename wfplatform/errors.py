@@ -59,11 +59,11 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-class Locked(DomainError):
-    """An account locked after repeated failed logins."""
+class TooManyAttempts(DomainError):
+    """Failed authentications back off: try again in `retry_after` seconds."""
 
-    status = 423
-    code = "account_locked"
+    status = 429
+    code = "too_many_requests"
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, jsonify
 
 from . import readiness_probe
-from .errors import DomainError, Locked, StorageUnavailable, Unauthorized, error_body
+from .errors import DomainError, StorageUnavailable, TooManyAttempts, Unauthorized, error_body
 from .storage_ext import get_storage
 
 health = Blueprint("health", __name__)
@@ -25,7 +25,7 @@ def ready():
 
 def _domain_error(error: DomainError):
     headers = {}
-    if isinstance(error, Locked):
+    if isinstance(error, TooManyAttempts):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="wfplatform"'

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.apps import close_app
 from wfplatform import create_app
-from wfplatform.extensions import db
 from wfplatform.storage.modes import RepositoryMode
 
 MODES = [
@@ -45,16 +45,7 @@ def app(request, engine, database_url, tmp_path) -> Iterator[Flask]:
     config = {**app_config(database_url, mode, read_from, tmp_path), **overrides}
     app = create_app(config, instance_path=str(tmp_path / "instance"))
     yield app
-    shut_down(app)
-
-
-def shut_down(app: Flask) -> None:
-    """Stop the app's storage (if it started) and close its database connections."""
-    storage = app.extensions.get("wf_storage")
-    if storage is not None:
-        storage.close()
-    with app.app_context():
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture

@@ -185,7 +185,8 @@ def test_no_password_key_or_token_in_spans_metrics_or_logs(app, client, spans, c
     headers = {"Authorization": f"Bearer {changed.get_json()['access_token']}"}
     login(client, user["email"], new_password)
     client.post("/api/auth/login", json={"email": user["email"], "password": "wrong-Secret-x"})
-    created = client.post("/api/users/me/api-keys", json={"name": "ci"}, headers=headers)
+    body = {"name": "ci", "current_password": new_password}
+    created = client.post("/api/users/me/api-keys", json=body, headers=headers)
     key = created.get_json()["key"]
     assert client.get("/api/users/me", headers={"X-API-Key": key}).status_code == 200
     assert (

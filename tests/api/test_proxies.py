@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import app_config, make_admin, shut_down
+from tests.api.conftest import app_config, make_admin
+from tests.apps import close_app
 from wfplatform import create_app
 from wfplatform.config import ConfigurationError
 
@@ -27,7 +28,7 @@ def config(database_url: str, tmp_path, trusted_proxies: int) -> dict:
 def app(request, engine, database_url, tmp_path):
     app = create_app(config(database_url, tmp_path, request.param), str(tmp_path / "instance"))
     yield app
-    shut_down(app)
+    close_app(app)
 
 
 def through_proxy(client_address: str) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.conftest import shut_down
+from tests.apps import close_app
 from wfplatform import create_app
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.modes import RepositoryMode
@@ -51,7 +51,7 @@ def instance(tmp_path, monkeypatch) -> Iterator[Path]:
     )
     assert registered.status_code == 201
     yield folder
-    shut_down(app)
+    close_app(app)
 
 
 def test_the_instance_folder_is_created_owner_only(instance):
@@ -100,4 +100,4 @@ def test_an_export_file_is_owner_only(tmp_path, monkeypatch):
         assert target.read_text().startswith("{")
         assert mode(target) == 0o600
     finally:
-        shut_down(app)
+        close_app(app)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from .limits import limiter, login_limit, per_address
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
-from .security import current_actor
+from .security import current_actor, ignores_credentials
 from .services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and login")
@@ -19,6 +19,7 @@ def token_response(token: str, user) -> dict:
 
 
 @blp.route("/register")
+@ignores_credentials
 class Register(MethodView):
     decorators = [limiter.limit(login_limit, key_func=per_address)]
 
@@ -33,13 +34,14 @@ class Register(MethodView):
 
 
 @blp.route("/login")
+@ignores_credentials
 class Login(MethodView):
     decorators = [limiter.limit(login_limit, key_func=per_address)]
 
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="the email or the password is wrong")
-    @blp.alt_response(423, description="locked after repeated failures; see Retry-After")
+    @blp.alt_response(429, description="too many attempts or failures; see Retry-After")
     def post(self, body):
         """Exchange an email and a password for a signed access token."""
         token, user = services().accounts.login(body["email"], body["password"], current_actor())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..domain import users
 from ..services.passwords import MAX_LENGTH as PASSWORD_MAX
@@ -15,6 +15,11 @@ Password = fields.String(
 
 def _email(**kwargs) -> fields.Email:
     return fields.Email(validate=validate.Length(max=users.MAX_LENGTHS["email"]), **kwargs)
+
+
+def _checked_password(**kwargs) -> fields.String:
+    """A password being checked, not set (whatever length it was set with earlier)."""
+    return fields.String(load_only=True, validate=validate.Length(1, 1024), **kwargs)
 
 
 def _name(**kwargs) -> fields.String:
@@ -61,7 +66,7 @@ class RegisterSchema(Schema):
 
 class LoginSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(1, 320))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(1, 1024))
+    password = _checked_password(required=True)
 
 
 class TokenSchema(Schema):
@@ -74,15 +79,22 @@ class TokenSchema(Schema):
 class ProfileUpdateSchema(Schema):
     email = _email()
     name = _name()
+    current_password = _checked_password(metadata={"description": "needed to change the email"})
+
+    @validates_schema
+    def _email_needs_the_password(self, data: dict, **_kwargs) -> None:
+        if "email" in data and "current_password" not in data:
+            raise ValidationError("needed to change the email", "current_password")
 
 
 class PasswordChangeSchema(Schema):
-    current_password = fields.String(required=True, load_only=True)
+    current_password = _checked_password(required=True)
     new_password = Password
 
 
 class ApiKeyCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(1, 100))
+    current_password = _checked_password(required=True)
 
 
 class ApiKeySchema(Schema):

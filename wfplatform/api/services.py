@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask
+from limits.storage import storage_from_string
 
 from ..backup import head_revision
 from ..backup.jobs import ImportJobs
 from ..extensions import built_once
 from ..migration.jobs import MigrationJobs
 from ..observability import TracedMigrator, get_metrics
-from ..services.accounts import Accounts, LockoutPolicy
+from ..services.accounts import Accounts
 from ..services.api_keys import ApiKeys
+from ..services.login_throttle import LoginThrottle, ThrottlePolicy
 from ..services.passwords import Passwords
 from ..services.quotas import Quotas
 from ..services.tokens import Tokens
@@ -39,12 +41,19 @@ def build(app: Flask) -> Services:
     config = app.config
     passwords = Passwords(config["WF_PASSWORD_TIME_COST"], config["WF_PASSWORD_MEMORY_KIB"])
     tokens = Tokens(config["SECRET_KEY"], config["WF_TOKEN_MAX_AGE"])
-    lockout = LockoutPolicy(config["WF_LOGIN_MAX_FAILURES"], config["WF_LOGIN_LOCK_SECONDS"])
+    policy = ThrottlePolicy(
+        per_account_and_address=config["WF_LOGIN_MAX_FAILURES"],
+        per_account=config["WF_LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        per_address=config["WF_LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        longest_backoff=config["WF_LOGIN_BACKOFF_SECONDS"],
+    )
+    counters = storage_from_string(config["WF_RATELIMIT_STORAGE_URL"])
+    throttle = LoginThrottle(counters, policy, config.get("RATELIMIT_KEY_PREFIX", ""))
     quotas = Quotas(
         config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
     )
     return Services(
-        accounts=Accounts(storage, passwords, tokens, lockout),
+        accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
         passwords=passwords,

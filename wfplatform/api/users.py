@@ -17,7 +17,13 @@ from .schemas import (
     TokenSchema,
     UserSchema,
 )
-from .security import SECURITY, current_actor, current_user, login_required
+from .security import (
+    SECURITY,
+    access_token_required,
+    current_actor,
+    current_user,
+    login_required,
+)
 from .services import services
 
 blp = Blueprint("users", __name__, url_prefix="/api/users/me", description="The current user")
@@ -37,10 +43,14 @@ class Me(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, UserSchema)
+    @blp.alt_response(403, description="the current password is wrong")
     @blp.alt_response(409, description="the email is taken")
     def patch(self, body):
-        """Change the name or the email."""
-        return services().accounts.update_profile(current_user().id, body, current_actor())
+        """Change the name, or the email (with `current_password`)."""
+        password = body.pop("current_password", None)
+        return services().accounts.update_profile(
+            current_user().id, body, current_actor(), current_password=password
+        )
 
 
 @blp.route("/password")
@@ -52,7 +62,7 @@ class Password(MethodView):
     @blp.response(200, TokenSchema)
     @blp.alt_response(403, description="the current password is wrong")
     def post(self, body):
-        """Change the password; every earlier access token stops working."""
+        """Change the password; every earlier access token and every API key stops working."""
         user = current_user()
         token = services().accounts.change_password(
             user.id, body["current_password"], body["new_password"], current_actor()
@@ -73,9 +83,14 @@ class ApiKeys(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ApiKeyCreateSchema)
     @blp.response(201, ApiKeyCreatedSchema)
+    @blp.alt_response(403, description="the current password is wrong, or the caller is a key")
+    @access_token_required
     def post(self, body):
-        """Create a key; the response is the only time its secret is shown."""
-        key, secret = services().api_keys.create(current_user().id, body["name"], current_actor())
+        """Create a key (with `current_password`, from an access token: a key never mints
+        keys); the response is the only time its secret is shown."""
+        user, actor = current_user(), current_actor()
+        services().accounts.confirm_password(user, body["current_password"], actor)
+        key, secret = services().api_keys.create(user.id, body["name"], actor)
         return {**vars(key), "key": secret}
 
 

@@ -18,6 +18,9 @@ class User:
     name: str = ""
     role: str = "user"
     is_active: bool = True
+    # No longer written: failed logins are counted in the rate limiter's storage (see
+    # services/login_throttle.py). Kept so the schema and export documents stay as they
+    # are; dropping them needs a revision and a new export format version together.
     failed_logins: int = 0
     locked_until: datetime | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))

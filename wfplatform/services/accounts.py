@@ -1,39 +1,31 @@
-"""Accounts: registration, login with lockout, profiles and passwords."""
+"""Accounts: registration, login (throttled: see login_throttle), profiles and passwords."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
-from datetime import timedelta
 
 from ..domain.codec import utcnow
 from ..domain.users import User
-from ..errors import Conflict, Forbidden, Locked, Unauthorized
+from ..errors import Conflict, Forbidden, Unauthorized
 from ..storage.adapter import Storage
-from . import admins, audit
+from . import admins, api_keys, audit
 from .context import Actor
+from .login_throttle import Attempt, LoginThrottle
 from .passwords import Passwords
 from .tokens import Tokens, password_stamp
 
 WRONG_CREDENTIALS = "the email or the password is wrong"
-LOCKED = "the account is locked after repeated failed logins; try again later"
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    max_failures: int = 5
-    lock_seconds: int = 900
+WRONG_PASSWORD = "the current password is wrong"
 
 
 class Accounts:
     def __init__(
-        self, storage: Storage, passwords: Passwords, tokens: Tokens, lockout: LockoutPolicy
+        self, storage: Storage, passwords: Passwords, tokens: Tokens, throttle: LoginThrottle
     ) -> None:
         self.storage = storage
         self.passwords = passwords
         self.tokens = tokens
-        self.lockout = lockout
+        self.throttle = throttle
 
     def register(self, email: str, password: str, name: str, actor: Actor) -> User:
         user = User(
@@ -52,47 +44,36 @@ class Accounts:
         return self.storage.atomic(create)
 
     def login(self, email: str, password: str, actor: Actor) -> tuple[str, User]:
-        """A token for the right password. A locked account answers `Locked` whether the
-        password is right or not; an unknown email costs one hash check like a known one."""
+        """A token for the right password. An unknown email costs one hash check like a
+        known one and is throttled the same way, so the answers never tell them apart."""
         user = self.storage.users.get_by_email(email)
         if user is None and admins.load_admins_into_memory(self.storage, email):
             user = self.storage.users.get_by_email(email)  # made by `flask wf create-admin`
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            raise Locked(LOCKED, retry_after=math.ceil((user.locked_until - now).total_seconds()))
-        right = self.passwords.verify(user.password_hash if user else None, password)
-        if user is None or not right or not user.is_active:
-            if user is not None:
-                self._count_failure(user.id, actor)
+        if not self._password_checks(email, user, password, actor):
             raise Unauthorized(WRONG_CREDENTIALS)
-        if (
-            user.failed_logins
-            or user.locked_until
-            or self.passwords.needs_rehash(user.password_hash)
-        ):
-            user = self._after_success(user, password)
+        if self.passwords.needs_rehash(user.password_hash):
+            rehashed = self.passwords.hash(password)
+            user = self.storage.users.update(
+                dataclasses.replace(user, password_hash=rehashed, updated_at=utcnow())
+            )
         return self.tokens.issue(user), user
 
-    def _count_failure(self, user_id: str, actor: Actor) -> None:
-        def count(uow) -> None:
-            user = uow.users.get(user_id)
-            failures = user.failed_logins + 1
-            changes = {"failed_logins": failures, "updated_at": utcnow()}
-            if failures >= self.lockout.max_failures:
-                changes.update(
-                    failed_logins=0,
-                    locked_until=utcnow() + timedelta(seconds=self.lockout.lock_seconds),
-                )
-                audit.record(uow, actor, "user.locked", "user", user_id)
-            uow.users.update(dataclasses.replace(user, **changes))
+    def confirm_password(self, user: User, password: str | None, actor: Actor) -> None:
+        """Ask for the password again before a sensitive change (GitHub's sudo mode); a
+        wrong one counts as a failed login, so a stolen token cannot guess it quickly."""
+        if not self._password_checks(user.email, user, password or "", actor):
+            raise Forbidden(WRONG_PASSWORD)
 
-        self.storage.atomic(count)
-
-    def _after_success(self, user: User, password: str) -> User:
-        changes = {"failed_logins": 0, "locked_until": None, "updated_at": utcnow()}
-        if self.passwords.needs_rehash(user.password_hash):
-            changes["password_hash"] = self.passwords.hash(password)
-        return self.storage.users.update(dataclasses.replace(user, **changes))
+    def _password_checks(self, email: str, user: User | None, password: str, actor: Actor) -> bool:
+        generation = password_stamp(user) if user is not None else ""
+        attempt = Attempt(email, actor.ip or "", generation)
+        self.throttle.check(attempt)
+        right = self.passwords.verify(user.password_hash if user else None, password)
+        if right and user is not None and user.is_active:
+            self.throttle.succeeded(attempt)
+            return True
+        self.throttle.failed(attempt)
+        return False
 
     def authenticate_token(self, token: str) -> User:
         user_id, stamp = self.tokens.read(token)
@@ -101,7 +82,13 @@ class Accounts:
             raise Unauthorized("the access token is no longer valid; log in again")
         return user
 
-    def update_profile(self, user_id: str, changes: dict, actor: Actor) -> User:
+    def update_profile(
+        self, user_id: str, changes: dict, actor: Actor, current_password: str | None = None
+    ) -> User:
+        """Change the name or the email; the email only with the current password."""
+        if "email" in changes:
+            self.confirm_password(self.storage.users.get(user_id), current_password, actor)
+
         def update(uow) -> User:
             user = uow.users.get(user_id)
             if "email" in changes:
@@ -116,10 +103,9 @@ class Accounts:
         return self.storage.atomic(update)
 
     def change_password(self, user_id: str, current: str, new: str, actor: Actor) -> str:
-        """Returns a fresh token: the change invalidates every token issued before."""
-        user = self.storage.users.get(user_id)
-        if user is None or not self.passwords.verify(user.password_hash, current):
-            raise Forbidden("the current password is wrong")
+        """Returns a fresh token: the change invalidates every token issued before and
+        revokes every API key (a key holder must not outlive the password)."""
+        self.confirm_password(self.storage.users.get(user_id), current, actor)
         new_hash = self.passwords.hash(new)
 
         def change(uow) -> User:
@@ -127,9 +113,9 @@ class Accounts:
             updated = uow.users.update(
                 dataclasses.replace(fresh, password_hash=new_hash, updated_at=utcnow())
             )
-            audit.record(
-                uow, actor, "user.password_change", "user", user_id, {"password": "changed"}
-            )
+            revoked = api_keys.revoke_all(uow, user_id, actor, reason="password_change")
+            changes = {"password": "changed", "api_keys_revoked": revoked}
+            audit.record(uow, actor, "user.password_change", "user", user_id, changes)
             return updated
 
         return self.tokens.issue(self.storage.atomic(change))

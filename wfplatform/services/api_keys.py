@@ -55,11 +55,7 @@ class ApiKeys:
             key = uow.api_keys.get(key_id)
             if key is None or key.user_id != user_id:
                 raise NotFound("no such API key")
-            if key.revoked_at is not None:
-                return key
-            revoked = uow.api_keys.update(dataclasses.replace(key, revoked_at=utcnow()))
-            audit.record(uow, actor, "api_key.revoke", "api_key", key_id)
-            return revoked
+            return _revoke(uow, key, actor) if key.revoked_at is None else key
 
         return self.storage.atomic(revoke)
 
@@ -74,3 +70,17 @@ class ApiKeys:
         if key.last_used_at is None or now - key.last_used_at > TOUCH_EVERY:
             self.storage.api_keys.update(dataclasses.replace(key, last_used_at=now))
         return user
+
+
+def revoke_all(uow, user_id: str, actor: Actor, reason: str) -> int:
+    """Revoke, in the caller's unit of work, every key of a user still live; how many."""
+    live = [key for key in uow.api_keys.list_for(user_id) if key.revoked_at is None]
+    for key in live:
+        _revoke(uow, key, actor, {"reason": reason})
+    return len(live)
+
+
+def _revoke(uow, key: ApiKey, actor: Actor, changes: dict | None = None) -> ApiKey:
+    revoked = uow.api_keys.update(dataclasses.replace(key, revoked_at=utcnow()))
+    audit.record(uow, actor, "api_key.revoke", "api_key", key.id, changes)
+    return revoked

@@ -8,8 +8,9 @@ memory holds. So `Storage.start()` replays the journal, then loads memory for ev
 repository in `dual`, whichever backend it reads. Until a repository is loaded it
 answers 503 when it reads memory, it has no fallback when it reads the database, and
 `/health/ready` says not ready. A repository switched from `database-only` back to
-`dual` at runtime (here or by another process) is loaded again the same way. When the database does not answer at start-up, the
-storage's background worker tries again every second.
+`dual` at runtime (here or by another process) is loaded again the same way. When the
+database does not answer at start-up, the storage's background worker tries again every
+second.
 """
 
 from __future__ import annotations
