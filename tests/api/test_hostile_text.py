@@ -123,14 +123,13 @@ def test_raw_bytes_that_decode_to_a_surrogate_are_refused_too(app, client, auth)
     assert stored(app) == before
 
 
-def test_query_and_path_parameters_refuse_nul(client, auth):
+def test_query_parameters_refuse_nul_and_a_path_holding_it_names_nothing(client, auth):
     create(client, auth, name="Orders")
     for query in ("search=%00", "tags=a%00b", "node_type=%00", "credential_type=x%00"):
         response = client.get(f"/api/workflows?{query}", headers=auth)
         assert_refused(response, "query", query.split("=")[0])
     assert_refused(client.get("/api/workflows?%00=1", headers=auth), "query", "_schema")
-    response = client.delete("/api/users/me/api-keys/key%00", headers=auth)
-    assert_refused(response, "view_args", "key_id")
+    assert client.delete("/api/users/me/api-keys/key%00", headers=auth).status_code == 404
 
 
 def test_credentials_with_nul_are_refused_before_anyone_looks_them_up(client, auth):

@@ -1,14 +1,15 @@
 """Every string a request carries is text every backend can store (see `domain.text`):
 no lone UTF-16 surrogate, no NUL. Checked here once for every route, present and future:
 
-- headers, path and query parameters before anything reads them (authentication included);
+- headers and query parameters before anything reads them (authentication included), and
+  path parameters (such a path names nothing: 404);
 - a JSON body wherever it is read: webargs and Flask's `get_json` both read it through
   `Request.get_data`, which checks it first. A route that streams its body
   (`request.stream`, the admin import) parses it itself, and the domain's checks refuse
   each record holding such text.
 
 Anything else is a 422 in the error shape, its details naming where (webargs' locations:
-`headers`, `view_args`, `query`, `json`), never the text itself.
+`headers`, `query`, `json`), never the text itself.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ def _parsed(data: bytes) -> Any:
 
 
 def _check_request() -> None:
+    if text_problems(request.view_args or {}):
+        abort(404)  # no record has such a key (the address names nothing)
     query = {key: values[0] if len(values) == 1 else values for key, values in request.args.lists()}
-    _refuse_unstorable(
-        {"headers": dict(request.headers), "view_args": request.view_args or {}, "query": query}
-    )
+    _refuse_unstorable({"headers": dict(request.headers), "query": query})
 
 
 def _refuse_unstorable(locations: dict[str, Any]) -> None:
