@@ -110,3 +110,53 @@ def test_a_backfill_reports_records_stored_before_the_fix_and_copies_the_rest(ma
     ]
     assert storage.workflows.get(kept.id) is not None
     assert workflow.id in reasons
+
+
+def test_a_dual_write_the_database_fails_on_unexpectedly_is_counted_not_raised(
+    make_storage, caplog
+):
+    """A parent stored before the checks (a lone surrogate in its name, memory only) makes
+    the driver raise UnicodeEncodeError while the new workflow is replicated: memory has
+    committed it, so the write is acknowledged, and the difference is counted and sampled
+    (not journaled: a replay would fail the same way forever, holding every later write)."""
+    storage = make_storage("dual", read_from=MEMORY)
+    owner = make_user(name="Ada \ud800")
+    storage.memory_repository("users").upsert(owner)
+
+    workflow = storage.workflows.add(make_workflow(owner))
+
+    assert storage.workflows.get(workflow.id) == workflow
+    stats = storage.stats.snapshot("workflows")
+    assert stats["secondary_errors"] == 1 and stats["journaled"] == 0
+    (sample,) = stats["mismatch_samples"]
+    assert sample["keys"] == [workflow.id] and sample["reason"] == "UnicodeEncodeError"
+    assert len(storage.journal) == 0
+    report = storage.verify(["workflows"])["repositories"]["workflows"]
+    assert report["only_in_memory"] == [workflow.id]
+    later = storage.workflows.add(make_workflow(storage.users.add(make_user())))
+    assert storage.verify(["workflows"])["repositories"]["workflows"]["only_in_memory"] == [
+        workflow.id
+    ]  # later writes replicate as before
+    assert later.id not in report["only_in_memory"]
+    assert "\ud800" not in caplog.text
+
+
+def test_a_journaled_change_the_database_fails_on_is_set_aside_and_the_rest_replayed(
+    make_storage,
+):
+    storage = make_storage("dual", read_from=MEMORY)
+    owner = make_user(name="Ada \ud800")
+    storage.memory_repository("users").upsert(owner)
+    storage.health.mark_down("connection refused")  # writes go to memory and the journal
+    refused = storage.workflows.add(make_workflow(owner))
+    later = storage.users.add(make_user())
+    storage.health.mark_up()
+
+    assert storage.replay_journal() == {"replayed": 2, "pending": 0, "error": None}
+
+    assert storage.stats.snapshot("workflows")["secondary_errors"] == 1
+    report = storage.verify(["workflows", "users"])["repositories"]
+    assert report["workflows"]["only_in_memory"] == [refused.id]
+    assert report["users"]["only_in_memory"] == [owner.id]
+    with new_session(storage.engine) as session:
+        assert storage.bindings["users"].sql(session).fetch(later.id) is not None
