@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 
-from tests.api.conftest import login, register
+import pytest
+
+from tests.api.conftest import login, make_admin, register
 from tests.api.workflow_helpers import create, url
+from wfplatform.api.services import services
+from wfplatform.domain.users import User
 from wfplatform.services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION
 from wfplatform.storage.sql import new_session
 from wfplatform.storage_ext import get_storage
@@ -160,3 +164,22 @@ def test_a_later_user_is_unaffected_by_a_refused_one(client):
     send(client, "POST", "/api/auth/register", {"email": "z@x.org", "password": "pass\ud800word"})
     register(client, "z@x.org")
     login(client, "z@x.org")
+
+
+@pytest.mark.parametrize("app", [("dual", "memory"), ("memory-only", None)], indirect=True)
+def test_records_stored_before_the_checks_break_neither_the_export_nor_later_writes(app, client):
+    """Pre-fix data: an account with a lone surrogate in its name, only in memory. Its new
+    workflow is acknowledged (in dual the database then fails on copying the owner first:
+    counted, not a 500), and the export answers 200 and keeps the name as it is."""
+    with app.app_context():
+        hashed = services().passwords.hash("correct horse")
+        owner = User(email="early@example.com", password_hash=hashed, name="Ada \ud800")
+        get_storage().memory_repository("users").upsert(owner)
+    headers = login(client, "early@example.com")
+    response = client.post("/api/workflows", json={"name": "Later"}, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    assert client.get(url(response.get_json()), headers=headers).status_code == 200
+    admin = make_admin(app, client)
+    export = client.get("/admin/export", headers=admin)
+    assert export.status_code == 200
+    assert b'"Ada \\ud800"' in export.get_data()
