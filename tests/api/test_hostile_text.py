@@ -183,3 +183,20 @@ def test_records_stored_before_the_checks_break_neither_the_export_nor_later_wri
     export = client.get("/admin/export", headers=admin)
     assert export.status_code == 200
     assert b'"Ada \\ud800"' in export.get_data()
+
+
+def test_validation_details_are_bounded_whatever_the_client_sends(client, auth):
+    """marshmallow names every unknown field: thousands of huge names would come back."""
+    body = {f"field {index} {'x' * 3_000}": 1 for index in range(2_000)}  # 6 MB
+    response = client.post("/api/auth/login", json=body)
+    assert response.status_code == 422
+    assert len(response.get_data()) < 10_000
+    details = response.get_json()["error"]["details"]["json"]
+    assert "email" in details and "password" in details  # what is missing is still said
+    assert any(key.startswith("field") and len(key) < 300 for key in details)
+    assert details["…"] == f"and {2_002 - (len(details) - 1)} more"
+    nodes = [{"id": "n", "type": "webhook", "unknown": "x" * 1_000}] * 1_000
+    response = client.post("/api/workflows", json={"name": "Many", "nodes": nodes}, headers=auth)
+    assert response.status_code == 422
+    assert len(response.get_data()) < 10_000
+    assert response.get_json()["error"]["details"]["json"]["nodes"]["…"] == "and 980 more"
