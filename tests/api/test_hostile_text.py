@@ -200,3 +200,19 @@ def test_validation_details_are_bounded_whatever_the_client_sends(client, auth):
     assert response.status_code == 422
     assert len(response.get_data()) < 10_000
     assert response.get_json()["error"]["details"]["json"]["nodes"]["…"] == "and 980 more"
+
+
+@pytest.mark.parametrize("app", [("memory-only", None)], indirect=True)
+def test_command_line_arguments_refuse_unstorable_text(app):
+    """What an operator types (or a script passes: undecodable bytes in argv arrive as
+    lone surrogates) is checked like a request, for every `flask wf` command."""
+    runner = app.test_cli_runner()
+    for bad in UNSTORABLE:
+        result = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", f"why{bad}"])
+        assert result.exit_code == 2, result.output
+        assert "argument 5" in result.output and "cannot be stored" in result.output
+        email = f"ops{bad}@example.com"
+        result = runner.invoke(args=["wf", "create-admin", "--email", email, "--password", "x" * 9])
+        assert result.exit_code == 2, result.output
+    shown = runner.invoke(args=["wf", "mode", "show"])
+    assert json.loads(shown.output)["users"]["mode"] == "memory-only"

@@ -16,7 +16,7 @@ from typing import Any
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 NUL = "a NUL character (\\u0000), which cannot be stored"
-SURROGATE = "a lone UTF-16 surrogate, which is not valid Unicode"
+SURROGATE = "a lone UTF-16 surrogate (not valid Unicode), which cannot be stored"
 SCHEMA = "_schema"  # where marshmallow reports what is wrong with an object as a whole
 MAX_PROBLEMS = 10
 
