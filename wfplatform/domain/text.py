@@ -10,11 +10,14 @@ search for it matches everything). Every other character, control characters inc
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# ASCII JSON (Python's encoder) writes a NUL as \u0000 and a surrogate as \udXXX
+_ESCAPED_UNSTORABLE = re.compile(r"\\u(?:0000|d[89a-f])")
 NUL = "a NUL character (\\u0000), which cannot be stored"
 SURROGATE = "a lone UTF-16 surrogate (not valid Unicode), which cannot be stored"
 SCHEMA = "_schema"  # where marshmallow reports what is wrong with an object as a whole
@@ -58,11 +61,23 @@ def text_problems(fields: dict[str, Any], limit: int = MAX_PROBLEMS) -> dict[str
     marshmallow's error details (`{"nodes": {0: {"name": ["holds ..."]}}}`); empty when
     there are none."""
     tree: dict[str | int, Any] = {}
+    if not _may_hold_unstorable(fields):
+        return tree
     for count, (path, message) in enumerate(unstorable(fields)):
         if count == limit:
             break
         _place(tree, path, message)
     return tree
+
+
+def _may_hold_unstorable(value: Any) -> bool:
+    """A quick look, at C speed (a record is checked at every write): False proves `value`
+    clean. Characters beyond U+FFFF (escaped as surrogate pairs) only cost the walk."""
+    try:
+        encoded = json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):  # not JSON-shaped, or too deep: walk it
+        return True
+    return _ESCAPED_UNSTORABLE.search(encoded) is not None
 
 
 def _place(tree: dict, path: Path, message: str) -> None:
