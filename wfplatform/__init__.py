@@ -20,7 +20,7 @@ from . import (
     startup,
     storage_ext,
 )
-from .api import limits, security
+from .api import limits, request_text, security
 from .extensions import db, migrate
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -40,6 +40,7 @@ def create_app(
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
     storage_ext.init_app(app)
+    request_text.init_app(app)  # before anything reads a request
     security.init_app(app)  # authenticates before the rate limiter counts per user
     limits.init_app(app)
     api.init_app(app)

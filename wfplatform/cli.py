@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from .api.services import services
 from .cli_backup import register as register_backup_commands
+from .domain.text import problem
 from .errors import DomainError
 from .migration.command import migrate_data
 from .services import admins, audit
@@ -18,7 +19,20 @@ from .services.context import Actor
 from .storage.modes import DATABASE, MEMORY, Mode
 from .storage_ext import get_storage
 
-wf = AppGroup("wf", help="wfplatform operations.")
+
+class TextCheckedGroup(AppGroup):
+    """Every argument of every command below it is text every backend can store (see
+    `domain.text`): Python hands undecodable bytes of argv over as lone surrogates."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for position, argument in enumerate(args, start=1):
+            unstorable = problem(argument)
+            if unstorable:
+                raise click.UsageError(f"argument {position} holds {unstorable}", ctx)
+        return super().parse_args(ctx, args)
+
+
+wf = TextCheckedGroup("wf", help="wfplatform operations.")
 mode = AppGroup("mode", help="Show or switch the storage modes.")
 wf.add_command(mode)
 register_backup_commands(wf)  # export, import, check-integrity

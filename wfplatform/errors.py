@@ -14,6 +14,34 @@ STILL_REFERENCED = "{name}: the record is still referenced by other records"
 CHANGED_MEANWHILE = "{name}: the record changed meanwhile"
 
 
+# Validation details name what a client sent (unknown field names, keys of free-form
+# objects, paths): bounded, so no request makes an error answer large.
+MAX_DETAIL_ITEMS = 20  # entries per object or list
+MAX_DETAIL_TEXT = 200  # characters per key or string
+MAX_DETAIL_DEPTH = 12
+MORE = "…"
+
+
+def bounded(details: object, depth: int = 0) -> object:
+    """`details` cut to at most MAX_DETAIL_ITEMS entries per level (the rest counted under
+    "…"), MAX_DETAIL_TEXT characters per key or string and MAX_DETAIL_DEPTH levels. Keys
+    become strings, as JSON has them (list positions are ints in marshmallow's details)."""
+    if isinstance(details, str):
+        return details if len(details) <= MAX_DETAIL_TEXT else details[:MAX_DETAIL_TEXT] + MORE
+    if not isinstance(details, dict | list | tuple):
+        return details
+    if depth == MAX_DETAIL_DEPTH:
+        return MORE
+    items = list(details.items() if isinstance(details, dict) else enumerate(details))
+    kept = [
+        (bounded(str(key)), bounded(value, depth + 1)) for key, value in items[:MAX_DETAIL_ITEMS]
+    ]
+    more = f"and {len(items) - MAX_DETAIL_ITEMS} more" if len(items) > MAX_DETAIL_ITEMS else None
+    if isinstance(details, dict):
+        return dict(kept) | ({MORE: more} if more else {})
+    return [value for _, value in kept] + ([more] if more else [])
+
+
 def error_body(code: str, message: str, details: object = None) -> dict:
     """The one error shape of the API: {"error": {"code", "message", "details"}}."""
     return {"error": {"code": code, "message": message, "details": details}}
@@ -47,6 +75,9 @@ class Conflict(DomainError):
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_failed"
+
+    def to_dict(self) -> dict:
+        return error_body(self.code, self.message, bounded(self.details))
 
 
 class Unauthorized(DomainError):

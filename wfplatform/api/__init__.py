@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from ..errors import error_body
+from ..errors import bounded, error_body
 from . import docs
 from .limits import retry_after_seconds
 
@@ -19,7 +19,7 @@ class JsonErrorApi(Api):
 
     def handle_http_exception(self, error):
         data = getattr(error, "data", None) or {}
-        details = data.get("errors") or data.get("messages")
+        details = bounded(data.get("errors") or data.get("messages"))
         if error.code == 422 and details is not None:
             return error_body("validation_failed", "the request is not valid", details), 422
         if error.code == 400 and details is not None:  # e.g. a body that is not JSON

@@ -74,7 +74,10 @@ def buffered(chunks: Iterator[str], size: int = 64 * 1024) -> Iterator[bytes]:
 
 
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """ASCII JSON: every other character as an escape. A record stored before lone
+    surrogates were refused (UTF-8 cannot encode one) is then exported as it is, for the
+    import to report, instead of failing the whole export."""
+    return json.dumps(value)
 
 
 def record_export(storage: Storage, actor: Actor, via: str) -> None:

@@ -3,10 +3,12 @@ column is the same 422 in every mode instead of a database error in some of them
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..errors import ValidationFailed
+from .text import text_problems
 
 
 def check_record(
@@ -32,7 +34,12 @@ def check_record(
 
 
 def validate_record(record: Any) -> None:
-    """The record's own checks (its `validate()`, when it has one)."""
+    """Text every backend can store in every field (see `text`), then the record's own
+    checks (its `validate()`, when it has one)."""
+    fields = {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
+    problems = text_problems(fields)
+    if problems:
+        raise ValidationFailed(f"invalid {type(record).__name__.lower()}", problems)
     validate = getattr(record, "validate", None)
     if validate is not None:
         validate()

@@ -37,18 +37,27 @@ class Verdict:
 
 @dataclass(frozen=True)
 class BatchFacts:
-    """What the database says about one batch."""
+    """What the database says about one batch (its valid records: an invalid one, e.g. text
+    with a NUL, could not even be looked up on PostgreSQL)."""
 
+    invalid: dict[str, str]  # key -> why the record cannot be stored
     current: dict[str, Any]  # key -> row
     unique_holders: dict[str, str]  # key -> the other key holding its unique value
     missing_parents: dict[str, str]  # key -> "parent <repository> <key>"
 
 
-def classify(record: Any, facts: BatchFacts) -> Verdict:
+def invalid_reason(record: Any) -> str | None:
+    """Why no backend may store `record` (its field names and rules, never its values)."""
     try:
         validate_record(record)
     except ValidationFailed as error:
-        return Verdict(INVALID, record, reason=f"{error.message}: {error.details}")
+        return f"{error.message}: {error.details}"
+    return None
+
+
+def classify(record: Any, facts: BatchFacts) -> Verdict:
+    if record.id in facts.invalid:
+        return Verdict(INVALID, record, reason=facts.invalid[record.id])
     if record.id in facts.missing_parents:
         reason = f"{facts.missing_parents[record.id]} is not in the database"
         return Verdict(INVALID, record, reason=reason)

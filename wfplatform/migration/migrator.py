@@ -26,6 +26,7 @@ from .classify import (
     Verdict,
     checksum,
     classify,
+    invalid_reason,
 )
 from .runs import COMPLETED, FAILED, RESUMABLE, ROLLED_BACK, ROLLING_BACK, RUNNING, RunStore
 
@@ -192,6 +193,8 @@ class Migrator:
         return verdicts
 
     def _facts(self, session, name: str, records: list, known, claimed) -> BatchFacts:
+        invalid = {r.id: reason for r in records if (reason := invalid_reason(r)) is not None}
+        records = [record for record in records if record.id not in invalid]
         binding = self.storage.bindings[name]
         sql = binding.sql(session)
         keys = [record.id for record in records]
@@ -207,6 +210,7 @@ class Migrator:
         holders = _claimed_by_others(sql, name, records, claimed)
         holders.update(sql.unique_holders(records) if records else {})
         return BatchFacts(
+            invalid=invalid,
             current=sql.fetch_many(keys) if keys else {},
             unique_holders=holders,
             missing_parents=missing,

@@ -40,4 +40,6 @@ COUNTER_HELP = {
     "replayed": "Journaled changes replayed into the database.",
     "lazy_synced": "Records copied to the database when read or needed as a parent.",
     "secondary_conflicts": "Dual writes the secondary backend refused (it now differs).",
+    "secondary_errors": "Dual writes the secondary backend failed on with an unexpected "
+    "error, e.g. a driver's (it now differs).",
 }

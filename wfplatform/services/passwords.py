@@ -7,6 +7,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ..domain.text import problem
 from ..errors import ValidationFailed
 
 MIN_LENGTH = 8
@@ -25,9 +26,15 @@ class Passwords:
                 "invalid password",
                 {"password": f"between {MIN_LENGTH} and {MAX_LENGTH} characters"},
             )
+        unstorable = problem(password)
+        if unstorable:  # Argon2 hashes UTF-8: a lone surrogate cannot be encoded
+            raise ValidationFailed("invalid password", {"password": f"holds {unstorable}"})
         return self._hasher.hash(password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` is the one hashed; never for text no password can hold."""
+        if problem(password):
+            return False
         try:
             return self._hasher.verify(password_hash or self._decoy, password) and bool(
                 password_hash

@@ -38,9 +38,12 @@ class Replicator:
 
     # -- dual writes --------------------------------------------------------------------------
     def replicate(self, changes: list[Change], *, journal_only: bool = False) -> bool:
-        """Apply `changes` to the database, or journal them; True when they were applied.
+        """Apply `changes` to the database, or journal them; True when nothing was journaled.
 
-        While the journal holds anything, new changes queue behind it: replay keeps order."""
+        While the journal holds anything, new changes queue behind it: replay keeps order.
+        Memory has committed `changes` already, so no failure is raised to the writer: an
+        outage journals them, and a refusal or any other error (see `_diverged`) leaves the
+        backends differing, counted and sampled for verify to confirm."""
         storage = self._storage
         if journal_only or len(storage.journal) or storage.health.is_down():
             self._journal(changes)
@@ -49,14 +52,11 @@ class Replicator:
         try:
             self.apply(changes)
         except StorageUnavailable as fault:
-            storage.health.mark_down(fault.message)
-            for repository in {change.repository for change in changes}:
-                storage.stats.error(repository, DATABASE, fell_back=True)
-            log.warning("database write failed, journaled: %s", fault.message)
-            self._journal(changes)
+            self._fell_back(changes, fault)
             return False
-        except DomainError:
-            self._apply_each(changes)
+        except Exception:  # memory committed them: see `_apply_each`
+            if not self._apply_each(changes):
+                return False
         elapsed = (time.perf_counter() - started) * 1000
         for repository in {change.repository for change in changes}:
             storage.stats.observe(repository, DATABASE, WRITE, elapsed)
@@ -67,13 +67,26 @@ class Replicator:
         entries cannot take the database back in time."""
         self._journal(changes)
 
-    def _apply_each(self, changes: list[Change]) -> None:
-        """A refused batch: apply what the database accepts, report the rest as diverged."""
-        for change in changes:
+    def _apply_each(self, changes: list[Change]) -> bool:
+        """A failed batch: apply what the database accepts, report the rest as diverged,
+        journal what is left if the database goes away meanwhile (False then)."""
+        for position, change in enumerate(changes):
             try:
                 self.apply([change])
-            except DomainError as error:
+            except StorageUnavailable as fault:
+                self._fell_back(changes[position:], fault)
+                return False
+            except Exception as error:  # a refusal or worse: see `_diverged`
                 self._diverged([change], error)
+        return True
+
+    def _fell_back(self, changes: list[Change], fault: StorageUnavailable) -> None:
+        storage = self._storage
+        storage.health.mark_down(fault.message)
+        for repository in {change.repository for change in changes}:
+            storage.stats.error(repository, DATABASE, fell_back=True)
+        log.warning("database write failed, journaled: %s", fault.message)
+        self._journal(changes)
 
     def _journal(self, changes: list[Change]) -> None:
         self._storage.journal.append(changes)
@@ -81,19 +94,32 @@ class Replicator:
             self._storage.stats.add(change.repository, "journaled")
         self._storage.sync_worker.wake()
 
-    def _diverged(self, changes: list[Change], error: DomainError) -> None:
-        """The database refused a state memory already committed: it holds stale data."""
+    def _diverged(self, changes: list[Change], error: Exception) -> None:
+        """The database did not take a state memory already committed: it holds stale data.
+
+        A refusal (a unique or foreign key: `DomainError`) counts as `secondary_conflicts`;
+        any other error (a driver's `DataError` or `UnicodeEncodeError` on a value stored
+        before it was checked, a bug) as `secondary_errors`. Neither is journaled: the
+        database would fail the same way at every replay, and the journal would hold every
+        later write behind it. The sample names the keys and the error's type, never values;
+        verify confirms the difference and a repair or a backfill settles it."""
+        expected = isinstance(error, DomainError)
+        counter = "secondary_conflicts" if expected else "secondary_errors"
+        reason = error.message if expected else type(error).__name__
         for repository in {change.repository for change in changes}:
-            self._storage.stats.add(repository, "secondary_conflicts")
+            self._storage.stats.add(repository, counter)
             self._storage.stats.mismatch(
                 repository,
                 {
                     "operation": "dual-write",
                     "keys": [c.key for c in changes if c.repository == repository][:10],
-                    "reason": error.message,
+                    "reason": reason,
                 },
             )
-        log.error("database refused a dual write (%s); run verify", error.message)
+        if expected:
+            log.error("database refused a dual write (%s); run verify", reason)
+        else:
+            log.error("database failed on a dual write (%s); run verify", reason)
 
     def apply(self, changes: Iterable[Change]) -> None:
         """Apply in the given order (the order the primary applied them) in one transaction."""
@@ -161,7 +187,7 @@ class Replicator:
                         "pending": len(storage.journal),
                         "error": str(fault),
                     }
-                except DomainError as error:
+                except Exception as error:  # a refusal or worse: see `_diverged`
                     self._diverged(list(entry.changes), error)
                     storage.journal.mark_replayed(entry.seq)
                 replayed += 1

@@ -55,6 +55,7 @@ class RepositoryStats:
     replayed: int = 0
     lazy_synced: int = 0
     secondary_conflicts: int = 0
+    secondary_errors: int = 0
     since: str = field(default_factory=lambda: utcnow().isoformat())
 
 
@@ -68,6 +69,7 @@ COUNTERS = (
     "replayed",
     "lazy_synced",
     "secondary_conflicts",
+    "secondary_errors",
 )
 
 
