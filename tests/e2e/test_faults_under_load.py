@@ -1,0 +1,233 @@
+"""Faults under load, with real processes: `gunicorn wfplatform.wsgi:app` on a private
+PostgreSQL cluster (tests/cluster.py, never the shared server), a few client threads
+writing and reading, and the cluster stopped (an immediate stop, like a crash) for a few
+seconds and started again while they do.
+
+Afterwards every write the service acknowledged is in the database and in what the API
+answers, verify finds no difference, and the counters account for the outage. In
+`database-only` the outage is a 503 in the error shape with `Retry-After`, no request
+outlives the database's time bounds, and the service recovers by itself.
+
+The memory-first modes keep records per process: these run one worker with threads.
+`pytest -m soak tests/e2e/test_faults_under_load.py -s` runs a longer, heavier load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.cluster import PostgresCluster, private_cluster
+from tests.e2e.load import Client, Outage, Tally, run_load
+from tests.e2e.service import Service, running_service
+
+pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
+DATA = ("users", "workflows")
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    clients: int = 4
+    before: int = 40  # requests before the fault
+    outage_seconds: float = 3.0
+    outages: int = 1
+    after: int = 80  # requests after each restart
+
+
+CI_LOAD = Load()
+SOAK_LOAD = Load(clients=8, before=200, outage_seconds=10.0, outages=3, after=400)
+LOADS = [
+    pytest.param(CI_LOAD, id="ci"),
+    pytest.param(SOAK_LOAD, id="soak", marks=pytest.mark.soak),
+]
+SERVICE = {"WF_DB_RETRY_AFTER": "0.5", "WF_SYNC_INTERVAL": "0.2"}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    with private_cluster() as private:
+        yield private
+
+
+@pytest.fixture
+def database(cluster: PostgresCluster) -> Iterator[str]:
+    with cluster.temporary_database() as url:  # starts the cluster again if a test stopped it
+        yield url
+
+
+# -- driving the load -------------------------------------------------------------------------
+@dataclasses.dataclass
+class Run:
+    service: Service
+    clients: list[Client]
+    tally: Tally
+    outage: Outage
+
+
+def load_through_outages(service: Service, cluster: PostgresCluster, load: Load) -> Run:
+    tally, outage = Tally(), Outage()
+    clients = [Client(service, tally, outage, f"client{n}") for n in range(load.clients)]
+    for client in clients:
+        client.sign_up()
+    keep_going = threading.Event()
+    keep_going.set()
+    loader = threading.Thread(target=run_load, args=(clients, keep_going), daemon=True)
+    loader.start()
+    try:
+        wait_for_requests(tally, load.before)
+        for _ in range(load.outages):
+            cluster.stop()
+            outage.begin()
+            time.sleep(load.outage_seconds)
+            outage.end()
+            cluster.start()
+            wait_for_requests(tally, tally.sent + load.after)
+    finally:
+        keep_going.clear()
+        loader.join(timeout=150)
+        cluster.start()
+    assert not loader.is_alive(), "the load never finished"
+    return Run(service, clients, tally, outage)
+
+
+def wait_for_requests(tally: Tally, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while tally.sent < count:
+        assert time.monotonic() < deadline, f"only {tally.sent} of {count} requests were sent"
+        time.sleep(0.05)
+
+
+def wait_until(condition, what: str, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+# -- what is checked afterwards -----------------------------------------------------------------
+def database_rows(url: str) -> tuple[dict[str, dict], set[str]]:
+    """(workflows by id as name and version, user ids) read straight from the database."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            workflows = {
+                row.id: {"name": row.name, "version": row.version}
+                for row in connection.execute(sa.text("SELECT id, name, version FROM workflows"))
+            }
+            users = set(connection.scalars(sa.text("SELECT id FROM users")))
+    finally:
+        engine.dispose()
+    return workflows, users
+
+
+def assert_every_acknowledged_write_is_stored(run: Run, url: str) -> dict:
+    """In the database, and in what the API answers each owner; returns the figures."""
+    in_database, user_ids = database_rows(url)
+    acknowledged = found = 0
+    for client in run.clients:
+        for key, state in client.acknowledged().items():
+            acknowledged += 1
+            status, body, _ = run.service.call("GET", f"/api/workflows/{key}", token=client.token)
+            if state is None:
+                assert key not in in_database, f"deleted workflow {key} is back"
+                assert status == 404, body
+            else:
+                assert in_database.get(key) == state, f"workflow {key}"
+                assert status == 200 and {"name": body["name"], "version": body["version"]} == state
+            found += 1
+        missing_users = client.users.keys() - user_ids
+        assert not missing_users, f"acknowledged registrations lost: {missing_users}"
+        acknowledged += len(client.users)
+        found += len(client.users)
+    return {"records_acknowledged": acknowledged, "records_found": found}
+
+
+def assert_load_was_clean(tally: Tally) -> None:
+    assert tally.unanswered == 0, tally.summary()
+    assert not tally.unexpected_conflicts, tally.unexpected_conflicts
+    assert not tally.unclear_errors, tally.unclear_errors[:5]
+    assert not tally.refused_without_retry_after, tally.refused_without_retry_after[:5]
+
+
+def admin_overview(service: Service, token: str) -> dict:
+    status, body, _ = service.call("GET", "/admin/migration", token=token)
+    assert status == 200, body
+    return body
+
+
+def assert_counters_account_for_the_outage(run: Run, token: str) -> dict:
+    """Every journaled change was replayed; the faults were counted as errors and
+    fallbacks; /metrics says what /admin/migration says."""
+    overview = wait_until(
+        lambda: (o := admin_overview(run.service, token))["journal"] == 0 and o,
+        "the journal to be replayed",
+    )
+    stats = {name: overview["repositories"][name]["stats"] for name in overview["repositories"]}
+    journaled = {name: s["journaled"] for name, s in stats.items()}
+    replayed = {name: s["replayed"] for name, s in stats.items()}
+    assert journaled == replayed, (journaled, replayed)
+    assert sum(journaled[name] for name in DATA) >= run.tally.writes_acknowledged_during_outage
+    errors = sum(s["backends"]["database"]["errors"] for s in stats.values())
+    fallbacks = sum(s["backends"]["database"]["fallbacks"] for s in stats.values())
+    assert errors >= run.outage.faults and fallbacks >= run.outage.faults
+    for counter, values in (("journaled", journaled), ("replayed", replayed)):
+        scraped = run.service.metric(f"wf_storage_{counter}_total")
+        assert {dict(labels)["repository"]: value for labels, value in scraped.items()} == values
+    scraped_errors = run.service.metric("wf_storage_errors_total")
+    assert sum(scraped_errors.values()) == errors
+    return {
+        "journaled": sum(journaled.values()),
+        "replayed": sum(replayed.values()),
+        "database_errors": errors,
+        "fallbacks": fallbacks,
+    }
+
+
+def verify_differences(service: Service, token: str) -> int:
+    status, report, _ = service.call("POST", "/admin/migration/verify", {}, token)
+    assert status == 200, report
+    return report["differences"]
+
+
+def report(name: str, figures: dict) -> None:
+    """The figures docs/RELIABILITY.md quotes (`-s` shows them)."""
+    print(f"\nRELIABILITY {name} {json.dumps(figures, sort_keys=True)}")
+
+
+# -- dual: the outage is absorbed ---------------------------------------------------------------
+@pytest.mark.parametrize("load", LOADS)
+@pytest.mark.parametrize("read_from", ["memory", "database"])
+def test_dual_acknowledges_every_write_through_a_database_outage_and_loses_none(
+    database, cluster, tmp_path: Path, read_from: str, load: Load
+):
+    settings = {**SERVICE, "WF_READ_FROM": read_from}
+    with running_service(database, tmp_path, "dual", threads=8, **settings) as service:
+        run = load_through_outages(service, cluster, load)
+        token = service.login()
+        counters = assert_counters_account_for_the_outage(run, token)
+        stored = assert_every_acknowledged_write_is_stored(run, database)
+        differences = verify_differences(service, token)
+
+        assert run.tally.server_errors == 0, run.tally.summary()
+        assert_load_was_clean(run.tally)
+        assert run.tally.writes_acknowledged_during_outage > 0, "no write met the outage"
+        assert differences == 0
+    report(
+        f"dual-read-{read_from}-{load.clients}x{load.outages}",
+        {
+            **run.tally.summary(),
+            **stored,
+            **counters,
+            "faults_injected": run.outage.faults,
+            "differences": differences,
+        },
+    )
