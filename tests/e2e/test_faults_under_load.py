@@ -231,3 +231,64 @@ def test_dual_acknowledges_every_write_through_a_database_outage_and_loses_none(
             "differences": differences,
         },
     )
+
+
+# -- database-only: refused clearly, never hanging, recovered by itself ---------------------------
+STATEMENT_TIMEOUT = 1  # seconds, for the test: the default is in wfplatform/config.py
+
+
+def assert_recovers_by_itself(service: Service, client: Client) -> None:
+    """Readiness and writes succeed again without anyone restarting anything (once the
+    circuit breaker's pause after the last fault, WF_DB_RETRY_AFTER, is over)."""
+    wait_until(lambda: service.call("GET", "/health/ready")[0] == 200, "readiness", timeout=10)
+    create = {"name": "after the outage"}
+    wait_until(lambda: client.request("POST", "/api/workflows", create)[0] == 201, "a write", 10)
+
+
+@pytest.mark.parametrize("load", LOADS)
+def test_database_only_refuses_with_503_during_an_outage_and_recovers_by_itself(
+    database, cluster, tmp_path: Path, load: Load
+):
+    with running_service(database, tmp_path, "database-only", threads=8, **SERVICE) as service:
+        run = load_through_outages(service, cluster, load)
+        assert_recovers_by_itself(service, run.clients[0])
+        stored = assert_every_acknowledged_write_is_stored(run, database)
+
+    statuses = run.tally.statuses
+    assert statuses[503] > 0, run.tally.summary()  # the outage was met, and refused
+    assert run.tally.server_errors == statuses[503]  # nothing but 503s
+    assert_load_was_clean(run.tally)  # every 503 in the error shape with Retry-After
+    assert run.tally.slowest < STATEMENT_TIMEOUT + 10, run.tally.summary()
+    report(
+        f"database-only-{load.clients}x{load.outages}",
+        {**run.tally.summary(), **stored, "faults_injected": run.outage.faults},
+    )
+
+
+def test_database_only_answers_503_within_the_statement_timeout_when_the_database_hangs(
+    database, cluster, tmp_path: Path
+):
+    """A database that accepts connections but never finishes a statement (here a table
+    lock held elsewhere) is an outage: 503 after the statement timeout, not a hang."""
+    settings = {**SERVICE, "WF_DB_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT)}
+    with running_service(database, tmp_path, "database-only", threads=4, **settings) as service:
+        tally, outage = Tally(), Outage()
+        client = Client(service, tally, outage, "stuck")
+        client.sign_up()
+        client.create()
+        blocker = sa.create_engine(database)
+        try:
+            with blocker.connect() as connection:
+                connection.execute(sa.text("LOCK TABLE workflows IN ACCESS EXCLUSIVE MODE"))
+                started = time.monotonic()
+                status, body = client.request("GET", "/api/workflows")
+                waited = time.monotonic() - started
+                connection.rollback()
+        finally:
+            blocker.dispose()
+        assert_recovers_by_itself(service, client)
+
+    assert status == 503, body
+    assert body["error"]["code"] == "storage_unavailable"
+    assert tally.refused_without_retry_after == []
+    assert STATEMENT_TIMEOUT <= waited < STATEMENT_TIMEOUT + 5
