@@ -1,4 +1,4 @@
-"""The service as users run it: `flask db upgrade`, then `gunicorn wfplatform.wsgi:app`, as
+"""The service as users run it: `gunicorn wfplatform.wsgi:app` on a migrated database, as
 a real process tree on a free port, and a small JSON client for it.
 
     with running_service(url, tmp_path, mode="dual", read_from="memory") as service:
@@ -23,6 +23,10 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+import wfplatform.models  # noqa: F401 (registers the tables)
+from tests import databases
+from wfplatform.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"email": "ops@example.com", "password": "e2e admin password"}
@@ -135,9 +139,15 @@ def service_environment(url: str, tmp_path: Path, mode: str, **settings: str) ->
     }
 
 
-def migrate(env: dict[str, str]) -> None:
-    flask = [sys.executable, "-m", "flask", "--app", "wfplatform", "db", "upgrade"]
-    subprocess.run(flask, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+def create_schema(url: str) -> None:
+    """What `flask db upgrade` leaves, made in-process (a few seconds faster per service;
+    tests/integration/test_migrations.py checks the migrations themselves)."""
+    engine = databases.create_engine(url)
+    try:
+        db.metadata.create_all(engine)
+        databases.stamp_head(engine)
+    finally:
+        engine.dispose()
 
 
 def start_service(env: dict[str, str], output: Path, workers: int = 1, threads: int = 1) -> Service:
@@ -167,7 +177,7 @@ def running_service(
     """A migrated database and a ready service on it; stopped afterwards, and its output
     must then hold no traceback."""
     env = service_environment(url, tmp_path, mode, **settings)
-    migrate(env)
+    create_schema(url)
     service = start_service(env, tmp_path / "service.log", workers, threads)
     try:
         yield service
