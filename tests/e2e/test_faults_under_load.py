@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from tests.cluster import PostgresCluster, private_cluster
 from tests.e2e.load import Client, Outage, Tally, run_load
 from tests.e2e.service import Service, running_service
+from tests.figures import report
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 DATA = ("users", "workflows")
@@ -199,11 +200,6 @@ def verify_differences(service: Service, token: str) -> int:
     status, report, _ = service.call("POST", "/admin/migration/verify", {}, token)
     assert status == 200, report
     return report["differences"]
-
-
-def report(name: str, figures: dict) -> None:
-    """The figures docs/RELIABILITY.md quotes (`-s` shows them)."""
-    print(f"\nRELIABILITY {name} {json.dumps(figures, sort_keys=True)}")
 
 
 # -- dual: the outage is absorbed ---------------------------------------------------------------
