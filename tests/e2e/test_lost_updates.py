@@ -3,7 +3,8 @@ racing on the same workflows with `If-Match` (each request lands on either worke
 accepted change is in the history, every other attempt is a 409.
 
 The modes that keep records in process memory are single-process by design; here the
-database is the primary (`database-only`, and `dual` reading the database)."""
+database is the primary (`database-only`, and `dual` reading the database).
+`pytest -m soak tests/e2e/test_lost_updates.py -s` runs a heavier race."""
 
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from tests.e2e.service import Service, running_service
 from tests.figures import report
 
 pytestmark = pytest.mark.postgres
-WRITERS = 6
-ATTEMPTS = 12
+SCALES = [  # (writers, attempts each)
+    pytest.param((6, 12), id="ci"),
+    pytest.param((12, 60), id="soak", marks=pytest.mark.soak),
+]
 FIRST_NAME = "raced"
 
 
@@ -60,9 +63,11 @@ def sender(service: Service, token: str):
     [("database-only", ""), ("dual", "database")],
     ids=["database-only", "dual-read-database"],
 )
+@pytest.mark.parametrize("scale", SCALES)
 def test_two_workers_racing_conditional_updates_lose_no_accepted_change(
-    database, tmp_path, mode: str, read_from: str
+    database, tmp_path, mode: str, read_from: str, scale: tuple[int, int]
 ):
+    writers, attempts = scale
     settings = {"WF_READ_FROM": read_from} if read_from else {}
     with running_service(database, tmp_path, mode, workers=2, threads=4, **settings) as service:
         account = {"email": "racer@example.com", "password": PASSWORD}
@@ -73,10 +78,10 @@ def test_two_workers_racing_conditional_updates_lose_no_accepted_change(
         created = [send("POST", "/api/workflows", first, {})[1]["id"] for _ in range(2)]
         contention = Contention(created)
 
-        contention.race([sender(service, token) for _ in range(WRITERS)], ATTEMPTS)
+        contention.race([sender(service, token) for _ in range(writers)], attempts)
 
         assert contention.statuses[409] > 0, "the writers never raced"
         contention.assert_history_holds_every_accepted_change(send, FIRST_NAME)
         if mode == "dual":
             assert_operators_are_warned_that_fallback_serves_per_process_memory(service)
-    report(f"lost-updates-two-workers {mode}", contention.summary())
+    report(f"lost-updates-two-workers {mode} {writers}x{attempts}", contention.summary())
