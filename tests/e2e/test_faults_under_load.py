@@ -189,7 +189,8 @@ def assert_counters_account_for_the_outage(run: Run, token: str, load: Load) -> 
     assert sum(journaled[name] for name in DATA) >= run.tally.writes_acknowledged_during_outage
     errors = sum(s["backends"]["database"]["errors"] for s in stats.values())
     fallbacks = sum(s["backends"]["database"]["fallbacks"] for s in stats.values())
-    assert errors >= run.outage.faults and fallbacks >= run.outage.faults
+    assert errors >= run.outage.faults  # each outage met by a request or by the replay
+    assert fallbacks >= 1  # writes journaled, or reads served by memory, after a failure
     for counter, values in (("journaled", journaled), ("replayed", replayed)):
         scraped = run.service.metric(f"wf_storage_{counter}_total")
         assert {dict(labels)["repository"]: value for labels, value in scraped.items()} == values
