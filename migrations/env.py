@@ -94,6 +94,10 @@ def run_migrations_online():
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # a migration may rewrite a large table: the service's statement timeout
+                # (WF_DB_STATEMENT_TIMEOUT) is for requests, not for this transaction
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 

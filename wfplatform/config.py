@@ -9,7 +9,7 @@ from pathlib import Path
 from . import secret_key
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
-from .storage.sql import engine_options
+from .storage.sql import TimeBounds, engine_options
 
 
 class ConfigurationError(RuntimeError):
@@ -42,6 +42,11 @@ def default_mode() -> RepositoryMode:
 # Settings read from the environment: name -> (type, default).
 SETTINGS: dict[str, tuple[type, object]] = {
     "WF_DB_RETRY_AFTER": (float, 1.0),
+    # seconds a request may wait on PostgreSQL: to connect, for a pooled connection, for a
+    # statement (0: no limit); past them the database counts as down (see TimeBounds)
+    "WF_DB_CONNECT_TIMEOUT": (float, TimeBounds.connect),
+    "WF_DB_POOL_TIMEOUT": (float, TimeBounds.pool),
+    "WF_DB_STATEMENT_TIMEOUT": (float, TimeBounds.statement),
     "WF_MAX_REQUEST_BYTES": (int, 10 * 1024 * 1024),
     "WF_MAX_IMPORT_BYTES": (int, 1024 * 1024 * 1024),  # POST /admin/import
     "WF_SYNC_INTERVAL": (float, 1.0),
@@ -82,16 +87,21 @@ def _from_environment(name: str, kind: type, default: object) -> object:
 def load(app) -> None:
     """Fill `app.config` from the environment; explicit config (already set) wins."""
     config = app.config
+    for name, (kind, default) in SETTINGS.items():
+        config.setdefault(name, _from_environment(name, kind, default))
     config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
+    bounds = TimeBounds(
+        config["WF_DB_CONNECT_TIMEOUT"],
+        config["WF_DB_POOL_TIMEOUT"],
+        config["WF_DB_STATEMENT_TIMEOUT"],
+    )
     config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(config["SQLALCHEMY_DATABASE_URI"])
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(config["SQLALCHEMY_DATABASE_URI"], bounds)
     )
     config.setdefault("WF_STORAGE_DEFAULT", default_mode())
     default_journal = str(Path(app.instance_path) / "sync-journal.log")
     config.setdefault("WF_JOURNAL_PATH", os.environ.get("WF_JOURNAL_PATH", default_journal))
     config.setdefault("WF_START_STORAGE", True)
-    for name, (kind, default) in SETTINGS.items():
-        config.setdefault(name, _from_environment(name, kind, default))
     production = not (app.debug or app.testing)
     config["SECRET_KEY"] = secret_key.resolve(
         app.instance_path, config.get("SECRET_KEY") or os.environ.get("WF_SECRET_KEY"), production

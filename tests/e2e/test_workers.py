@@ -3,85 +3,28 @@ followed by every worker within about two seconds."""
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests import databases
 from tests.conftest import require_postgres
+from tests.e2e.service import ADMIN, Service, running_service
 
 pytestmark = pytest.mark.postgres
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN = {"email": "ops@example.com", "password": "e2e admin password"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def call(base: str, method: str, path: str, body=None, token: str | None = None):
-    request = urllib.request.Request(base + path, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    data = json.dumps(body).encode() if body is not None else None
-    try:
-        with urllib.request.urlopen(request, data=data, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def call(service: Service, method: str, path: str, body=None, token: str | None = None):
+    return service.call(method, path, body, token)[:2]
 
 
 @pytest.fixture
-def service(tmp_path):
+def service(tmp_path) -> Iterator[Service]:
     require_postgres()
     with databases.temporary_postgres_database() as url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "WF_STORAGE_MODE": "database-only",
-            "WF_SECRET_KEY": "e2e signing key shared by every worker",
-            "WF_ADMIN_EMAIL": ADMIN["email"],
-            "WF_ADMIN_PASSWORD": ADMIN["password"],
-            "WF_JOURNAL_PATH": str(tmp_path / "journal.log"),
-            "WF_PASSWORD_TIME_COST": "1",
-            "WF_PASSWORD_MEMORY_KIB": "1024",
-        }
-        flask = [sys.executable, "-m", "flask", "--app", "wfplatform", "db", "upgrade"]
-        subprocess.run(flask, cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--no-control-socket",
-             "--bind", f"127.0.0.1:{port}", "wfplatform.wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if call(base, "GET", "/health/ready")[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("the service did not become ready")
-            yield base
-        finally:
-            server.terminate()
-            output = server.communicate(timeout=30)[0].decode(errors="replace")
-            assert "Traceback" not in output, output
+        with running_service(url, tmp_path, "database-only", workers=2) as running:
+            yield running
 
 
 def test_every_worker_follows_a_mode_switch_within_two_seconds(service):
@@ -130,12 +73,8 @@ def test_any_worker_answers_for_an_import_job(service):
     assert final["result"]["repositories"]["users"]["written"]["identical"] == 1
 
 
-def scrape_total(base: str, name: str) -> float:
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
-        families = text_string_to_metric_families(response.read().decode())
-        return sum(
-            sample.value for family in families for sample in family.samples if sample.name == name
-        )
+def scrape_total(service: Service, name: str) -> float:
+    return sum(service.metric(name).values())
 
 
 def test_metrics_add_up_every_worker_whichever_answers_the_scrape(service):

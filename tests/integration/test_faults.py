@@ -279,6 +279,21 @@ def test_dual_reading_memory_queues_writes_behind_the_journal_until_it_is_replay
     assert_backends_converged(storage, bed.engine, acked)
 
 
+def test_a_replay_that_meets_an_outage_counts_a_database_error(bed):
+    """An outage only the background replay meets (writes already queue behind the
+    journal) is still an error operators see."""
+    storage = bed.storage("dual", read_from="memory")
+    bed.cluster.stop()
+    storage.users.add(make_user())  # journaled: the fault is counted once
+    errors = stats(storage, "users")["errors"]
+
+    result = storage.replay_journal()
+
+    assert result["replayed"] == 0 and result["pending"] == 1
+    assert stats(storage, "users")["errors"] == errors + 1
+    assert storage.stats.recent("users")["errors"] >= 2  # the guards' window sees it too
+
+
 # -- database-only: no fallback, no silent loss ----------------------------------------------------
 @pytest.mark.parametrize("setting", ["database-only", "dual-reading-database-without-fallback"])
 def test_refuses_reads_and_writes_while_the_database_is_down_when_it_may_not_fall_back(

@@ -140,16 +140,27 @@ class Storage:
 
     def process_warning(self) -> str | None:
         """Set when several processes share this database while some repositories keep
-        their records in process memory (each process would hold different data)."""
-        in_memory = [name for name, mode in self.modes.snapshot().items() if mode.primary == MEMORY]
+        their records in process memory (each process would hold different data), or may
+        fall back to it (each process's memory holds only the writes it made: a fallback
+        serves, and journals, what that process last saw)."""
+        modes = self.modes.snapshot()
+        in_memory = [name for name, mode in modes.items() if mode.primary == MEMORY]
+        falling_back = [name for name, mode in modes.items() if mode.can_fall_back]
         alive = self.processes.alive()
-        if len(alive) < 2 or not in_memory:
+        if len(alive) < 2 or not (in_memory or falling_back):
             return None
-        return (
-            f"{len(alive)} processes use this database while {', '.join(in_memory)} keep "
-            "records in process memory (memory-only, or dual reading memory): run a single "
-            "process until they read from the database"
-        )
+        problems = []
+        if in_memory:
+            problems.append(
+                f"{', '.join(in_memory)} keep records in process memory (memory-only, or dual "
+                "reading memory): run a single process until they read from the database"
+            )
+        if falling_back:
+            problems.append(
+                f"{', '.join(falling_back)} fall back to process memory, which holds only "
+                "this process's writes: run a single process, or switch fallback off"
+            )
+        return f"{len(alive)} processes use this database while " + "; ".join(problems)
 
     # -- units of work ------------------------------------------------------------------------
     def serving_mode(self, name: str) -> RepositoryMode:

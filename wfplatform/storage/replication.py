@@ -176,6 +176,8 @@ class Replicator:
                         storage.journal.mark_replayed(entry.seq)
                 except StorageUnavailable as fault:
                     storage.health.mark_down(fault.message)
+                    for repository in {change.repository for change in entry.changes}:
+                        storage.stats.error(repository, DATABASE, fell_back=False)
                     log.warning(
                         "journal replay stopped after %d entries (%d pending): %s",
                         replayed,

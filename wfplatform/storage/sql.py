@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -62,13 +64,34 @@ ENGINE_OPTIONS = {
 }
 
 
-def engine_options(url: str) -> dict:
+@dataclass(frozen=True)
+class TimeBounds:
+    """How long a request may wait on PostgreSQL before it is an outage (a 503, or a
+    fallback where the mode has one), in seconds: to connect (libpq's `connect_timeout`,
+    whole seconds), for a pooled connection, and for one statement (the server cancels
+    it; 0 turns this off). A database that stops answering never holds a request longer."""
+
+    connect: float = 5.0
+    pool: float = 10.0
+    statement: float = 30.0
+
+
+def engine_options(url: str, bounds: TimeBounds = TimeBounds()) -> dict:
     """Options for an engine on `url`. psycopg2 sends an executemany that SQLAlchemy does
     not batch itself (the UPDATEs and DELETEs of a large flush) a row per round trip unless
     asked to batch."""
-    if url.startswith("postgresql+psycopg2"):
-        return {**ENGINE_OPTIONS, "executemany_mode": "values_plus_batch"}
-    return dict(ENGINE_OPTIONS)
+    if not url.startswith("postgresql+psycopg2"):
+        return dict(ENGINE_OPTIONS)
+    connect_args = {
+        "connect_timeout": max(1, math.ceil(bounds.connect)),
+        "options": f"-c statement_timeout={int(bounds.statement * 1000)}",
+    }
+    return {
+        **ENGINE_OPTIONS,
+        "executemany_mode": "values_plus_batch",
+        "pool_timeout": bounds.pool,
+        "connect_args": connect_args,
+    }
 
 
 def configure_engine(engine: Engine) -> None:
