@@ -2,11 +2,17 @@
 """Benchmarks, measured side by side in one run and printed as ratios.
 
     .venv/bin/python scripts/bench.py backfill [--workflows 100000]
+    .venv/bin/python scripts/bench.py replay [--entries 5000]
 
 `backfill`: workflows (about 1 KB of nodes each, plus their users) in memory, backfilled
 into a fresh PostgreSQL database by the migrator (dry-run, then confirm), and in the same
 run the same rows written by a raw `COPY`. Targets: confirm reaches at least half of COPY's
-rows/s; the dry-run is at least twice as fast as confirm."""
+rows/s; the dry-run is at least twice as fast as confirm.
+
+`replay`: writes acknowledged in `dual` while PostgreSQL was marked down (one journal entry
+each), replayed once one entry a transaction and once in batches of `REPLAY_BATCH`, into
+fresh databases in the same run. Target: batches drain the journal at least 3 times faster
+(a journal must drain faster than writes arrive, or it never empties under load)."""
 
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from tests.conftest import build_storage  # noqa: E402
 from tests.factories import make_user, make_workflow  # noqa: E402
 from wfplatform.extensions import db  # noqa: E402
 from wfplatform.migration.migrator import Migrator, Options  # noqa: E402
+from wfplatform.storage import replication  # noqa: E402
 
 
 def nodes(n: int) -> list[dict]:
@@ -123,14 +130,49 @@ def backfill(count: int) -> None:
     print(f"dry-run / confirm speed: {confirm / dry:.2f} (target >= 2.00)")
 
 
+def replay_seconds(entries: int, batch: int) -> float:
+    """Seconds to replay `entries` journaled user writes, `batch` entries a transaction."""
+    with databases.temporary_postgres_database() as url, tempfile.TemporaryDirectory() as folder:
+        engine = databases.create_engine(url)
+        db.metadata.create_all(engine)
+        databases.stamp_head(engine)
+        storage = build_storage(engine, Path(folder) / "journal.log", "dual", read_from="memory")
+        storage.health.mark_down("benchmark: writes go to the journal")
+        for _ in range(entries):
+            storage.users.add(make_user())
+        storage.health.mark_up()
+        replication.REPLAY_BATCH, default = batch, replication.REPLAY_BATCH
+        try:
+            seconds = timed(storage.replay_journal)
+        finally:
+            replication.REPLAY_BATCH = default
+        assert len(storage.journal) == 0 and storage.verify(["users"])["differences"] == 0
+        storage.close()
+        engine.dispose()
+    return seconds
+
+
+def replay(entries: int) -> None:
+    alone = replay_seconds(entries, batch=1)
+    together = replay_seconds(entries, batch=replication.REPLAY_BATCH)
+    print(f"journal entries: {entries}")
+    for label, seconds in (("one a transaction", alone), ("batched", together)):
+        print(f"{label:>18}: {seconds:7.2f} s  {entries / seconds:10.0f} entries/s")
+    print(f"batched / one at a time speed: {alone / together:.2f} (target >= 3.00)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     backfill_parser = commands.add_parser("backfill", help="migrator vs raw COPY")
     backfill_parser.add_argument("--workflows", type=int, default=100_000)
+    replay_parser = commands.add_parser("replay", help="journal replay, batched vs one by one")
+    replay_parser.add_argument("--entries", type=int, default=5000)
     args = parser.parse_args()
     if args.command == "backfill":
         backfill(args.workflows)
+    else:
+        replay(args.entries)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from ..domain.codec import from_dict, to_dict
 from ..errors import DomainError, StorageUnavailable
 from ..repositories.base import WRITE
 from . import fleet
-from .journal import Change
+from .journal import Change, JournalEntry
 from .modes import DATABASE
 from .sql import new_session, translate_faults
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .adapter import Storage
 
 log = logging.getLogger(__name__)
+REPLAY_BATCH = 100  # journal entries a replay applies in one transaction
 
 
 class Replicator:
@@ -164,19 +165,25 @@ class Replicator:
 
     # -- the journal --------------------------------------------------------------------------
     def replay(self) -> dict[str, Any]:
-        """Apply pending journal entries in order; stop at the first fault."""
+        """Apply pending journal entries in order, `REPLAY_BATCH` entries a transaction (and
+        a checkpoint); stop at the first fault. A batch the database refuses is replayed
+        again entry by entry, so only the refused entries are set aside."""
         storage = self._storage
         replayed = 0
         with self._replay_lock:
-            for entry in storage.journal.pending():
-                records = [(change.repository, change.key) for change in entry.changes]
+            pending = storage.journal.pending()
+            for start in range(0, len(pending), REPLAY_BATCH):
+                batch = pending[start : start + REPLAY_BATCH]
                 try:
-                    with storage.changing(records):
-                        self.apply(entry.changes)
-                        storage.journal.mark_replayed(entry.seq)
+                    if self._replay_together(batch):
+                        replayed += len(batch)
+                        continue
+                    for entry in batch:
+                        self._replay_alone(entry)
+                        replayed += 1
                 except StorageUnavailable as fault:
                     storage.health.mark_down(fault.message)
-                    for repository in {change.repository for change in entry.changes}:
+                    for repository in {c.repository for e in batch for c in e.changes}:
                         storage.stats.error(repository, DATABASE, fell_back=False)
                     log.warning(
                         "journal replay stopped after %d entries (%d pending): %s",
@@ -189,16 +196,44 @@ class Replicator:
                         "pending": len(storage.journal),
                         "error": str(fault),
                     }
-                except Exception as error:  # a refusal or worse: see `_diverged`
-                    self._diverged(list(entry.changes), error)
-                    storage.journal.mark_replayed(entry.seq)
-                replayed += 1
-                for change in entry.changes:
-                    storage.stats.add(change.repository, "replayed")
         if replayed:
             storage.health.mark_up()
             log.info("replayed %d journal entries", replayed)
         return {"replayed": replayed, "pending": len(storage.journal), "error": None}
+
+    def _replay_together(self, entries: list[JournalEntry]) -> bool:
+        """All `entries` in one transaction; False (nothing applied) when the database
+        refused any of them."""
+        storage = self._storage
+        changes = [change for entry in entries for change in entry.changes]
+        try:
+            with storage.changing((change.repository, change.key) for change in changes):
+                self.apply(changes)
+                storage.journal.mark_replayed(entries[-1].seq)
+        except StorageUnavailable:
+            raise
+        except Exception:  # a refusal or worse: found out entry by entry
+            return False
+        self._count_replayed(changes)
+        return True
+
+    def _replay_alone(self, entry: JournalEntry) -> None:
+        storage = self._storage
+        records = [(change.repository, change.key) for change in entry.changes]
+        try:
+            with storage.changing(records):
+                self.apply(entry.changes)
+                storage.journal.mark_replayed(entry.seq)
+        except StorageUnavailable:
+            raise
+        except Exception as error:  # a refusal or worse: see `_diverged`
+            self._diverged(list(entry.changes), error)
+            storage.journal.mark_replayed(entry.seq)
+        self._count_replayed(entry.changes)
+
+    def _count_replayed(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            self._storage.stats.add(change.repository, "replayed")
 
 
 class SyncWorker:
