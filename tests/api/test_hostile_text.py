@@ -216,3 +216,21 @@ def test_command_line_arguments_refuse_unstorable_text(app):
         assert result.exit_code == 2, result.output
     shown = runner.invoke(args=["wf", "mode", "show"])
     assert json.loads(shown.output)["users"]["mode"] == "memory-only"
+
+
+@pytest.mark.parametrize("app", [("dual", "memory")], indirect=True)
+def test_an_admin_repairs_text_stored_before_the_checks(app, client, auth):
+    with app.app_context():
+        hashed = services().passwords.hash("correct horse")
+        owner = User(email="early@example.com", password_hash=hashed, name="Ada \ud800")
+        get_storage().memory_repository("users").upsert(owner)
+    admin = make_admin(app, client)
+    assert client.post("/admin/migration/repair-text", json={}, headers=auth).status_code == 403
+
+    preview = client.post("/admin/migration/repair-text", json={"dry_run": True}, headers=admin)
+    assert preview.get_json()["ids"] == {"users": [owner.id]}
+    repaired = client.post("/admin/migration/repair-text", json={}, headers=admin).get_json()
+
+    assert repaired == {"dry_run": False, "repaired": {"users": 1}, "ids": {"users": [owner.id]}}
+    me = client.get("/api/users/me", headers=login(client, "early@example.com")).get_json()
+    assert me["name"] == "Ada \ufffd"

@@ -14,6 +14,9 @@ from wfplatform.backup.export import buffered, export_chunks
 from wfplatform.domain.audit import AuditEntry
 from wfplatform.errors import ValidationFailed
 from wfplatform.migration.migrator import Migrator, Options
+from wfplatform.repositories.audit import AuditQuery
+from wfplatform.services.context import Actor
+from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.modes import DATABASE, MEMORY
 from wfplatform.storage.sql import new_session
 
@@ -160,3 +163,29 @@ def test_a_journaled_change_the_database_fails_on_is_set_aside_and_the_rest_repl
     assert report["users"]["only_in_memory"] == [owner.id]
     with new_session(storage.engine) as session:
         assert storage.bindings["users"].sql(session).fetch(later.id) is not None
+
+
+def test_repairing_records_stored_before_the_fix_lets_the_backfill_copy_them_all(make_storage):
+    """Without a repair they are reported by every backfill and stay only in memory, so the
+    guards refuse the flip of reads for good: the repair replaces each unstorable character
+    by U+FFFD, through the adapter, and audits which records and fields it changed."""
+    storage = make_storage("memory-only")
+    owner, workflow = _store_before_the_fix(storage)
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+    actor = Actor(user_id=None, role="admin", ip=None, user_agent=None)
+
+    preview = repair_text(storage, actor, dry_run=True)
+    assert preview["repaired"] == {"users": 2, "workflows": 1, "audit_logs": 1}
+    assert storage.memory_repository("users").fetch(owner.id) == owner  # a preview
+    assert repair_text(storage, actor)["repaired"] == preview["repaired"]
+
+    assert storage.users.get(owner.id).name == "Zoë \ufffd"
+    assert list(storage.workflows.get(workflow.id).tags) == ["a\ufffd"]
+    report = Migrator(storage).confirm(Options(), actor="ops")
+    assert all(counts["invalid"] == 0 for counts in report["repositories"].values())
+    storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")  # unforced
+    assert storage.verify()["differences"] == 0
+    repairs = [e for e in storage.audit_logs.list(AuditQuery()).items if e.action == "text.repair"]
+    assert {entry.resource_id for entry in repairs} >= {owner.id, workflow.id}
+    assert repairs[0].changes["fields"] and "\ufffd" not in str([e.changes for e in repairs])
+    assert repair_text(storage, actor)["repaired"] == {}  # nothing left to repair

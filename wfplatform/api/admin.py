@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from ..repositories import REPOSITORIES
 from ..services import audit
+from ..services.text_repair import repair_text
 from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
 from ..storage_ext import get_storage
@@ -34,6 +35,10 @@ class ModeChangeSchema(RepositoriesSchema):
     fallback = fields.Boolean()
     reason = fields.String(required=True, validate=validate.Length(1, 1000))
     force = fields.Boolean(load_default=False)
+    dry_run = fields.Boolean(load_default=False)
+
+
+class TextRepairSchema(RepositoriesSchema):
     dry_run = fields.Boolean(load_default=False)
 
 
@@ -165,3 +170,17 @@ class LoadMemory(AdminView):
         storage = get_storage()
         names = body.get("repositories") or NAMES
         return {"changed": {name: storage.load_memory(name) for name in names}}
+
+
+@blp.route("/repair-text")
+class RepairText(AdminView):
+    @blp.doc(security=SECURITY)
+    @blp.arguments(TextRepairSchema)
+    @blp.response(200)
+    def post(self, body):
+        """Replace text no backend can store (lone surrogates, NUL: accepted by versions
+        before it was refused) by U+FFFD in every record holding it, so the backfill can
+        copy them; `dry_run` lists them. Each repaired record is audited."""
+        return repair_text(
+            get_storage(), current_actor(), body.get("repositories"), body["dry_run"]
+        )

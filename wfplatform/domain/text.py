@@ -22,6 +22,7 @@ NUL = "a NUL character (\\u0000), which cannot be stored"
 SURROGATE = "a lone UTF-16 surrogate (not valid Unicode), which cannot be stored"
 SCHEMA = "_schema"  # where marshmallow reports what is wrong with an object as a whole
 MAX_PROBLEMS = 10
+REPLACEMENT = "\ufffd"  # what a decoder writes for what it cannot read
 
 Path = tuple[str | int, ...]
 
@@ -54,6 +55,18 @@ def unstorable(value: Any) -> Iterator[tuple[Path, str]]:
                     stack.append(((*path, key), child))
         elif isinstance(item, list | tuple):
             stack.extend(((*path, index), child) for index, child in enumerate(item))
+
+
+def scrub(value: Any) -> Any:
+    """JSON-shaped `value` with every unstorable character, in strings and object keys,
+    replaced by U+FFFD (for records stored before such text was refused)."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        return {scrub(key): scrub(child) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(child) for child in value]
+    return value
 
 
 def text_problems(fields: dict[str, Any], limit: int = MAX_PROBLEMS) -> dict[str | int, Any]:
