@@ -3,6 +3,7 @@ the OpenTelemetry SDK itself)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from . import secret_key
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
 from .storage.sql import TimeBounds, engine_options
+
+log = logging.getLogger(__name__)
 
 
 class ConfigurationError(RuntimeError):
@@ -74,6 +77,19 @@ SETTINGS: dict[str, tuple[type, object]] = {
 }
 
 
+# Settings that no longer do anything: name -> what to set instead.
+RETIRED: dict[str, str] = {
+    "WF_LOGIN_LOCK_SECONDS": "failed logins back off instead of locking the account: "
+    "see WF_LOGIN_BACKOFF_SECONDS",
+}
+
+
+def _warn_retired() -> None:
+    for name, instead in RETIRED.items():
+        if os.environ.get(name):
+            log.warning("%s is set but no longer does anything (%s)", name, instead)
+
+
 def _from_environment(name: str, kind: type, default: object) -> object:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -87,6 +103,7 @@ def _from_environment(name: str, kind: type, default: object) -> object:
 def load(app) -> None:
     """Fill `app.config` from the environment; explicit config (already set) wins."""
     config = app.config
+    _warn_retired()
     for name, (kind, default) in SETTINGS.items():
         config.setdefault(name, _from_environment(name, kind, default))
     config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
