@@ -50,7 +50,11 @@ def _free_json(description: str) -> fields.Dict:
 class NodeSchema(Schema):
     """One step of a workflow, in n8n's node shape. Any type string is accepted."""
 
-    id = fields.String(required=True, validate=validate.Length(1, 100))
+    id = fields.String(
+        required=True,
+        validate=validate.Length(1, 100),
+        metadata={"description": "not blank, unique within the workflow (422 otherwise)"},
+    )
     name = fields.String(validate=validate.Length(max=200))
     type = fields.String(
         required=True,
@@ -82,13 +86,22 @@ class NodeSchema(Schema):
     )
 
 
+ENDPOINT = "the id of a node of the same workflow (422 otherwise)"
+
+
 class EdgeSchema(Schema):
     """A connection from one node's output to another node."""
 
     from_ = fields.String(
-        required=True, data_key="from", attribute="from", validate=validate.Length(min=1)
+        required=True,
+        data_key="from",
+        attribute="from",
+        validate=validate.Length(min=1),
+        metadata={"description": ENDPOINT},
     )
-    to = fields.String(required=True, validate=validate.Length(min=1))
+    to = fields.String(
+        required=True, validate=validate.Length(min=1), metadata={"description": ENDPOINT}
+    )
     output = fields.Integer(
         strict=True,
         validate=validate.Range(0, 100),
