@@ -12,6 +12,7 @@ from ..services import audit
 from ..storage.modes import DATABASE, MEMORY, Mode
 from ..storage_ext import get_storage
 from .limits import api_limit, limiter
+from .schemas import JsonBoolean
 from .security import SECURITY, admin_required, current_actor, current_user
 from .services import services
 
@@ -26,12 +27,15 @@ class RepositoriesSchema(Schema):
 
 class ModeChangeSchema(RepositoriesSchema):
     mode = fields.String(required=True, validate=validate.OneOf([m.value for m in Mode]))
-    read_from = fields.String(validate=validate.OneOf([MEMORY, DATABASE]))
+    read_from = fields.String(
+        validate=validate.OneOf([MEMORY, DATABASE]),
+        metadata={"description": "either with `dual`; otherwise the one the mode implies"},
+    )
     shadow_rate = fields.Float(validate=validate.Range(0, 1))
-    fallback = fields.Boolean()
+    fallback = JsonBoolean()
     reason = fields.String(required=True, validate=validate.Length(1, 1000))
-    force = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=False)
+    force = JsonBoolean(load_default=False)
+    dry_run = JsonBoolean(load_default=False)
 
 
 class HistoryQuerySchema(Schema):

@@ -13,6 +13,16 @@ Password = fields.String(
 )
 
 
+class JsonBoolean(fields.Boolean):
+    """`true` or `false` in a JSON body, as the document says (marshmallow's Boolean also
+    takes 0, 1, "yes", ..., which suits query strings)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def _email(**kwargs) -> fields.Email:
     return fields.Email(validate=validate.Length(max=users.MAX_LENGTHS["email"]), **kwargs)
 

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from ..domain.workflows import MAX_LENGTHS, STATUSES
 from ..repositories.workflows import ORDER_FIELDS
 from ..services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, OWNER_ALL, OWNER_ME
-from .schemas import PageSchema, PaginationSchema
+from .schemas import JsonBoolean, PageSchema, PaginationSchema
 
 ORDERS = [prefix + name for name in ORDER_FIELDS for prefix in ("", "-")]
 MAX_DEPTH = 32
@@ -129,7 +129,7 @@ class WorkflowFieldsSchema(Schema):
 
 class WorkflowUpdateSchema(WorkflowFieldsSchema):
     name = _name()
-    create_version = fields.Boolean(
+    create_version = JsonBoolean(
         load_default=False,
         metadata={
             "description": "store a numbered version even if the nodes and edges did not change"
