@@ -40,6 +40,7 @@ IF_MATCH = {
     "description": 'the workflow\'s version as read (its ETag, e.g. "3"); 409 when stale',
 }
 ETAG = {"ETag": {"description": "the workflow's version", "schema": {"type": "string"}}}
+ADMINS_READ_ONLY = "an admin may read another user's workflow, not change it"
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
@@ -104,6 +105,7 @@ class WorkflowItem(MethodView):
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(404, description="no such workflow, or another user's")
     @blp.alt_response(409, description="the workflow changed since the version given")
     def patch(self, body, workflow_id):
@@ -118,6 +120,7 @@ class WorkflowItem(MethodView):
 
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.response(204)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(404, description="no such workflow, or another user's")
     @blp.alt_response(409, description="the workflow changed since the version given")
     def delete(self, workflow_id):
@@ -157,6 +160,7 @@ class VersionRestore(MethodView):
 
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.response(200, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(409, description="the workflow changed since the version given")
     def post(self, workflow_id, number):
         """Make the workflow what this version was; that is stored as a new version."""
