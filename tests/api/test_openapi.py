@@ -125,3 +125,12 @@ def test_the_document_carries_the_limits_on_credential_types(client):
     spec = client.get("/openapi.json").get_json()
     node = spec["components"]["schemas"]["Node"]["properties"]
     assert node["credentials"]["propertyNames"] == {"minLength": 1, "maxLength": 100}
+
+
+def test_an_integer_is_what_the_document_calls_one(client, auth):
+    """OpenAPI 3.1 is JSON Schema: 1.0 is an integer, "1" is not (found by the fuzzing)."""
+    workflow = client.post("/api/workflows", json={"name": "w"}, headers=auth).get_json()
+    url = f"/api/workflows/{workflow['id']}"
+    assert client.patch(url, json={"version": 1.0}, headers=auth).status_code == 200
+    for value in ("2", 2.5, True):
+        assert client.patch(url, json={"version": value}, headers=auth).status_code == 422

@@ -23,6 +23,21 @@ class JsonBoolean(fields.Boolean):
         return value
 
 
+class JsonInteger(fields.Integer):
+    """An integer as the document (JSON Schema) counts them: 3 and 3.0 alike, never "3",
+    2.5 or a boolean."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
 def _email(**kwargs) -> fields.Email:
     return fields.Email(validate=validate.Length(max=users.MAX_LENGTHS["email"]), **kwargs)
 

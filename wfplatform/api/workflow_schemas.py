@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from ..domain.workflows import MAX_LENGTHS, STATUSES
 from ..repositories.workflows import ORDER_FIELDS
 from ..services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, OWNER_ALL, OWNER_ME
-from .schemas import JsonBoolean, PageSchema, PaginationSchema
+from .schemas import JsonBoolean, JsonInteger, PageSchema, PaginationSchema
 
 ORDERS = [prefix + name for name in ORDER_FIELDS for prefix in ("", "-")]
 MAX_DEPTH = 32
@@ -102,8 +102,7 @@ class EdgeSchema(Schema):
     to = fields.String(
         required=True, validate=validate.Length(min=1), metadata={"description": ENDPOINT}
     )
-    output = fields.Integer(
-        strict=True,
+    output = JsonInteger(
         validate=validate.Range(0, 100),
         metadata={
             "description": "which output of `from` (e.g. `if`: 0 true, 1 false); 0 when absent"
@@ -135,8 +134,7 @@ class WorkflowUpdateSchema(WorkflowFieldsSchema):
             "description": "store a numbered version even if the nodes and edges did not change"
         },
     )
-    version = fields.Integer(
-        strict=True,
+    version = JsonInteger(
         validate=validate.Range(1),
         metadata={"description": "the version you changed (or send If-Match); 409 if stale"},
     )
@@ -216,8 +214,6 @@ class ExportDocumentSchema(Schema):
     """A workflow as a self-contained document: no ids, no owner."""
 
     format = fields.String(required=True, validate=validate.Equal(EXPORT_FORMAT))
-    format_version = fields.Integer(
-        required=True, strict=True, validate=validate.Equal(EXPORT_FORMAT_VERSION)
-    )
+    format_version = JsonInteger(required=True, validate=validate.Equal(EXPORT_FORMAT_VERSION))
     exported_at = fields.AwareDateTime()
     workflow = fields.Nested(WorkflowFieldsSchema, required=True)
