@@ -134,3 +134,13 @@ def test_an_integer_is_what_the_document_calls_one(client, auth):
     assert client.patch(url, json={"version": 1.0}, headers=auth).status_code == 200
     for value in ("2", 2.5, True):
         assert client.patch(url, json={"version": value}, headers=auth).status_code == 422
+
+
+def test_any_value_the_service_reads_excludes_null_unless_it_accepts_null(client, auth):
+    """A marshmallow Raw field refuses null unless it allows none (found by the fuzzing)."""
+    spec = client.get("/openapi.json").get_json()
+    credentials = spec["components"]["schemas"]["Node"]["properties"]["credentials"]
+    assert credentials["additionalProperties"] == {"not": {"type": "null"}}
+    node = {"id": "a", "type": "noop", "credentials": {"slackApi": None}}
+    response = client.post("/api/workflows", json={"name": "w", "nodes": [node]}, headers=auth)
+    assert response.status_code == 422

@@ -8,7 +8,7 @@ from flask_smorest import Api
 
 from ..errors import error_body
 from .limits import retry_after_seconds
-from .openapi import ErrorSchema, ErrorStatuses, dict_keys2properties
+from .openapi import ErrorSchema, ErrorStatuses, dict_keys2properties, raw2properties
 
 API_TITLE = "wfplatform"
 API_VERSION = "1"
@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     )
     api.init_app(app, spec_kwargs={"extra_plugins": [ErrorStatuses(app)]})
     api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
+    api.ma_plugin.converter.add_attribute_function(raw2properties)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "access token or API key"}
     )

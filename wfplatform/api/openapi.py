@@ -113,3 +113,10 @@ def dict_keys2properties(self, field: fields.Field, **kwargs: Any) -> dict:
         if names:
             return {"propertyNames": names}
     return {}
+
+
+def raw2properties(self, field: fields.Field, ret: dict, **kwargs: Any) -> dict:
+    """Any value but null for a Raw field that refuses null (`{}` alone would allow it)."""
+    if type(field) is fields.Raw and not field.allow_none and "type" not in ret:
+        return {"not": {"type": "null"}}
+    return {}
