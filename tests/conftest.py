@@ -121,13 +121,3 @@ def backfill_ready(make_storage) -> Storage:
     storage.workflow_versions.add(make_version(workflow, 1))
     storage.switch("dual", reason="start the cut-over", actor="ops")
     return storage
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """`soak` tests (long, heavy variants) run only when asked for: `pytest -m soak`."""
-    if "soak" in (config.getoption("markexpr") or ""):
-        return
-    skip = pytest.mark.skip(reason="a soak test: run it with `pytest -m soak`")
-    for item in items:
-        if "soak" in item.keywords:
-            item.add_marker(skip)

@@ -9,6 +9,7 @@ from flask_smorest import Api
 from ..errors import bounded, error_body
 from . import docs
 from .limits import retry_after_seconds
+from .openapi import ErrorSchema, ErrorStatuses, dict_keys2properties, raw2properties
 
 API_TITLE = "wfplatform"
 API_VERSION = "1"
@@ -16,6 +17,8 @@ API_VERSION = "1"
 
 class JsonErrorApi(Api):
     """Every HTTP error, including request validation, in the one error shape."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         data = getattr(error, "data", None) or {}
@@ -26,7 +29,10 @@ class JsonErrorApi(Api):
             return error_body("bad_request", "the request body could not be read", details), 400
         if error.code >= 500:
             return error_body("internal_error", "something went wrong on our side"), error.code
-        headers = dict(data.get("headers", {}))
+        headers = {
+            name: value for name, value in error.get_headers() if name.lower() != "content-type"
+        }  # e.g. Allow on a 405
+        headers.update(data.get("headers", {}))
         if error.code == 429:
             headers["Retry-After"] = str(retry_after_seconds())
         code = (error.name or "error").lower().replace(" ", "_")
@@ -39,10 +45,12 @@ api = JsonErrorApi()
 def init_app(app: Flask) -> None:
     app.config.setdefault("API_TITLE", API_TITLE)
     app.config.setdefault("API_VERSION", API_VERSION)
-    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_VERSION", "3.1.0")  # 3.1: JSON Schema, `propertyNames`
     app.config.setdefault("OPENAPI_URL_PREFIX", "/")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorStatuses(app)]})
+    api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
+    api.ma_plugin.converter.add_attribute_function(raw2properties)
     app.register_blueprint(docs.blueprint)  # /docs, instead of flask-smorest's CDN page
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "access token or API key"}

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from ..repositories import REPOSITORIES
 from ..services import audit
+from ..services.json_fields import JsonBoolean
 from ..services.text_repair import repair_text
 from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
@@ -30,16 +31,19 @@ class RepositoriesSchema(Schema):
 
 class ModeChangeSchema(RepositoriesSchema):
     mode = fields.String(required=True, validate=validate.OneOf([m.value for m in Mode]))
-    read_from = fields.String(validate=validate.OneOf([MEMORY, DATABASE]))
+    read_from = fields.String(
+        validate=validate.OneOf([MEMORY, DATABASE]),
+        metadata={"description": "either with `dual`; otherwise the one the mode implies"},
+    )
     shadow_rate = fields.Float(validate=validate.Range(0, 1))
-    fallback = fields.Boolean()
+    fallback = JsonBoolean()
     reason = fields.String(required=True, validate=validate.Length(1, 1000))
-    force = fields.Boolean(load_default=False)
-    dry_run = fields.Boolean(load_default=False)
+    force = JsonBoolean(load_default=False)
+    dry_run = JsonBoolean(load_default=False)
 
 
 class TextRepairSchema(RepositoriesSchema):
-    dry_run = fields.Boolean(load_default=False)
+    dry_run = JsonBoolean(load_default=False)
 
 
 class HistoryQuerySchema(Schema):

@@ -13,8 +13,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..backup import check_integrity, export_chunks, head_revision
 from ..backup.export import buffered, record_export
+from ..backup.format import FORMAT, FORMAT_VERSION
 from ..domain.codec import utcnow
 from ..errors import NotFound
+from ..services.json_fields import JsonBoolean
 from ..storage_ext import get_storage
 from .admin import NAMES, AdminView
 from .limits import api_limit, limiter
@@ -24,6 +26,24 @@ from .services import services
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
 limiter.limit(api_limit)(blp)
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of an uploaded document kept off disk
+DOCUMENT = {
+    "type": "object",
+    "description": "what GET /admin/export answers: the header members, then "
+    "`repositories` last, parents first, each repository's records in key order",
+    "required": ["format", "format_version", "exported_at", "schema_revision", "repositories"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"const": FORMAT},
+        "format_version": {"const": FORMAT_VERSION},
+        "exported_at": {"type": "string", "format": "date-time"},
+        "schema_revision": {"type": ["string", "null"], "minLength": 1},
+        "repositories": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: {"type": "array", "items": {"type": "object"}} for name in NAMES},
+        },
+    },
+}
 
 
 class ImportQuerySchema(Schema):
@@ -34,7 +54,7 @@ class ImportQuerySchema(Schema):
 
 
 class IntegritySchema(Schema):
-    fix = fields.Boolean(load_default=False)
+    fix = JsonBoolean(load_default=False)
     repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)))
 
 
@@ -64,7 +84,7 @@ class Export(AdminView):
 class Import(AdminView):
     @blp.doc(
         security=SECURITY,
-        requestBody={"required": True, "content": {"application/json": {"schema": {}}}},
+        requestBody={"required": True, "content": {"application/json": {"schema": DOCUMENT}}},
     )
     @blp.arguments(ImportQuerySchema, location="query")
     @blp.response(202, description="the import job; follow it at the URL in Location")

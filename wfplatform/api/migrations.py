@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from ..errors import NotFound, ValidationFailed
 from ..migration.migrator import ON_CONFLICT, Options
+from ..services.json_fields import JsonBoolean, JsonInteger
 from .admin import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_user
@@ -21,16 +22,18 @@ limiter.limit(api_limit)(blp)
 
 
 class MigrationRequestSchema(Schema):
-    dry_run = fields.Boolean(load_default=True, metadata={"description": "false to write"})
+    dry_run = JsonBoolean(load_default=True, metadata={"description": "false to write"})
     repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)), load_default=[])
-    batch_size = fields.Integer(load_default=500, strict=True, validate=validate.Range(1, 10_000))
+    batch_size = JsonInteger(load_default=500, validate=validate.Range(1, 10_000))
     on_conflict = fields.String(load_default="skip", validate=validate.OneOf(ON_CONFLICT))
-    resume = fields.String(metadata={"description": "the id of an interrupted run"})
+    resume = fields.String(
+        metadata={"description": "the id of an interrupted run; needs `dry_run: false`"}
+    )
 
 
 class RollbackRequestSchema(Schema):
-    dry_run = fields.Boolean(load_default=False)
-    force = fields.Boolean(load_default=False)
+    dry_run = JsonBoolean(load_default=False)
+    force = JsonBoolean(load_default=False)
 
 
 @blp.route("")

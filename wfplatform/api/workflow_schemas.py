@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from ..domain.workflows import STATUSES
 from ..repositories.workflows import ORDER_FIELDS
+from ..services.json_fields import JsonBoolean, JsonInteger
 from ..services.workflow_content import EdgeSchema, NodeSchema, WorkflowFieldsSchema, name_field
 from ..services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, OWNER_ALL, OWNER_ME
 from .schemas import PageSchema, PaginationSchema
@@ -17,14 +18,13 @@ ORDERS = [prefix + name for name in ORDER_FIELDS for prefix in ("", "-")]
 
 class WorkflowUpdateSchema(WorkflowFieldsSchema):
     name = name_field()
-    create_version = fields.Boolean(
+    create_version = JsonBoolean(
         load_default=False,
         metadata={
             "description": "store a numbered version even if the nodes and edges did not change"
         },
     )
-    version = fields.Integer(
-        strict=True,
+    version = JsonInteger(
         validate=validate.Range(1),
         metadata={"description": "the version you changed (or send If-Match); 409 if stale"},
     )
@@ -104,8 +104,6 @@ class ExportDocumentSchema(Schema):
     """A workflow as a self-contained document: no ids, no owner."""
 
     format = fields.String(required=True, validate=validate.Equal(EXPORT_FORMAT))
-    format_version = fields.Integer(
-        required=True, strict=True, validate=validate.Equal(EXPORT_FORMAT_VERSION)
-    )
+    format_version = JsonInteger(required=True, validate=validate.Equal(EXPORT_FORMAT_VERSION))
     exported_at = fields.AwareDateTime()
     workflow = fields.Nested(WorkflowFieldsSchema, required=True)

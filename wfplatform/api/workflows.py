@@ -30,15 +30,18 @@ from .workflow_schemas import (
 blp = Blueprint("workflows", __name__, url_prefix="/api/workflows", description="Workflows")
 limiter.limit(api_limit)(blp)
 
+# One version, plain, quoted or weak, or `*` (any); the document and the parser share it.
+IF_MATCH_PATTERN = r'^(\*|(W/)?("[0-9]{1,10}"|[0-9]{1,10}))$'
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
     "required": False,
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
     "description": 'the workflow\'s version as read (its ETag, e.g. "3"); 409 when stale',
 }
 ETAG = {"ETag": {"description": "the workflow's version", "schema": {"type": "string"}}}
-_VERSION = re.compile(r"[0-9]{1,10}")
+ADMINS_READ_ONLY = "an admin may read another user's workflow, not change it"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
 def _with_etag(workflow, status: int = 200, location: bool = False):
@@ -49,14 +52,16 @@ def _with_etag(workflow, status: int = 200, location: bool = False):
 
 
 def _expected_version(from_body: int | None = None) -> int | None:
-    """The version a change is conditional on: `If-Match` (plain, quoted or weak; `*` is
+    """The version a change is conditional on: `If-Match` (`IF_MATCH_PATTERN`; `*` is
     any) or the body's `version`; both given must agree."""
-    header = request.headers.get("If-Match", "").strip()
-    if not header or header == "*":
+    header = request.headers.get("If-Match")
+    if header is None:
         return from_body
-    value = header.removeprefix("W/").strip('"')
-    if not _VERSION.fullmatch(value):
+    if not _IF_MATCH.fullmatch(header.strip()):
         raise DomainError('If-Match must be one workflow version, e.g. "3"', {"If-Match": header})
+    if header.strip() == "*":
+        return from_body
+    value = header.strip().removeprefix("W/").strip('"')
     if from_body is not None and from_body != int(value):
         raise ValidationFailed(
             "If-Match and version name different versions", {"version": ["differs from If-Match"]}
@@ -101,6 +106,7 @@ class WorkflowItem(MethodView):
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(404, description="no such workflow, or another user's")
     @blp.alt_response(409, description="the workflow changed since, or a quota is used up")
     def patch(self, body, workflow_id):
@@ -115,6 +121,7 @@ class WorkflowItem(MethodView):
 
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.response(204)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(404, description="no such workflow, or another user's")
     @blp.alt_response(409, description="the workflow changed since the version given")
     def delete(self, workflow_id):
@@ -154,6 +161,7 @@ class VersionRestore(MethodView):
 
     @blp.doc(security=SECURITY, parameters=[IF_MATCH])
     @blp.response(200, WorkflowSchema, headers=ETAG)
+    @blp.alt_response(403, description=ADMINS_READ_ONLY)
     @blp.alt_response(409, description="the workflow changed since, or a quota is used up")
     def post(self, workflow_id, number):
         """Make the workflow what this version was; that is stored as a new version."""

@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ..domain.audit import AuditEntry
+from ..domain.codec import as_utc
 from ..models import AuditEntryModel
 from .base import Page, Repository, RepositorySpec, reads, writes
 from .memory import MemoryRepository
@@ -80,10 +81,11 @@ class SqlAuditRepository(SqlRepository, AuditRepository):
             )
             if value is not None
         ]
+        # In UTC: PostgreSQL refuses offsets past 15:59, which ISO 8601 allows.
         if query.since is not None:
-            conditions.append(model.created_at >= query.since)
+            conditions.append(model.created_at >= as_utc(query.since))
         if query.until is not None:
-            conditions.append(model.created_at < query.until)
+            conditions.append(model.created_at < as_utc(query.until))
         total = self._session.scalar(
             sa.select(sa.func.count()).select_from(model).where(*conditions)
         )

@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ..domain.workflows import MAX_LENGTHS, STATUSES, graph_problems
+from .json_fields import JsonInteger
 
 MAX_DEPTH = 32
 TAG = validate.Regexp(r"^[^,]{1,50}$", error="1 to 50 characters, no commas")
@@ -47,7 +48,11 @@ def _free_json(description: str) -> fields.Dict:
 class NodeSchema(Schema):
     """One step of a workflow, in n8n's node shape. Any type string is accepted."""
 
-    id = fields.String(required=True, validate=validate.Length(1, 100))
+    id = fields.String(
+        required=True,
+        validate=validate.Length(1, 100),
+        metadata={"description": "not blank, unique within the workflow (422 otherwise)"},
+    )
     name = fields.String(validate=validate.Length(max=200))
     type = fields.String(
         required=True,
@@ -79,15 +84,23 @@ class NodeSchema(Schema):
     )
 
 
+ENDPOINT = "the id of a node of the same workflow (422 otherwise)"
+
+
 class EdgeSchema(Schema):
     """A connection from one node's output to another node."""
 
     from_ = fields.String(
-        required=True, data_key="from", attribute="from", validate=validate.Length(min=1)
+        required=True,
+        data_key="from",
+        attribute="from",
+        validate=validate.Length(min=1),
+        metadata={"description": ENDPOINT},
     )
-    to = fields.String(required=True, validate=validate.Length(min=1))
-    output = fields.Integer(
-        strict=True,
+    to = fields.String(
+        required=True, validate=validate.Length(min=1), metadata={"description": ENDPOINT}
+    )
+    output = JsonInteger(
         validate=validate.Range(0, 100),
         metadata={
             "description": "which output of `from` (e.g. `if`: 0 true, 1 false); 0 when absent"

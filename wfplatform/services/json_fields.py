@@ -1,0 +1,31 @@
+"""marshmallow fields that read JSON bodies the way the OpenAPI document (JSON Schema)
+describes them, for the API's schemas and the content schemas imports share with it."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+
+class JsonBoolean(fields.Boolean):
+    """`true` or `false` in a JSON body, as the document says (marshmallow's Boolean also
+    takes 0, 1, "yes", ..., which suits query strings)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """An integer as the document (JSON Schema) counts them: 3 and 3.0 alike, never "3",
+    2.5 or a boolean."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
