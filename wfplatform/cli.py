@@ -116,11 +116,15 @@ def sync_command() -> None:
 
 @wf.command("load-memory")
 @click.option("--repository", "repositories", multiple=True, help="Limit to these.")
-def load_memory_command(repositories: tuple[str, ...]) -> None:
+@click.option("--force", is_flag=True, help="Also where memory is the primary copy.")
+def load_memory_command(repositories: tuple[str, ...], force: bool) -> None:
     """Make memory equal to the database (before reads move back to memory). Memory is
     per process: run this in the serving process's place, i.e. through the admin API."""
     storage = get_storage()
-    _echo({name: storage.load_memory(name) for name in repositories or storage.bindings})
+    try:
+        _echo(storage.reload_memory(repositories or storage.bindings, force=force))
+    except DomainError as error:
+        raise click.ClickException(json.dumps(error.to_dict(), indent=2)) from error
 
 
 @wf.command("create-admin")

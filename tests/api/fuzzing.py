@@ -20,6 +20,7 @@ from schemathesis.config import SchemathesisConfig
 
 from tests import databases
 from tests.api.conftest import app_config, login, make_admin, register
+from tests.apps import close_app
 from wfplatform import create_app
 from wfplatform.extensions import db
 
@@ -107,9 +108,7 @@ def fuzzed_app(request, tmp_path, mode: str, read_from: str | None, kind: str) -
     deadline = time.monotonic() + 30
     for thread in set(threading.enumerate()) - threads:
         thread.join(max(0.0, deadline - time.monotonic()))
-    app.extensions["wf_storage"].close()
-    with app.app_context():
-        db.engine.dispose()
+    close_app(app)
 
 
 def credentials(app: Flask, role: str) -> dict:

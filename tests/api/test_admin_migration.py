@@ -186,3 +186,20 @@ def test_loading_memory_lets_reads_move_back_to_memory(client, admin, app):
     loaded = client.post("/admin/migration/load-memory", json={}, headers=admin).get_json()
     assert loaded["changed"]["users"] >= 1
     assert switch(client, admin, mode="dual", read_from="memory", reason="back").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "app", [("memory-only", None), ("dual", "memory")], ids=["memory-only", "dual"], indirect=True
+)
+def test_loading_memory_is_refused_while_memory_holds_records_the_database_may_lack(
+    client, admin
+):
+    """Memory is the primary copy there: making it equal to the database would delete
+    every record not backfilled yet (accounts registered meanwhile, say)."""
+    user = register(client)
+    refused = client.post("/admin/migration/load-memory", json={}, headers=admin)
+
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "guard_refused"
+    assert "users" in refused.get_json()["error"]["details"]["refused"]
+    login(client, user["email"])  # still there

@@ -9,7 +9,13 @@ from flask_smorest import Api
 from ..errors import bounded, error_body
 from . import docs
 from .limits import retry_after_seconds
-from .openapi import ErrorSchema, ErrorStatuses, dict_keys2properties, raw2properties
+from .openapi import (
+    ErrorSchema,
+    ErrorStatuses,
+    SchemaRules,
+    dict_keys2properties,
+    raw2properties,
+)
 
 API_TITLE = "wfplatform"
 API_VERSION = "1"
@@ -48,7 +54,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")  # 3.1: JSON Schema, `propertyNames`
     app.config.setdefault("OPENAPI_URL_PREFIX", "/")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorStatuses(app)]})
+    api.init_app(app, spec_kwargs={"extra_plugins": [ErrorStatuses(app), SchemaRules()]})
     api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
     api.ma_plugin.converter.add_attribute_function(raw2properties)
     app.register_blueprint(docs.blueprint)  # /docs, instead of flask-smorest's CDN page

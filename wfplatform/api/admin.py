@@ -42,6 +42,16 @@ class ModeChangeSchema(RepositoriesSchema):
     dry_run = JsonBoolean(load_default=False)
 
 
+class LoadMemorySchema(RepositoriesSchema):
+    force = JsonBoolean(
+        load_default=False,
+        metadata={
+            "description": "load even where memory is the primary copy (deletes "
+            "what only memory holds)"
+        },
+    )
+
+
 class TextRepairSchema(RepositoriesSchema):
     dry_run = JsonBoolean(load_default=False)
 
@@ -167,13 +177,14 @@ class Verify(AdminView):
 @blp.route("/load-memory")
 class LoadMemory(AdminView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(RepositoriesSchema)
+    @blp.arguments(LoadMemorySchema)
     @blp.response(200)
+    @blp.alt_response(409, description="memory is the primary copy of a repository (force)")
     def post(self, body):
-        """Make memory equal to the database (before reads move back to memory)."""
-        storage = get_storage()
+        """Make memory equal to the database (before reads move back to memory); refused
+        where memory is the primary copy, unless `force`."""
         names = body.get("repositories") or NAMES
-        return {"changed": {name: storage.load_memory(name) for name in names}}
+        return {"changed": get_storage().reload_memory(names, force=body["force"])}
 
 
 @blp.route("/repair-text")

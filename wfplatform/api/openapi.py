@@ -97,6 +97,17 @@ def _statuses(operation: dict, rule, guards) -> list[HTTPStatus]:
     return statuses
 
 
+class SchemaRules(BasePlugin):
+    """Rules across members, which a schema checks in a `validates_schema` and JSON Schema
+    states as keywords (`dependentRequired`, ...): declared once on the schema class as
+    `json_schema_rules`, and copied into its component."""
+
+    def schema_helper(self, name: str, definition: dict, **kwargs: Any) -> dict | None:
+        schema = kwargs.get("schema")
+        schema_class = schema if isinstance(schema, type) else type(schema)
+        return dict(getattr(schema_class, "json_schema_rules", {})) or None
+
+
 def _describe_errors(responses: dict) -> None:
     """Error responses documented with a description only (`alt_response(409, ...)`) get
     the error shape."""

@@ -80,6 +80,7 @@ class ProfileUpdateSchema(Schema):
     email = _email()
     name = _name()
     current_password = _checked_password(metadata={"description": "needed to change the email"})
+    json_schema_rules = {"dependentRequired": {"email": ["current_password"]}}
 
     @validates_schema
     def _email_needs_the_password(self, data: dict, **_kwargs) -> None:

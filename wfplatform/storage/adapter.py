@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
-from ..errors import Conflict, StorageUnavailable
+from ..errors import Conflict, GuardRefused, StorageUnavailable
 from ..repositories import REPOSITORIES, RepositoryBackends
 from ..repositories.memory import MemoryRepository
 from . import fleet, readiness, switching, verify
@@ -43,6 +43,10 @@ from .warmup import Warmup
 
 T = TypeVar("T")
 LOCK_RETRIES = 5
+MEMORY_IS_PRIMARY = (
+    "memory is the primary copy here: records not in the database yet would be deleted "
+    "(load memory only while reads come from the database)"
+)
 log = logging.getLogger(__name__)
 
 
@@ -320,6 +324,20 @@ class Storage:
                         changed += 1
         self.warmup.mark_loaded(repository)
         return changed
+
+    def reload_memory(self, repositories: Iterable[str], *, force: bool = False) -> dict:
+        """The operator's load-memory: `load_memory` for each repository; refused (unless
+        `force`) where memory is the primary copy (`memory-only`, `dual` reading memory),
+        which holds records the database may lack: loading would delete them."""
+        names = list(repositories)
+        refused = {
+            name: [MEMORY_IS_PRIMARY] for name in names if self.modes.get(name).primary == MEMORY
+        }
+        if refused and not force:
+            raise GuardRefused(
+                "loading memory would delete what only memory holds", {"refused": refused}
+            )
+        return {name: self.load_memory(name) for name in names}
 
     def describe(self) -> dict:
         """Per repository: its mode, settings and stats."""
