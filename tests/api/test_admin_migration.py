@@ -191,9 +191,7 @@ def test_loading_memory_lets_reads_move_back_to_memory(client, admin, app):
 @pytest.mark.parametrize(
     "app", [("memory-only", None), ("dual", "memory")], ids=["memory-only", "dual"], indirect=True
 )
-def test_loading_memory_is_refused_while_memory_holds_records_the_database_may_lack(
-    client, admin
-):
+def test_loading_memory_is_refused_while_memory_holds_records_the_database_may_lack(client, admin):
     """Memory is the primary copy there: making it equal to the database would delete
     every record not backfilled yet (accounts registered meanwhile, say)."""
     user = register(client)
