@@ -107,6 +107,20 @@ def test_a_json_integer_too_long_for_python_is_a_client_error_not_a_500(client, 
     assert response.get_json()["error"]["code"] == "bad_request"
 
 
+@ONE_MODE
+def test_an_import_holding_a_too_long_integer_is_refused_not_crashed(app, client):
+    """The import's reader catches `JSONDecodeError` only; the same ValueError crashes the
+    job with `internal_error` and a traceback in the log instead of reporting the document
+    as invalid (issue 10 finding 7: one bad record is reported, never a crashed run)."""
+    admin = make_admin(app, client)
+    document = export(client, admin).decode().replace('"Administrator"', "9" * 4301, 1)
+
+    finished = run_import(app, client, admin, document.encode())
+
+    assert finished["state"] == "failed"
+    assert finished["error"]["code"] == "invalid_export", finished["error"]
+
+
 @pytest.mark.parametrize(
     "app", [("dual", "memory"), ("database-only", None)], indirect=True, ids=["dual", "db-only"]
 )
