@@ -7,13 +7,16 @@ import json
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from tests.api.conftest import make_admin, register
 from tests.api.test_admin_backup import export, run_import
 from tests.api.workflow_helpers import assert_backends_agree
 from wfplatform.api.services import services
 from wfplatform.services.context import Actor
+from wfplatform.storage_ext import get_storage
 
+ATTACKER = "203.0.113.66"
 ONE_MODE = pytest.mark.parametrize("app", [("memory-only", None)], indirect=True)
 
 
@@ -85,6 +88,33 @@ def test_the_owner_on_a_rotated_ipv6_address_of_the_same_network_is_not_a_strang
             attempt(client, "owner6@example.com", "guess", address)
     rotated = attempt(client, "owner6@example.com", "correct horse", "2001:db8:7:7::bbbb")
     assert rotated.status_code == 200, rotated.get_json()
+
+
+@ONE_MODE
+def test_a_backed_off_unknown_email_costs_no_more_work_than_a_known_one(app, client):
+    """A login for an email memory does not know queries the database for a CLI-made
+    admin before the back-off is checked; a known email answers its 429 from memory. Once
+    an address backs off, every further 429 is answered in microseconds for a registered
+    email and after database round trips for an unknown one, with no password hash to
+    blur the difference: a timing oracle for enumeration. Counted here as SQL statements
+    (deterministic), the cause of the time."""
+    app.config.update(WF_LOGIN_MAX_FAILURES=1, WF_LOGIN_MAX_FAILURES_PER_ADDRESS=1000)
+    register(client, "known@example.com")
+    for email in ("known@example.com", "nobody@example.com"):
+        attempt(client, email, "guess", ATTACKER)  # each pair now backs off
+
+    def statements_for(email: str) -> int:
+        seen: list[str] = []
+        listen = lambda *args: seen.append(args[2])  # noqa: E731 (before_cursor_execute)
+        engine = get_storage(app).engine
+        sa.event.listen(engine, "before_cursor_execute", listen)
+        try:
+            assert attempt(client, email, "guess", ATTACKER).status_code == 429
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listen)
+        return len(seen)
+
+    assert statements_for("nobody@example.com") == statements_for("known@example.com")
 
 
 # -- request bodies -------------------------------------------------------------------------------
