@@ -60,20 +60,23 @@ def test_a_stale_export_revives_neither_a_password_nor_a_revoked_key(make_storag
         assert storage.verify()["differences"] == 0
 
 
-def test_the_audit_names_created_users_and_keys_and_role_changes(make_storage):
+def test_the_audit_names_created_users_and_keys_and_an_import_never_promotes(make_storage):
+    """An export saying `admin` for an account that holds live keys and tokens would hand
+    them the admin role: the target's role stays, and the audit says so."""
     storage = make_storage("memory-only")
-    promoted = storage.users.add(make_user(role="user"))
-    newcomer = make_user()
+    kept = storage.users.add(make_user(role="user"))
+    newcomer = make_user(role="admin")
     newcomer_key = make_api_key(newcomer)
     source = document(
-        users=[dataclasses.replace(promoted, role="admin"), newcomer], api_keys=[newcomer_key]
+        users=[dataclasses.replace(kept, role="admin"), newcomer], api_keys=[newcomer_key]
     )
 
     import_export(storage, source)
 
+    assert storage.users.get(kept.id).role == "user"
+    assert storage.users.get(newcomer.id).role == "admin"  # a restore brings admins back
     entries = {entry.resource_id: entry.changes for entry in audit_entries(storage, "user.import")}
-    assert entries[promoted.id]["outcome"] == "updated"
-    assert entries[promoted.id]["fields"]["role"] == {"from": "user", "to": "admin"}
+    assert entries[kept.id]["security_kept"] == ["role"]
     assert entries[newcomer.id]["outcome"] == "inserted"
     assert entries[newcomer.id]["email"] == newcomer.email
     (key_entry,) = audit_entries(storage, "api_key.import")
@@ -81,7 +84,7 @@ def test_the_audit_names_created_users_and_keys_and_role_changes(make_storage):
     assert key_entry.changes["user_id"] == newcomer.id
     assert key_entry.changes["outcome"] == "inserted"
     summary = audit_entries(storage, "storage.import")[0].changes
-    assert summary["security_kept"] == {"users": 0, "api_keys": 0}
+    assert summary["security_kept"] == {"users": 1, "api_keys": 0}
 
 
 def test_importing_the_same_document_again_audits_nothing_more(make_storage):

@@ -4,8 +4,10 @@ A restore brings records back as exported, with one exception: security state ne
 back in time. An older export would otherwise bring back an old password hash (and with it
 every token issued before the password changed, and the old password), an active copy of a
 key revoked since, or an account deactivated since. For a record the target holds, the
-import therefore keeps the target's password hash and lockout state, keeps a revocation
-and a deactivation whichever side has it, and takes everything else from the document.
+import therefore keeps the target's password hash, lockout state and role (an export must
+not promote an account whose keys and tokens live on: `create-admin --promote` revokes them
+first), keeps a revocation and a deactivation whichever side has it, and takes everything
+else from the document.
 Every such kept field is reported (dry runs included), logged and audited.
 
 Each user and API key an import inserts, updates or keeps security state of gets its own
@@ -44,6 +46,7 @@ def _inactive(now: bool, exported: bool) -> bool:
 RULES: dict[str, dict[str, Callable[[Any, Any], Any]]] = {
     "users": {
         "password_hash": _current,
+        "role": _current,
         "is_active": _inactive,
         "failed_logins": _current,
         "locked_until": _current,
