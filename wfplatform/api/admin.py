@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..repositories import REPOSITORIES
@@ -16,6 +15,7 @@ from ..services.text_repair import repair_text
 from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
 from ..storage_ext import get_storage
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .security import SECURITY, admin_required, current_actor, current_user
 from .services import services

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from ..repositories.audit import AuditQuery
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PageSchema, PaginationSchema, page_body
 from .security import SECURITY, admin_required

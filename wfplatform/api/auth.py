@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from .blueprint import Blueprint
 from .limits import limiter, login_limit, per_address
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
 from .security import current_actor, ignores_credentials

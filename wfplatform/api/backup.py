@@ -7,7 +7,6 @@ import shutil
 import tempfile
 
 from flask import Response, current_app, request, stream_with_context, url_for
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -19,6 +18,7 @@ from ..errors import NotFound
 from ..services.json_fields import JsonBoolean
 from ..storage_ext import get_storage
 from .admin import NAMES, AdminView
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
 from .services import services

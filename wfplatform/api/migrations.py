@@ -4,13 +4,13 @@ job; scripts start one and follow it here."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ..errors import NotFound, ValidationFailed
 from ..migration.migrator import ON_CONFLICT, Options
 from ..services.json_fields import JsonBoolean, JsonInteger
 from .admin import NAMES, AdminView
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .security import SECURITY, current_user
 from .services import services

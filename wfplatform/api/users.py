@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from .auth import token_response
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import (
     ApiKeyCreatedSchema,

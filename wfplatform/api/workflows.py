@@ -9,9 +9,9 @@ import re
 
 from flask import request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from ..errors import DomainError, ValidationFailed
+from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PaginationSchema, page_body
 from .security import SECURITY, current_actor, login_required

@@ -183,6 +183,8 @@ class _Tokens:
                 raise self.error(f"invalid JSON ({exc.msg})", exc.pos) from None
             except RecursionError:
                 raise self.error("a value nests too deeply to be read") from None
+            except ValueError as exc:  # an integer too long to convert, say
+                raise self.error(f"a value cannot be read ({exc})") from None
             # a number (or literal) that ends with the buffer may go on in the next chunk
             if end == len(self._buffer) and self._read_more():
                 continue

@@ -1,0 +1,52 @@
+"""The API's blueprints: flask-smorest's, reading JSON bodies with numbers every backend
+stores alike.
+
+Python's `json` turns an integer of more than 4300 digits into a `ValueError` webargs does
+not catch (a 500 for any anonymous client): here it is an unreadable body (400). And a
+float written as a whole number past 2**53 (`1e300`) is read as the exact integer the JSON
+text means, which is what PostgreSQL's jsonb keeps (exact decimals) and gives back: as a
+float, memory and the database would hold different values for good."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import flask_smorest
+from flask import Request
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+EXACT_INTEGERS = 2**53  # below, a whole float is an integer every reader agrees on
+
+
+def parse_number(text: str) -> float | int:
+    value = float(text)
+    if value.is_integer() and abs(value) >= EXACT_INTEGERS:
+        return int(Decimal(text))  # finite, so at most 309 digits
+    return value
+
+
+def load_json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_float=parse_number)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer too long to convert
+        raise json.JSONDecodeError(str(exc), text, 0) from exc
+
+
+class JsonBodyParser(FlaskParser):
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        try:
+            text = req.get_data(cache=True).decode("utf-8")
+        except UnicodeDecodeError as exc:  # as webargs answers it: an unreadable body
+            raise json.JSONDecodeError(exc.reason, "", exc.start) from exc
+        return load_json(text)
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JsonBodyParser()
