@@ -338,16 +338,16 @@ def test_refuses_reads_and_writes_while_the_database_is_down_when_it_may_not_fal
         assert database_state(bed.engine, name) == acked.expected(name)
 
 
-def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed, tmp_path):
+def app_on(bed, tmp_path, mode: str, read_from: str | None = None):
+    """An app on the test bed's cluster (storage not started), with cheap password hashing."""
     from wfplatform import create_app
     from wfplatform.storage.modes import RepositoryMode
-    from wfplatform.storage_ext import get_storage
 
-    app = create_app(
+    return create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": bed.url,
-            "WF_STORAGE_DEFAULT": RepositoryMode.of("database-only"),
+            "WF_STORAGE_DEFAULT": RepositoryMode.of(mode, read_from),
             "WF_JOURNAL_PATH": str(bed.journal_path),
             "WF_DB_RETRY_AFTER": RETRY_AFTER,
             "WF_START_STORAGE": False,
@@ -356,6 +356,12 @@ def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed,
         },
         instance_path=str(tmp_path / "instance"),
     )
+
+
+def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed, tmp_path):
+    from wfplatform.storage_ext import get_storage
+
+    app = app_on(bed, tmp_path, "database-only")
     client = app.test_client()
     credentials = {"email": "outage@example.com", "password": "correct horse"}
     try:

@@ -15,15 +15,17 @@ from flask_limiter.util import get_remote_address
 from limits import parse
 
 from ..errors import TooManyAttempts
+from ..services.addresses import client_key
 
 
 def per_user_or_address() -> str:
     user = g.get("user")
-    return f"user:{user.id}" if user is not None else f"address:{get_remote_address()}"
+    return f"user:{user.id}" if user is not None else per_address()
 
 
 def per_address() -> str:
-    return f"address:{get_remote_address()}"
+    """An IPv6 client by its /64 network (see `services.addresses`)."""
+    return f"address:{client_key(get_remote_address())}"
 
 
 def api_limit() -> str:

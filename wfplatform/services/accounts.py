@@ -6,7 +6,7 @@ import dataclasses
 
 from ..domain.codec import utcnow
 from ..domain.users import User
-from ..errors import Conflict, Forbidden, Unauthorized
+from ..errors import Conflict, Forbidden, StorageUnavailable, Unauthorized
 from ..storage.adapter import Storage
 from . import admins, api_keys, audit
 from .context import Actor
@@ -47,8 +47,9 @@ class Accounts:
         """A token for the right password. An unknown email costs one hash check like a
         known one and is throttled the same way, so the answers never tell them apart."""
         user = self.storage.users.get_by_email(email)
-        if user is None and admins.load_admins_into_memory(self.storage, email):
-            user = self.storage.users.get_by_email(email)  # made by `flask wf create-admin`
+        self.throttle.check(self._attempt(email, user, actor))  # before any work to time
+        if self._admin_made_elsewhere(email):  # by `flask wf create-admin`
+            user = self.storage.users.get_by_email(email)
         if not self._password_checks(email, user, password, actor):
             raise Unauthorized(WRONG_CREDENTIALS)
         if self.passwords.needs_rehash(user.password_hash):
@@ -64,15 +65,27 @@ class Accounts:
         if not self._password_checks(user.email, user, password or "", actor):
             raise Forbidden(WRONG_PASSWORD)
 
-    def _password_checks(self, email: str, user: User | None, password: str, actor: Actor) -> bool:
+    def _admin_made_elsewhere(self, email: str) -> bool:
+        """Whether an admin made by another process just reached memory. Asked for every
+        email, known or not, and an outage counts as no: the answer (and its time) must
+        not tell registered emails from others."""
+        try:
+            return admins.load_admins_into_memory(self.storage, email) > 0
+        except StorageUnavailable:
+            return False
+
+    @staticmethod
+    def _attempt(email: str, user: User | None, actor: Actor) -> Attempt:
         generation = password_stamp(user) if user is not None else ""
-        attempt = Attempt(email, actor.ip or "", generation)
-        self.throttle.check(attempt)
+        return Attempt(email, actor.ip or "", generation)
+
+    def _password_checks(self, email: str, user: User | None, password: str, actor: Actor) -> bool:
+        attempt = self._attempt(email, user, actor)
+        admission = self.throttle.admit(attempt)
         right = self.passwords.verify(user.password_hash if user else None, password)
         if right and user is not None and user.is_active:
-            self.throttle.succeeded(attempt)
+            self.throttle.succeeded(attempt, admission)
             return True
-        self.throttle.failed(attempt)
         return False
 
     def authenticate_token(self, token: str) -> User:

@@ -3,7 +3,8 @@
 Three counts, each with its own threshold, after which the next attempt waits 1 s, then
 2, 4, ... up to `longest_backoff` seconds, doubling with every further failure:
 
-- per account and client address: a guesser slows down, the owner elsewhere does not;
+- per account and client address (an IPv6 client by its /64 network, see `addresses`): a
+  guesser slows down, the owner elsewhere does not;
 - per client address, whatever the account: one address trying many accounts;
 - per account from addresses it has not logged in from lately: guesses spread over many
   addresses. Each address adds at most its own threshold to this count, so one address
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from limits.storage import Storage as Counters
 
 from ..errors import TooManyAttempts
+from .addresses import client_key
 
 log = logging.getLogger(__name__)
 FAILURES_REMEMBERED = 24 * 3600
@@ -61,6 +63,13 @@ class Attempt:
         return f"{self.email_digest}:{self.generation}"
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What `admit` counted, for `succeeded` to take back."""
+
+    counted_account: bool
+
+
 class LoginThrottle:
     def __init__(self, counters: Counters, policy: ThrottlePolicy, prefix: str) -> None:
         self.counters = counters
@@ -74,15 +83,28 @@ class LoginThrottle:
         if wait > 0:
             raise TooManyAttempts(BACKING_OFF, retry_after=wait)
 
-    def failed(self, attempt: Attempt) -> None:
+    def admit(self, attempt: Attempt) -> Admission:
+        """Count `attempt` as a failure before its password is checked (`succeeded` takes
+        that back). Past a threshold each wait admits one attempt: the first to take the
+        wait's turn (an atomic increment), so guesses sent at once get no further than
+        guesses sent one by one. Raises `TooManyAttempts` for the others."""
+        self.check(attempt)
         policy = self.policy
-        pair = self._count("pair", policy.per_account_and_address, attempt)
-        self._count("address", policy.per_address, attempt)
-        if pair <= policy.per_account_and_address:
-            self._count("account", policy.per_account, attempt)
+        pair, pair_turn = self._count("pair", policy.per_account_and_address, attempt)
+        _, address_turn = self._count("address", policy.per_address, attempt)
+        account_turn, counted_account = True, pair <= policy.per_account_and_address
+        if counted_account:
+            _, account_turn = self._count("account", policy.per_account, attempt)
+        if not (pair_turn and address_turn and account_turn):
+            self.check(attempt)  # raises: another attempt holds this wait's turn
+        return Admission(counted_account=counted_account)
 
-    def succeeded(self, attempt: Attempt) -> None:
-        """Forgive this address its failures on this account, and remember it as familiar."""
+    def succeeded(self, attempt: Attempt, admission: Admission) -> None:
+        """Take back what `admit` counted, forgive this address its failures on this
+        account, and remember it as familiar."""
+        kinds = ("address", "account") if admission.counted_account else ("address",)
+        for kind in kinds:
+            self.counters.incr(self._key(kind, attempt), FAILURES_REMEMBERED, amount=-1)
         pair = self._key("pair", attempt)
         self.counters.clear(pair)
         self.counters.clear(f"{pair}:wait")
@@ -90,7 +112,9 @@ class LoginThrottle:
         self.counters.clear(familiar)
         self.counters.incr(familiar, FAMILIAR_FOR)
 
-    def _count(self, kind: str, threshold: int, attempt: Attempt) -> int:
+    def _count(self, kind: str, threshold: int, attempt: Attempt) -> tuple[int, bool]:
+        """The failures of one count with this attempt, and whether it may go on: below
+        the threshold always; past it, if it took the turn of the wait it starts."""
         key = self._key(kind, attempt)
         failures = self.counters.incr(key, FAILURES_REMEMBERED)
         if failures == threshold:  # once per count: an attack must not flood the log
@@ -101,11 +125,10 @@ class LoginThrottle:
                 attempt.email_digest,
                 attempt.address,
             )
-        if failures >= threshold:
-            wait = min(self.policy.longest_backoff, 2 ** min(failures - threshold, 32))
-            self.counters.clear(f"{key}:wait")
-            self.counters.incr(f"{key}:wait", wait)
-        return failures
+        if failures < threshold:
+            return failures, True
+        wait = min(self.policy.longest_backoff, 2 ** min(failures - threshold, 32))
+        return failures, self.counters.incr(f"{key}:wait", wait) == 1
 
     def _remaining(self, key: str) -> int:
         if self.counters.get(key) == 0:
@@ -118,10 +141,11 @@ class LoginThrottle:
     def _key(self, kind: str, attempt: Attempt) -> str:
         """`pair` and `account` carry the password stamp (a new password starts afresh);
         `familiar` does not (a password change does not make the owner a stranger)."""
+        client = client_key(attempt.address)
         scope = {
-            "pair": f"{attempt.account}:{attempt.address}",
-            "address": attempt.address,
+            "pair": f"{attempt.account}:{client}",
+            "address": client,
             "account": attempt.account,
-            "familiar": f"{attempt.email_digest}:{attempt.address}",
+            "familiar": f"{attempt.email_digest}:{client}",
         }[kind]
         return f"{self.prefix}:{kind}:{scope}"

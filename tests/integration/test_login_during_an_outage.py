@@ -1,14 +1,12 @@
-"""A security review of issue 10's changes: logging in while the database is down, in the
-modes where accounts are read from memory (a private cluster, stopped for the test)."""
+"""Logging in while the database is down, in the modes where accounts are read from
+memory (a private cluster, stopped for the test)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_faults import RETRY_AFTER, bed, cluster  # noqa: F401 (fixtures)
-from wfplatform import create_app
+from tests.integration.test_faults import app_on, bed, cluster  # noqa: F401 (fixtures)
 from wfplatform.extensions import db
-from wfplatform.storage.modes import RepositoryMode
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
@@ -20,19 +18,7 @@ def test_an_outage_does_not_tell_known_emails_from_unknown_ones(bed, tmp_path, m
     answers 503 for an unknown email and 401 for a registered one: an anonymous attacker
     enumerates accounts for the length of any outage, uncounted by the back-off, from a
     service that otherwise serves these logins from memory."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": bed.url,
-            "WF_STORAGE_DEFAULT": RepositoryMode.of(mode, read_from),
-            "WF_JOURNAL_PATH": str(bed.journal_path),
-            "WF_DB_RETRY_AFTER": RETRY_AFTER,
-            "WF_START_STORAGE": False,
-            "WF_PASSWORD_TIME_COST": 1,
-            "WF_PASSWORD_MEMORY_KIB": 1024,
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
+    app = app_on(bed, tmp_path, mode, read_from)
     client = app.test_client()
     try:
         registered = {"email": "known@example.com", "password": "correct horse"}

@@ -1,5 +1,5 @@
-"""A security review of issue 10's changes, as an attacker and a careless client would try
-them. Each test states what the attacker gains while it fails."""
+"""Attacks on the login back-off, the JSON bodies and imports, as an attacker and a careless
+client would try them. Each test states what the attacker would gain."""
 
 from __future__ import annotations
 
