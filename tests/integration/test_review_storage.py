@@ -6,13 +6,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 
+from tests import databases
+from tests.cluster import PostgresCluster, private_cluster
+from tests.conftest import build_storage
 from tests.factories import make_user
 from wfplatform.domain.codec import to_dict
+from wfplatform.extensions import db
 from wfplatform.models import UserModel
+from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import DATABASE
@@ -135,3 +141,56 @@ def test_damaged_lines_are_kept_aside_once_even_if_the_rewrite_did_not_happen(tm
 
     assert journal.set_aside_lines() == 1
     assert [entry.seq for entry in journal.pending()] == [1, 3]
+
+
+# -- the database stops ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    with private_cluster() as private:
+        yield private
+
+
+@pytest.fixture
+def on_cluster(cluster, tmp_path) -> Iterator[Callable[..., Storage]]:
+    built: list[Storage] = []
+    with cluster.temporary_database() as url:
+        engine = databases.create_engine(url)
+        db.metadata.create_all(engine)
+
+        def make(mode: str, **kw) -> Storage:
+            kw.setdefault("retry_after", 0.2)
+            storage = build_storage(engine, tmp_path / f"journal-{len(built)}.log", mode, **kw)
+            built.append(storage)
+            return storage
+
+        try:
+            yield make
+        finally:
+            for storage in built:
+                storage.close()
+            engine.dispose()
+
+
+@pytest.mark.cluster
+@pytest.mark.postgres
+def test_load_memory_while_the_journal_drains_keeps_the_writes_made_during_the_outage(
+    on_cluster, cluster
+):
+    """The operator's load-memory (allowed in dual reading the database) run after an
+    outage, before the journal is replayed: memory is made equal to a database that lacks
+    the journaled writes, so a user who signed up during the outage is gone from memory.
+    Reads are served from memory until the journal drains (the user cannot sign in), and
+    memory never gets the record back (the replay writes only the database): the next
+    fallback serves without it."""
+    storage = on_cluster("dual", read_from=DATABASE)
+    storage.users.add(make_user())
+    cluster.stop()
+    signed_up = storage.users.add(make_user())  # served from memory, journaled
+    assert len(storage.journal) == 1
+    cluster.start()
+
+    storage.reload_memory(["users"])
+
+    assert storage.users.get(signed_up.id) == signed_up
+    storage.replay_journal()
+    assert storage.memory_repository("users").fetch(signed_up.id) == signed_up
