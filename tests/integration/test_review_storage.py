@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests import databases
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
-from tests.factories import make_user
+from tests.factories import make_user, make_workflow
 from wfplatform.domain.codec import to_dict
 from wfplatform.extensions import db
 from wfplatform.models import UserModel
@@ -194,3 +194,23 @@ def test_load_memory_while_the_journal_drains_keeps_the_writes_made_during_the_o
     assert storage.users.get(signed_up.id) == signed_up
     storage.replay_journal()
     assert storage.memory_repository("users").fetch(signed_up.id) == signed_up
+
+
+def test_a_refused_replay_batch_counts_each_parent_copied_to_the_database_once(make_storage):
+    """A batch the database refuses is rolled back and replayed entry by entry, yet the
+    parents it copied first were counted as `lazy_synced` already: the counter (and
+    wf_storage_lazy_synced_total) reports copies that the rollback undid."""
+    storage = make_storage("memory-only")
+    owner = storage.users.add(make_user())  # only in memory
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+    taken = storage.users.add(make_user())  # in both
+    workflow = make_workflow(owner)
+    clash = make_user(email=taken.email)  # refused by the database's unique key
+    storage.journal.append([Change("workflows", workflow.id, to_dict(workflow))])
+    storage.journal.append([Change("users", clash.id, to_dict(clash))])
+
+    result = storage.replay_journal()
+
+    assert result["pending"] == 0
+    assert storage.stats.snapshot("users")["secondary_conflicts"] == 1
+    assert storage.stats.snapshot("users")["lazy_synced"] == 1
