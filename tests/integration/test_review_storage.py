@@ -214,3 +214,36 @@ def test_a_refused_replay_batch_counts_each_parent_copied_to_the_database_once(m
     assert result["pending"] == 0
     assert storage.stats.snapshot("users")["secondary_conflicts"] == 1
     assert storage.stats.snapshot("users")["lazy_synced"] == 1
+
+
+@pytest.mark.cluster
+@pytest.mark.postgres
+def test_a_replay_that_meets_a_read_only_database_keeps_the_journal(on_cluster, cluster):
+    """The database comes back read-only (a failover still promoting, maintenance): the
+    refused batch is replayed entry by entry and every entry fails the same way, so each
+    is counted as a secondary error and checkpointed as replayed. The journal, the only
+    durable copy of writes acknowledged during the outage, is emptied: once this process
+    restarts (memory loads from the database) the users' writes are gone."""
+    storage = on_cluster("dual", read_from=DATABASE)
+    cluster.stop()
+    signed_up = [storage.users.add(make_user()) for _ in range(2)]  # journaled
+    cluster.start()
+    set_read_only(storage.engine, "on")
+
+    try:
+        storage.replay_journal()
+    finally:
+        set_read_only(storage.engine, "off")
+
+    assert len(storage.journal) == len(signed_up)
+    assert storage.stats.snapshot("users")["secondary_errors"] == 0
+
+
+def set_read_only(engine, value: str) -> None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("SET default_transaction_read_only = off"))
+        name = connection.scalar(sa.text("SELECT current_database()"))
+        connection.execute(
+            sa.text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}')
+        )
+    engine.dispose()  # the connections of before the change are gone
