@@ -16,8 +16,11 @@ from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
 from wfplatform.domain.codec import to_dict
+from wfplatform.errors import DomainError
 from wfplatform.extensions import db
 from wfplatform.models import UserModel
+from wfplatform.services.context import Actor
+from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.journal_format import encode
@@ -247,3 +250,28 @@ def set_read_only(engine, value: str) -> None:
             sa.text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}')
         )
     engine.dispose()  # the connections of before the change are gone
+
+
+def test_a_repair_that_would_make_two_emails_equal_still_repairs_every_other_record(
+    make_storage,
+):
+    """Two addresses stored before the fix that differ only in an unstorable character
+    become equal once repaired: the unique key refuses the second one (right), but the
+    refusal ends the whole repair (a 409 naming no record), so every record after it,
+    here a workflow, is never repaired and the flip of reads stays refused for good."""
+    storage = make_storage("memory-only")
+    memory = storage.memory_repository
+    owner = make_user(email="ada\ud800@example.com")
+    memory("users").upsert(owner)
+    memory("users").upsert(make_user(email="ada\x00@example.com"))
+    workflow = make_workflow(owner, tags=["a\x00"])
+    memory("workflows").upsert(workflow)
+    storage.switch("dual", reason="start the cut-over", actor="ops")
+    actor = Actor(user_id=None, role="admin", ip=None, user_agent=None)
+
+    try:
+        repair_text(storage, actor)
+    except DomainError:
+        pass  # the collision may be reported; the other records must be repaired anyway
+
+    assert list(storage.workflows.get(workflow.id).tags) == ["a\ufffd"]
