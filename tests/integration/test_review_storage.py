@@ -27,6 +27,8 @@ from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import DATABASE
 from wfplatform.storage.sql import new_session
 
+FIRST, SECOND = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+
 
 def wait_until(condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
@@ -41,9 +43,8 @@ def test_a_walk_back_while_memory_loads_leaves_memory_not_loaded(make_storage):
     batches the load had already passed, stay stale in memory, and the next fallback (or
     the flip of reads to memory) serves users their old record as if it were current."""
     storage = make_storage("dual", read_from=DATABASE)
-    first, second = sorted(
-        (storage.users.add(make_user()), storage.users.add(make_user())), key=lambda u: u.id
-    )
+    first = storage.users.add(make_user(id=FIRST))  # fixed ids: loaded in this order, and
+    second = storage.users.add(make_user(id=SECOND))  # their locks and write slots differ
     held, release = threading.Event(), threading.Event()
 
     def hold_second_record() -> None:  # a user's write to it, in flight
@@ -83,7 +84,8 @@ def test_a_replayed_journal_never_overwrites_a_newer_acknowledged_write(
     if engine.dialect.name != "postgresql":
         pytest.skip("needs a row lock of one record only (PostgreSQL)")
     seeding = make_storage("dual", read_from=DATABASE)
-    blocker, target = seeding.users.add(make_user()), seeding.users.add(make_user())
+    blocker = seeding.users.add(make_user(id=FIRST))
+    target = seeding.users.add(make_user(id=SECOND))
     seeding.close()
     path = tmp_path / "earlier.journal"
     earlier = SyncJournal(path)  # acknowledged by a process that died before replaying it
