@@ -231,6 +231,11 @@ def test_an_admin_repairs_text_stored_before_the_checks(app, client, auth):
     assert preview.get_json()["ids"] == {"users": [owner.id]}
     repaired = client.post("/admin/migration/repair-text", json={}, headers=admin).get_json()
 
-    assert repaired == {"dry_run": False, "repaired": {"users": 1}, "ids": {"users": [owner.id]}}
+    assert repaired == {
+        "dry_run": False,
+        "repaired": {"users": 1},
+        "ids": {"users": [owner.id]},
+        "refused": {},
+    }
     me = client.get("/api/users/me", headers=login(client, "early@example.com")).get_json()
     assert me["name"] == "Ada \ufffd"

@@ -6,13 +6,16 @@ it stays only in memory and the guards refuse the flip of reads for good. The re
 replaces each such character by U+FFFD (what a decoder shows for what it could not read),
 record by record through the adapter, so both backends and the shadow reads see a normal
 write; each repaired record is audited with the names of the fields it changed, never
-their values. It runs in the service (over HTTP): memory lives in the service's process."""
+their values. A record the repair would make clash with another (two emails that differ
+only in such a character) is reported as refused, for an operator to repair by hand. It
+runs in the service (over HTTP): memory lives in the service's process."""
 
 from __future__ import annotations
 
 from ..backup.backends import reading
 from ..domain.codec import from_dict, to_dict
 from ..domain.text import scrub, text_problems
+from ..errors import DomainError
 from ..storage.adapter import Storage
 from . import audit
 from .context import Actor
@@ -28,6 +31,7 @@ def repair_text(
     holding unstorable text, in the backend each reads from now."""
     repaired: dict[str, int] = {}
     ids: dict[str, list[str]] = {}
+    refused: dict[str, dict[str, str]] = {}
     for name in repositories or list(storage.bindings):
         with reading(storage, name) as repository:
             keys = [
@@ -35,11 +39,17 @@ def repair_text(
                 for record in repository.iter_all()
                 if text_problems(to_dict(record))
             ]
-        done = keys if dry_run else [key for key in keys if _repair(storage, name, key, actor)]
+        done = []
+        for key in keys:
+            try:
+                if dry_run or _repair(storage, name, key, actor):
+                    done.append(key)
+            except DomainError as error:  # e.g. two emails that become one: repair by hand
+                refused.setdefault(name, {})[key] = error.message
         if done:
             repaired[name] = len(done)
             ids[name] = done[:MAX_IDS]
-    return {"dry_run": dry_run, "repaired": repaired, "ids": ids}
+    return {"dry_run": dry_run, "repaired": repaired, "ids": ids, "refused": refused}
 
 
 def _repair(storage: Storage, name: str, key: str, actor: Actor) -> bool:

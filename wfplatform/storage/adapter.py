@@ -43,6 +43,7 @@ from .warmup import Warmup
 
 T = TypeVar("T")
 LOCK_RETRIES = 5
+JOURNAL_PENDING = "the journal holds writes the database lacks: replay it first"
 MEMORY_IS_PRIMARY = (
     "memory is the primary copy here: records not in the database yet would be deleted "
     "(load memory only while reads come from the database)"
@@ -229,8 +230,7 @@ class Storage:
         mode = self.serving_mode(name)
         behind = self.health.is_down() or len(self.journal) > 0
         backend = MEMORY if mode.can_fall_back and behind else mode.primary
-        if backend == MEMORY:
-            self.warmup.require_loaded(name)
+        self.warmup.require_servable(name, backend, len(self.journal) > 0)
         return backend
 
     def memory_repository(self, name: str) -> MemoryRepository:
@@ -307,6 +307,7 @@ class Storage:
         is never overwritten with an older copy. Returns the number of records changed."""
         binding = self.bindings[repository]
         memory = self.memory_repository(repository)
+        generation = self.warmup.generation(repository)
         with translate_faults(), new_session(self.engine) as session:
             keys = sorted(binding.sql(session).keys() | memory.keys())
         changed = 0
@@ -322,17 +323,23 @@ class Storage:
                     elif in_memory.get(key) != in_database[key]:
                         memory.upsert(in_database[key])
                         changed += 1
-        self.warmup.mark_loaded(repository)
+        self.warmup.mark_loaded(repository, generation)
         return changed
 
     def reload_memory(self, repositories: Iterable[str], *, force: bool = False) -> dict:
-        """The operator's load-memory: `load_memory` for each repository; refused (unless
-        `force`) where memory is the primary copy (`memory-only`, `dual` reading memory),
-        which holds records the database may lack: loading would delete them."""
+        """The operator's load-memory: `load_memory` for each repository, after replaying
+        the journal; refused (unless `force`) where memory is the primary copy
+        (`memory-only`, `dual` reading memory), which holds records the database may lack,
+        or while the journal still holds writes: loading would delete them from memory."""
         names = list(repositories)
-        refused = {
-            name: [MEMORY_IS_PRIMARY] for name in names if self.modes.get(name).primary == MEMORY
-        }
+        if len(self.journal):
+            self.replay_journal()  # the database lacks the journaled writes until then
+        refused: dict[str, list[str]] = {}
+        for name in names:
+            if self.modes.get(name).primary == MEMORY:
+                refused.setdefault(name, []).append(MEMORY_IS_PRIMARY)
+            if len(self.journal):
+                refused.setdefault(name, []).append(JOURNAL_PENDING)
         if refused and not force:
             raise GuardRefused(
                 "loading memory would delete what only memory holds", {"refused": refused}

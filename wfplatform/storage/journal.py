@@ -205,6 +205,14 @@ class SyncJournal:
         return data[:complete].split(b"\n")[:-1]
 
     def _set_aside(self, path: Path, damaged: list[tuple[int, bytes, str]]) -> None:
+        kept = self._kept_aside()  # a start cut short before its rewrite kept these already
+        damaged = [
+            (number, line, reason)
+            for number, line, reason in damaged
+            if (path.name, line.decode("utf-8", "backslashreplace")) not in kept
+        ]
+        if not damaged:
+            return
         at = utcnow().isoformat()
         text = "".join(
             json.dumps(
@@ -235,6 +243,21 @@ class SyncJournal:
             self.set_aside_path,
             "; ".join(f"line {number}: {reason}" for number, _, reason in damaged[:SAMPLES]),
         )
+
+    def _kept_aside(self) -> set[tuple[str, str]]:
+        """(journal file, text) of every line in the set-aside file."""
+        try:
+            lines = self.set_aside_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return set()
+        kept = set()
+        for line in lines:
+            try:
+                raw = json.loads(line)
+                kept.add((raw["journal"], raw["text"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # an operator's edit: keep it, it names nothing
+        return kept
 
     def _rewrite(self, intact: list[bytes]) -> None:
         """Replace our file by its intact lines, atomically and still locked by us, so the

@@ -29,8 +29,7 @@ class Reader:
         storage = self._storage
         with storage.gate.operation():
             mode = storage.serving_mode(repository)
-            if mode.primary == MEMORY:
-                storage.warmup.require_loaded(repository)
+            storage.warmup.require_servable(repository, mode.primary, len(storage.journal) > 0)
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
                 shadow = self._shadow_token(repository, operation, args, kwargs, mode)
                 backend, result = self._read_with_fallback(

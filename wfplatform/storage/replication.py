@@ -123,8 +123,10 @@ class Replicator:
             log.error("database failed on a dual write (%s); run verify", reason)
 
     def apply(self, changes: Iterable[Change]) -> None:
-        """Apply in the given order (the order the primary applied them) in one transaction."""
+        """Apply in the given order (the order the primary applied them) in one transaction;
+        parents copied on the way count as lazy-synced once it committed."""
         stored: set[tuple[str, str]] = set()
+        synced: list[str] = []
         with translate_faults(), new_session(self._storage.engine, write=True) as session:
             for change in changes:
                 repository = self._sql(change.repository, session)
@@ -133,16 +135,24 @@ class Replicator:
                     stored.discard((change.repository, change.key))
                     continue
                 record = from_dict(repository.spec.record_type, change.data)
-                self.ensure_parents(session, repository.spec, record, stored)
+                self.ensure_parents(session, repository.spec, record, stored, synced)
                 repository.upsert(record)
                 stored.add((change.repository, change.key))
             session.commit()
+        for parent_repository in synced:
+            self._storage.stats.add(parent_repository, "lazy_synced")
 
     # -- parents first ------------------------------------------------------------------------
     def ensure_parents(
-        self, session: Session, spec: Any, record: Any, stored: set[tuple[str, str]] = frozenset()
+        self,
+        session: Session,
+        spec: Any,
+        record: Any,
+        stored: set[tuple[str, str]],
+        synced: list[str],
     ) -> None:
-        """Copy parents that exist only in memory into the database (`stored`: known there)."""
+        """Copy parents that exist only in memory into the database (`stored`: known there);
+        `synced` gets the repository of each copied parent, to count once `session` commits."""
         for parent_repository, parent_key in spec.parent_keys(record):
             if (parent_repository, parent_key) in stored:
                 continue
@@ -152,9 +162,9 @@ class Replicator:
             parent = self._storage.memory_repository(parent_repository).fetch(parent_key)
             if parent is None:
                 continue  # the database will answer with its foreign-key error
-            self.ensure_parents(session, sql.spec, parent, stored)
+            self.ensure_parents(session, sql.spec, parent, stored, synced)
             if sql.insert_missing(parent):
-                self._storage.stats.add(parent_repository, "lazy_synced")
+                synced.append(parent_repository)
 
     def copy_to_database(self, repository: str, record: Any) -> None:
         """Write one record (and missing parents) through to the database."""

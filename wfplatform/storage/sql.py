@@ -24,10 +24,19 @@ INFRASTRUCTURE_ERRORS = (
 )
 
 
+# PostgreSQL's answers that say the server cannot take this now, whatever the data: read-only
+# (a standby, a failover still promoting: SQLSTATE 25006) or out of resources (class 53:
+# disk full, out of memory, too many connections). An outage: retried, never set aside.
+OUTAGE_SQLSTATES = ("25006", "53")
+
+
 def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, INFRASTRUCTURE_ERRORS):
         return True
-    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    code = getattr(exc.orig, "pgcode", None) or ""
+    return exc.connection_invalidated or code.startswith(OUTAGE_SQLSTATES)
 
 
 @contextmanager

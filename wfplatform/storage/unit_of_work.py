@@ -37,6 +37,7 @@ class UnitOfWork:
         self.changes: list[tuple[str, str, Any | None]] = []
         self.used: set[str] = set()  # repositories an operation ran on
         self.journaled = False
+        self.lazy_synced: list[str] = []  # parents copied to the database, counted at commit
 
     def __getattr__(self, name: str) -> Any:
         if name in self._storage.bindings:
@@ -55,9 +56,11 @@ class UnitOfWork:
     def backend(self, repository: str) -> Repository:
         self.used.add(repository)
         binding = self._storage.bindings[repository]
-        if self.primary(repository) == MEMORY:
-            self._storage.warmup.require_loaded(repository)
-            return binding.memory(self._storage.memory, self._memory, self)
+        storage = self._storage
+        backend = self.primary(repository)
+        storage.warmup.require_servable(repository, backend, len(storage.journal) > 0)
+        if backend == MEMORY:
+            return binding.memory(storage.memory, self._memory, self)
         return binding.sql(self.session, self)
 
     @property
@@ -76,7 +79,9 @@ class UnitOfWork:
         """In dual reading the database, copy parents that exist only in memory first."""
         mode = self.modes[spec.name]
         if mode.mode is Mode.DUAL and self.primary(spec.name) == DATABASE:
-            self._storage.replicator.ensure_parents(self.session, spec, record)
+            self._storage.replicator.ensure_parents(
+                self.session, spec, record, set(), self.lazy_synced
+            )
 
     # -- commit -------------------------------------------------------------------------------
     def commit(self) -> None:
@@ -102,6 +107,8 @@ class UnitOfWork:
             with storage.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
+                for repository in self.lazy_synced:
+                    storage.stats.add(repository, "lazy_synced")
                 if ticket is not None:
                     with storage.sequencer.turn(ticket):
                         applied = storage.replicator.replicate(

@@ -18,17 +18,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
-from .modes import Mode
+from .modes import MEMORY, Mode
 
 if TYPE_CHECKING:
     from .adapter import Storage
 
 log = logging.getLogger(__name__)
 NOT_LOADED = "its memory copy is still being loaded from the database"
+BEHIND = "the database is behind its sync journal, and the memory copy is not loaded yet"
 
 
 class Warmup:
@@ -37,10 +39,18 @@ class Warmup:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
+        self._generations: Counter[str] = Counter()  # grows with each `expect`
 
     def expect(self, repositories: Iterable[str]) -> None:
         with self._lock:
-            self._pending |= set(repositories)
+            for repository in repositories:
+                self._pending.add(repository)
+                self._generations[repository] += 1
+
+    def generation(self, repository: str) -> int:
+        """Give it back to `mark_loaded`: a load that an `expect` overtook loaded too early."""
+        with self._lock:
+            return self._generations[repository]
 
     def expect_walked_back(self, before: dict, after: dict) -> None:
         """Repositories switched from `database-only` back to `dual`: memory stopped
@@ -59,10 +69,17 @@ class Warmup:
         with self._lock:
             return repository not in self._pending
 
-    def require_loaded(self, repository: str) -> None:
-        """Refuse to serve a memory copy that is not loaded yet (a fault, not an answer)."""
-        if not self.is_loaded(repository):
+    def require_servable(self, repository: str, backend: str, journal_pending: bool) -> None:
+        """Refuse (a fault, not an answer) to serve a memory copy that is not loaded yet,
+        and the database while it is behind its journal with no memory copy to stand in:
+        it lacks acknowledged writes, and a write to it would be overwritten by the
+        journal's older copy when it is replayed."""
+        if self.is_loaded(repository):
+            return
+        if backend == MEMORY:
             raise StorageUnavailable("memory", f"{repository}: {NOT_LOADED}")
+        if journal_pending:
+            raise StorageUnavailable("database", f"{repository}: {BEHIND}")
 
     def run(self, storage: Storage) -> None:
         """Replay the journal (it holds acknowledged writes the database lacks), then load
@@ -85,9 +102,12 @@ class Warmup:
                     changed,
                     time.perf_counter() - started,
                 )
-            self.mark_loaded(name)
+            else:
+                self.mark_loaded(name, self.generation(name))  # no copy needed
 
-    def mark_loaded(self, repository: str) -> None:
-        """Memory equals the database now (`Storage.load_memory`, here or an admin's)."""
+    def mark_loaded(self, repository: str, generation: int) -> None:
+        """Memory equals the database now (`Storage.load_memory`, here or an admin's),
+        unless a walk back was expected since the load read `generation`."""
         with self._lock:
-            self._pending.discard(repository)
+            if self._generations[repository] == generation:
+                self._pending.discard(repository)
