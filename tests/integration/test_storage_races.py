@@ -6,22 +6,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from tests import databases
-from tests.cluster import PostgresCluster, private_cluster
-from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
+from tests.integration.test_restart import cluster, on_cluster  # noqa: F401 (fixtures)
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import StorageUnavailable
-from wfplatform.extensions import db
 from wfplatform.models import UserModel
 from wfplatform.services.context import Actor
 from wfplatform.services.text_repair import repair_text
-from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import DATABASE
@@ -130,37 +125,11 @@ def test_damaged_lines_are_kept_aside_once_even_if_the_rewrite_did_not_happen(tm
 
 
 # -- the database stops ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with private_cluster() as private:
-        yield private
-
-
-@pytest.fixture
-def on_cluster(cluster, tmp_path) -> Iterator[Callable[..., Storage]]:
-    built: list[Storage] = []
-    with cluster.temporary_database() as url:
-        engine = databases.create_engine(url)
-        db.metadata.create_all(engine)
-
-        def make(mode: str, **kw) -> Storage:
-            kw.setdefault("retry_after", 0.2)
-            storage = build_storage(engine, tmp_path / f"journal-{len(built)}.log", mode, **kw)
-            built.append(storage)
-            return storage
-
-        try:
-            yield make
-        finally:
-            for storage in built:
-                storage.close()
-            engine.dispose()
-
-
 @pytest.mark.cluster
 @pytest.mark.postgres
 def test_load_memory_while_the_journal_drains_keeps_the_writes_made_during_the_outage(
-    on_cluster, cluster
+    on_cluster,  # noqa: F811 (a fixture)
+    cluster,  # noqa: F811
 ):
     """The operator's load-memory (allowed in dual reading the database) run after an
     outage, before the journal is replayed: memory is made equal to a database that lacks
@@ -204,7 +173,7 @@ def test_a_refused_replay_batch_counts_each_parent_copied_to_the_database_once(m
 
 @pytest.mark.cluster
 @pytest.mark.postgres
-def test_a_replay_that_meets_a_read_only_database_keeps_the_journal(on_cluster, cluster):
+def test_a_replay_that_meets_a_read_only_database_keeps_the_journal(on_cluster, cluster):  # noqa: F811
     """The database comes back read-only (a failover still promoting, maintenance): the
     refused batch is replayed entry by entry and every entry fails the same way, so each
     is counted as a secondary error and checkpointed as replayed. The journal, the only
