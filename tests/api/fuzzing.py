@@ -66,7 +66,14 @@ def fuzz_config(**extra: Any) -> SchemathesisConfig:
         {
             **extra,
             "seed": SEED,
-            "generation": {"deterministic": True, **extra.get("generation", {})},
+            # NUL is refused wherever it is sent (the document says so in its description;
+            # no JSON Schema keyword states it for every string): the unstorable-text test
+            # sends it, and lone surrogates, on purpose.
+            "generation": {
+                "deterministic": True,
+                "allow-x00": False,
+                **extra.get("generation", {}),
+            },
             "checks": {
                 "enabled": True,
                 "positive_data_acceptance": {"expected-statuses": ACCEPTED_STATUSES},

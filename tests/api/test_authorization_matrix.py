@@ -108,7 +108,10 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/admin/migration/stats/reset"): admins_only(body={}),
     ("POST", "/admin/migration/sync"): admins_only(),
     ("POST", "/admin/migration/verify"): admins_only(body={}),
-    ("POST", "/admin/migration/load-memory"): admins_only(body={"repositories": ["audit_logs"]}),
+    # memory-only: memory is the primary copy, loading it from the database is refused
+    ("POST", "/admin/migration/load-memory"): admins_only(
+        409, body={"repositories": ["audit_logs"]}
+    ),
     ("POST", "/admin/migration/repair-text"): admins_only(body={"dry_run": True}),
     ("GET", "/admin/migrations"): admins_only(),
     ("POST", "/admin/migrations"): admins_only(202, body={"dry_run": True}),

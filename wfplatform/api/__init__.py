@@ -19,6 +19,10 @@ from .openapi import (
 
 API_TITLE = "wfplatform"
 API_VERSION = "1"
+API_DESCRIPTION = (
+    "Every string is valid Unicode every backend stores: a lone UTF-16 surrogate or a NUL "
+    "anywhere in a request is a 422 (a 404 in a path). Errors are the `Error` shape."
+)
 
 
 class JsonErrorApi(Api):
@@ -54,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")  # 3.1: JSON Schema, `propertyNames`
     app.config.setdefault("OPENAPI_URL_PREFIX", "/")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {"info": {"description": API_DESCRIPTION}})
     api.init_app(app, spec_kwargs={"extra_plugins": [ErrorStatuses(app), SchemaRules()]})
     api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
     api.ma_plugin.converter.add_attribute_function(raw2properties)

@@ -44,7 +44,8 @@ class JsonBodyParser(FlaskParser):
         try:
             text = req.get_data(cache=True).decode("utf-8")
         except UnicodeDecodeError as exc:  # as webargs answers it: an unreadable body
-            raise json.JSONDecodeError(exc.reason, "", exc.start) from exc
+            # (never an empty `doc`: webargs reads that as no body at all)
+            raise json.JSONDecodeError(exc.reason, str(exc.object), exc.start) from exc
         return load_json(text)
 
 
