@@ -26,7 +26,10 @@ class WorkflowUpdateSchema(WorkflowFieldsSchema):
     )
     version = JsonInteger(
         validate=validate.Range(1),
-        metadata={"description": "the version you changed (or send If-Match); 409 if stale"},
+        metadata={
+            "description": "the version you changed (or send If-Match; both: the same "
+            "version, 422 otherwise); 409 if stale"
+        },
     )
 
 
