@@ -126,13 +126,37 @@ class Storage:
         must not fail on what the next try may fix."""
         try:
             if self.warmup.pending():
-                self.warmup.run(self)
+                self._warm_up()
             elif len(self.journal) and not self.health.is_down():
                 self.replay_journal()
         except StorageUnavailable as fault:
             self.health.mark_down(fault.message)
         except Exception:
             log.exception("catching up with the database failed; trying again shortly")
+
+    def _warm_up(self) -> None:
+        """Replay the journal (it holds acknowledged writes the database lacks), then load
+        each repository `warmup` waits for. A database fault leaves the rest for the next try."""
+        if len(self.journal):
+            self.replay_journal()
+            if len(self.journal):
+                return  # the database is behind: loading now would miss those writes
+        for name in self.warmup.pending():
+            if self.modes.get(name).mode is Mode.DATABASE_ONLY:
+                self.warmup.mark_loaded(name, self.warmup.generation(name))  # no copy needed
+                continue
+            started = time.perf_counter()
+            try:
+                changed = self.load_memory(name)
+            except StorageUnavailable as fault:
+                log.warning("memory of %s not loaded yet: %s", name, fault.message)
+                return
+            log.info(
+                "memory of %s loaded from the database (%d records changed, %.1f s)",
+                name,
+                changed,
+                time.perf_counter() - started,
+            )
 
     def close(self) -> None:
         self.sync_worker.stop()

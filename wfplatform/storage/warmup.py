@@ -15,20 +15,13 @@ second.
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from .modes import MEMORY, Mode
 
-if TYPE_CHECKING:
-    from .adapter import Storage
-
-log = logging.getLogger(__name__)
 NOT_LOADED = "its memory copy is still being loaded from the database"
 BEHIND = "the database is behind its sync journal, and the memory copy is not loaded yet"
 
@@ -80,30 +73,6 @@ class Warmup:
             raise StorageUnavailable("memory", f"{repository}: {NOT_LOADED}")
         if journal_pending:
             raise StorageUnavailable("database", f"{repository}: {BEHIND}")
-
-    def run(self, storage: Storage) -> None:
-        """Replay the journal (it holds acknowledged writes the database lacks), then load
-        each pending repository. A database fault leaves the rest for the next try."""
-        if len(storage.journal):
-            storage.replay_journal()
-            if len(storage.journal):
-                return  # the database is behind: loading now would miss those writes
-        for name in self.pending():
-            if storage.modes.get(name).mode is not Mode.DATABASE_ONLY:
-                started = time.perf_counter()
-                try:
-                    changed = storage.load_memory(name)
-                except StorageUnavailable as fault:
-                    log.warning("memory of %s not loaded yet: %s", name, fault.message)
-                    return
-                log.info(
-                    "memory of %s loaded from the database (%d records changed, %.1f s)",
-                    name,
-                    changed,
-                    time.perf_counter() - started,
-                )
-            else:
-                self.mark_loaded(name, self.generation(name))  # no copy needed
 
     def mark_loaded(self, repository: str, generation: int) -> None:
         """Memory equals the database now (`Storage.load_memory`, here or an admin's),
