@@ -1,7 +1,9 @@
 """Writers racing on the same workflows with `If-Match`, and what must hold afterwards.
 
 Each writer reads a workflow, then changes its name conditionally on the version it read,
-asking for a numbered version. The service must accept at most one change per version:
+asking for a numbered version. The writers line up between the read and the change, so
+every round is a real race however the threads are scheduled (without it, writers in a
+fast backend could run one after another and never meet). The service must accept at most one change per version:
 every accepted change is in the workflow's history under the version it was answered
 with, nothing else is, and every other attempt is a 409. The transport is a callable, so
 the same race runs in-process (the Flask test client) and against gunicorn workers."""
@@ -22,12 +24,21 @@ class Contention:
         self.lock = threading.Lock()
         self.accepted: dict[str, dict[int, str]] = {key: {} for key in workflows}
         self.statuses: Counter = Counter()
+        self.line_up = threading.Barrier(1)
 
     def writer(self, send: Send, name: str, attempts: int) -> None:
+        try:
+            self._write(send, name, attempts)
+        except BaseException:
+            self.line_up.abort()  # the other writers stop waiting for this one
+            raise
+
+    def _write(self, send: Send, name: str, attempts: int) -> None:
         for attempt in range(attempts):
             key = self.workflows[attempt % len(self.workflows)]
             status, current = send("GET", f"/api/workflows/{key}", None, {})
             assert status == 200, current
+            self.line_up.wait(timeout=60)
             change = {"name": f"{name} attempt {attempt}", "create_version": True}
             headers = {"If-Match": f'"{current["version"]}"'}
             status, body = send("PATCH", f"/api/workflows/{key}", change, headers)
@@ -39,6 +50,7 @@ class Contention:
             assert status in (200, 409), body
 
     def race(self, senders: list[Send], attempts: int) -> None:
+        self.line_up = threading.Barrier(len(senders))
         threads = [
             threading.Thread(target=self.writer, args=(send, f"writer {n}", attempts))
             for n, send in enumerate(senders)
