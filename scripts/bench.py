@@ -5,7 +5,7 @@
     .venv/bin/python scripts/bench.py replay [--entries 5000]
 
 `backfill`: workflows (about 1 KB of nodes each, plus their users) in memory, backfilled
-into a fresh PostgreSQL database by the migrator (dry-run, then confirm), and in the same
+into a fresh PostgreSQL database by the backfiller (dry-run, then confirm), and in the same
 run the same rows written by a raw `COPY`. Targets: confirm reaches at least half of COPY's
 rows/s; the dry-run is at least twice as fast as confirm.
 
@@ -33,8 +33,8 @@ import wfplatform.models  # noqa: E402, F401
 from tests import databases  # noqa: E402
 from tests.conftest import build_storage  # noqa: E402
 from tests.factories import make_user, make_workflow  # noqa: E402
+from wfplatform.backfill.backfiller import Backfiller, Options  # noqa: E402
 from wfplatform.extensions import db  # noqa: E402
-from wfplatform.migration.migrator import Migrator, Options  # noqa: E402
 from wfplatform.storage import replication  # noqa: E402
 
 
@@ -111,10 +111,10 @@ def backfill(count: int) -> None:
                 for record in records:
                     memory.upsert(record)
             storage.switch("dual", reason="benchmark", actor="bench")
-            migrator = Migrator(storage)
+            backfiller = Backfiller(storage)
             options = Options(repositories=("users", "workflows"), batch_size=1000)
-            dry = timed(lambda: migrator.dry_run(options))
-            confirm = timed(lambda: migrator.confirm(options, actor="bench"))
+            dry = timed(lambda: backfiller.dry_run(options))
+            confirm = timed(lambda: backfiller.confirm(options, actor="bench"))
             assert storage.verify(["users", "workflows"])["differences"] == 0
             storage.close()
         with engine.begin() as connection:
@@ -164,7 +164,7 @@ def replay(entries: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    backfill_parser = commands.add_parser("backfill", help="migrator vs raw COPY")
+    backfill_parser = commands.add_parser("backfill", help="backfiller vs raw COPY")
     backfill_parser.add_argument("--workflows", type=int, default=100_000)
     replay_parser = commands.add_parser("replay", help="journal replay, batched vs one by one")
     replay_parser.add_argument("--entries", type=int, default=5000)

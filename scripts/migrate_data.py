@@ -10,7 +10,7 @@
 
 `--help` lists every option; the README's cut-over walkthrough shows it in use."""
 
-from wfplatform.migration.command import migrate_data
+from wfplatform.backfill.command import migrate_data
 
 if __name__ == "__main__":
     migrate_data()

@@ -3,10 +3,11 @@
 Each writer reads a workflow, then changes its name conditionally on the version it read,
 asking for a numbered version. The writers line up between the read and the change, so
 every round is a real race however the threads are scheduled (without it, writers in a
-fast backend could run one after another and never meet). The service must accept at most one change per version:
-every accepted change is in the workflow's history under the version it was answered
-with, nothing else is, and every other attempt is a 409. The transport is a callable, so
-the same race runs in-process (the Flask test client) and against gunicorn workers."""
+fast backend could run one after another and never meet). The service must accept at
+most one change per version: every accepted change is in the workflow's history under the
+version it was answered with, nothing else is, and every other attempt is a 409. The
+transport is a callable, so the same race runs in-process (the Flask test client) and
+against gunicorn workers."""
 
 from __future__ import annotations
 

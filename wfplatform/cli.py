@@ -10,10 +10,10 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .api.services import services
+from .backfill.command import migrate_data
 from .cli_backup import register as register_backup_commands
 from .domain.text import problem
 from .errors import DomainError
-from .migration.command import migrate_data
 from .services import admins, audit
 from .services.context import Actor
 from .storage.modes import DATABASE, MEMORY, Mode

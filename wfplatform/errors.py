@@ -1,7 +1,7 @@
 """Errors the storage layer and the services raise.
 
 Domain errors are answers (the same in every storage mode) and never trigger a fallback.
-`StorageUnavailable` is the one infrastructure fault the migration adapter falls back on;
+`StorageUnavailable` is the one infrastructure fault the storage adapter falls back on;
 drivers' errors are wrapped into it `from` the original.
 """
 

@@ -10,7 +10,7 @@ such as the /docs page's own Content-Security-Policy, keeps its own):
 - `Referrer-Policy: no-referrer`: URLs (ids, filters) never leave in a `Referer`.
 - `Cache-Control: no-store` on every answer, not only those carrying tokens (login,
   password change) or key secrets (key creation): the others are someone's records or
-  live state (migration, health, metrics), so no browser or shared cache may keep any of
+  live state (cut-over, health, metrics), so no browser or shared cache may keep any of
   them. The /docs assets, the same for everyone, are revalidated against their ETag."""
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def is_coverage(case) -> bool:
 # Fixed members for operations that would take the service away from the later cases.
 FIXED_BODY = {
     # A real switch (forced, say) can leave the accounts behind in the backend no longer
-    # read: every later case would be a 401. The guards are tested in test_admin_migration.
+    # read: every later case would be a 401. The guards are tested in test_cutover_api.
     ("PUT", "/admin/migration/mode"): {"dry_run": True},
 }
 

@@ -115,8 +115,8 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", "/admin/migration/repair-text"): admins_only(body={"dry_run": True}),
     ("GET", "/admin/migrations"): admins_only(),
     ("POST", "/admin/migrations"): admins_only(202, body={"dry_run": True}),
-    ("GET", "/admin/migrations/<migration_id>"): admins_only(404),  # no such run
-    ("POST", "/admin/migrations/<migration_id>/rollback"): admins_only(404, body={}),
+    ("GET", "/admin/migrations/<backfill_id>"): admins_only(404),  # no such run
+    ("POST", "/admin/migrations/<backfill_id>/rollback"): admins_only(404, body={}),
     ("GET", "/admin/export"): admins_only(),
     ("POST", "/admin/import"): admins_only(202, query="?dry_run=true", raw=True),
     ("GET", "/admin/imports"): admins_only(),

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from tests.api.conftest import make_admin, register
-from tests.api.test_admin_migration import app  # noqa: F401 (starts in memory-only)
-from wfplatform.migration.command import migrate_data
+from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
+from wfplatform.backfill.command import migrate_data
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import dataclasses
 from click.testing import CliRunner
 
 from tests.api.conftest import make_admin, register
-from tests.api.test_admin_migration import app  # noqa: F401 (starts in memory-only)
-from wfplatform.migration.command import migrate_data
-from wfplatform.migration.migrator import Migrator, Options
+from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
+from wfplatform.backfill.backfiller import Backfiller, Options
+from wfplatform.backfill.command import migrate_data
 
 
 def run(*args: str):
@@ -24,7 +24,7 @@ def test_a_rollback_preview_that_finds_changed_rows_exits_2(app, client):  # noq
     register(client)
     client.put("/admin/migration/mode", json={"mode": "dual", "reason": "go"}, headers=admin)
     storage = app.extensions["wf_storage"]
-    run_id = Migrator(storage).confirm(Options(repositories=("users",)), "ops")["run"]["id"]
+    run_id = Backfiller(storage).confirm(Options(repositories=("users",)), "ops")["run"]["id"]
     person = next(user for user in storage.users.list().items if user.role == "user")
     storage.users.update(dataclasses.replace(person, name="changed since the run"))
 

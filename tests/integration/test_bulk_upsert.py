@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backfill.runs import RunStore
 from wfplatform.errors import Conflict
-from wfplatform.migration.runs import RunStore
 from wfplatform.models import LedgerEntryModel
 from wfplatform.repositories.users import SqlUserRepository
 from wfplatform.repositories.workflows import SqlWorkflowRepository

@@ -10,13 +10,13 @@ import logging
 import pytest
 from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
+from wfplatform.observability.migration import TracedBackfiller
 
 from tests.factories import make_user
+from wfplatform.backfill.backfiller import Options
 from wfplatform.config import ConfigurationError
-from wfplatform.migration.migrator import Options
 from wfplatform.observability import logs, tracing
 from wfplatform.observability.metrics import Metrics
-from wfplatform.observability.migration import TracedMigrator
 
 
 def named(spans, name):
@@ -43,9 +43,9 @@ def storage(backfill_ready):
 
 def test_a_migration_run_is_a_span_with_its_counts_and_its_progress_a_metric(storage, spans):
     metrics = Metrics(lambda: storage)
-    migrator = TracedMigrator(storage, metrics)
-    migrator.dry_run(Options())
-    report = migrator.confirm(Options(batch_size=1), actor="ops")
+    backfiller = TracedBackfiller(storage, metrics)
+    backfiller.dry_run(Options())
+    report = backfiller.confirm(Options(batch_size=1), actor="ops")
 
     dry_run = named(spans, "migration.dry_run")[0]
     assert dry_run.attributes["wf.migration.insert"] == 3
@@ -62,7 +62,7 @@ def test_a_migration_run_is_a_span_with_its_counts_and_its_progress_a_metric(sto
     )
     assert values[("wf_migration_runs_total", (("kind", "confirm"), ("outcome", "ok")))] == 1
 
-    migrator.rollback(report["run"]["id"])
+    backfiller.rollback(report["run"]["id"])
     rollback = named(spans, "migration.rollback")[0]
     assert rollback.attributes["wf.migration.undone"] == 3
 
@@ -71,7 +71,7 @@ def test_a_refused_migration_is_an_error_span_and_counted(make_storage, spans):
     storage = make_storage("memory-only")  # a backfill needs dual
     metrics = Metrics(lambda: storage)
     with pytest.raises(Exception):  # noqa: B017 (the guard's own error type is not the point)
-        TracedMigrator(storage, metrics).confirm(Options(), actor="ops")
+        TracedBackfiller(storage, metrics).confirm(Options(), actor="ops")
     assert named(spans, "migration.confirm")[0].status.status_code.name == "ERROR"
     assert gauges(metrics)[key("wf_migration_runs_total", kind="confirm", outcome="error")] == 1
 

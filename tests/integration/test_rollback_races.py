@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user
+from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.jobs.runner import JobFenced
-from wfplatform.migration.migrator import Migrator, Options
 from wfplatform.models import LedgerEntryModel, UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.sql import new_session
@@ -40,15 +40,15 @@ def test_a_row_another_run_put_back_is_not_taken_for_undone(storage):
     memory = storage.memory_repository("users")
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="x"))
     memory.upsert(dataclasses.replace(user, name="y"))
-    migrator = Migrator(storage)
-    run_a = migrator.confirm(USERS, actor="ops")["run"]["id"]  # x -> y
+    backfiller = Backfiller(storage)
+    run_a = backfiller.confirm(USERS, actor="ops")["run"]["id"]  # x -> y
     memory.upsert(dataclasses.replace(user, name="x"))
-    run_b = migrator.confirm(USERS, actor="ops")["run"]["id"]  # y -> x
+    run_b = backfiller.confirm(USERS, actor="ops")["run"]["id"]  # y -> x
 
-    migrator.rollback(run_a)
-    migrator.rollback(run_b)
+    backfiller.rollback(run_a)
+    backfiller.rollback(run_b)
 
-    a_is_rolled_back = migrator.runs.get(run_a)["state"] == "rolled_back"
+    a_is_rolled_back = backfiller.runs.get(run_a)["state"] == "rolled_back"
     assert not (a_is_rolled_back and database_copy(storage, user.id).name == "y"), (
         "run A reads rolled_back, yet the row holds the value A wrote"
     )
@@ -58,21 +58,21 @@ def test_taking_over_a_stale_rollback_does_not_make_a_completed_run_resumable(st
     """A rollback whose process died is taken over; when rows are kept the run goes back
     to what it was (completed), not to `interrupted`, which `resume` would accept (and
     copy back everything the rollback just removed)."""
-    migrator = Migrator(storage)
-    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    backfiller = Backfiller(storage)
+    run_id = backfiller.confirm(Options(), actor="ops")["run"]["id"]
     workflow = storage.workflows.list(WorkflowQuery()).items[0]
     storage.workflows.update(dataclasses.replace(workflow, name="changed after the run"))
-    migrator.runs.begin_rollback(run_id)  # its process died ...
+    backfiller.runs.begin_rollback(run_id)  # its process died ...
     with engine.begin() as connection:  # ... a while ago
         connection.execute(
             sa.text("UPDATE migration_runs SET updated_at = :when WHERE id = :id"),
             {"when": datetime(2020, 1, 1, tzinfo=UTC), "id": run_id},
         )
 
-    assert migrator.rollback(run_id)["conflict_count"] >= 1  # the changed workflow is kept
-    assert migrator.runs.get(run_id)["state"] == "completed"
+    assert backfiller.rollback(run_id)["conflict_count"] >= 1  # the changed workflow is kept
+    assert backfiller.runs.get(run_id)["state"] == "completed"
     with pytest.raises(Conflict):
-        migrator.check_start(Options(), resume=run_id)
+        backfiller.check_start(Options(), resume=run_id)
 
 
 def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_half(
@@ -84,11 +84,11 @@ def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_hal
     `rolled_back` with rows of the run left behind."""
     for _ in range(2):
         storage.memory_repository("users").upsert(make_user())  # only in memory
-    migrator = Migrator(storage)
+    backfiller = Backfiller(storage)
     options = Options(repositories=("users",), batch_size=1)
-    run_id = migrator.start(options, actor="ops")
+    run_id = backfiller.start(options, actor="ops")
 
-    undo = migrator._undo
+    undo = backfiller._undo
     ledger_read, finish_rollback = threading.Event(), threading.Event()
 
     def undo_later(*args, **kwargs):
@@ -96,25 +96,25 @@ def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_hal
         assert finish_rollback.wait(10)
         return undo(*args, **kwargs)
 
-    monkeypatch.setattr(migrator, "_undo", undo_later)
-    rollback = threading.Thread(target=lambda: migrator.rollback(run_id))
+    monkeypatch.setattr(backfiller, "_undo", undo_later)
+    rollback = threading.Thread(target=lambda: backfiller.rollback(run_id))
 
     def progress(repository, done, total):
         if done == 1:  # another process: the job is silent -> interrupted, rolled back
-            migrator.runs.interrupt(run_id)
+            backfiller.runs.interrupt(run_id)
             rollback.start()
             assert ledger_read.wait(10)
         elif done == 2:  # the next progress save finds the job fenced
             raise JobFenced("reported interrupted")
 
     with pytest.raises((JobFenced, Conflict)):  # its next batch is refused, or its save
-        migrator.confirm(options, "ops", progress, run_id=run_id)
+        backfiller.confirm(options, "ops", progress, run_id=run_id)
     finish_rollback.set()
     rollback.join(10)
 
     with engine.connect() as connection:
         left = connection.execute(sa.select(sa.func.count()).select_from(UserModel)).scalar()
-    state = migrator.runs.get(run_id)["state"]
+    state = backfiller.runs.get(run_id)["state"]
     assert not (state == "rolled_back" and left), f"{state} with {left} of its rows left"
 
 
@@ -123,9 +123,9 @@ def test_a_resumed_run_counts_what_it_wrote_once(storage, engine, monkeypatch):
     carries the earlier counts over, ends with `written` equal to its ledger."""
     for _ in range(3):
         storage.memory_repository("users").upsert(make_user())  # 4 users only in memory
-    migrator = Migrator(storage)
+    backfiller = Backfiller(storage)
     options = Options(repositories=("users",), batch_size=1)
-    record_batch = migrator.runs.record_batch
+    record_batch = backfiller.runs.record_batch
     calls = []
 
     def database_goes_away_at_the_second_batch(*args, **kwargs):
@@ -134,13 +134,13 @@ def test_a_resumed_run_counts_what_it_wrote_once(storage, engine, monkeypatch):
             raise StorageUnavailable("database", "connection reset")
         return record_batch(*args, **kwargs)
 
-    monkeypatch.setattr(migrator.runs, "record_batch", database_goes_away_at_the_second_batch)
+    monkeypatch.setattr(backfiller.runs, "record_batch", database_goes_away_at_the_second_batch)
     with pytest.raises(StorageUnavailable):
-        migrator.confirm(options, actor="ops")
-    (run,) = migrator.runs.list()
-    monkeypatch.setattr(migrator.runs, "record_batch", record_batch)
+        backfiller.confirm(options, actor="ops")
+    (run,) = backfiller.runs.list()
+    monkeypatch.setattr(backfiller.runs, "record_batch", record_batch)
 
-    resumed = migrator.confirm(options, actor="ops", resume=run["id"])
+    resumed = backfiller.confirm(options, actor="ops", resume=run["id"])
 
     with engine.connect() as connection:
         ledger = connection.execute(

@@ -9,11 +9,11 @@ import io
 import pytest
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.backup import read_export, write_export
 from wfplatform.backup.export import buffered, export_chunks
 from wfplatform.domain.audit import AuditEntry
 from wfplatform.errors import ValidationFailed
-from wfplatform.migration.migrator import Migrator, Options
 from wfplatform.repositories.audit import AuditQuery
 from wfplatform.services.context import Actor
 from wfplatform.services.text_repair import repair_text
@@ -98,7 +98,7 @@ def test_a_backfill_reports_records_stored_before_the_fix_and_copies_the_rest(ma
     owner, workflow = _store_before_the_fix(storage)
     storage.switch("dual", reason="start the cut-over", actor="ops")
 
-    report = Migrator(storage).confirm(Options(batch_size=2), actor="ops")
+    report = Backfiller(storage).confirm(Options(batch_size=2), actor="ops")
 
     assert report["run"]["state"] == "completed"
     assert report["repositories"]["users"]["invalid"] == 2
@@ -181,7 +181,7 @@ def test_repairing_records_stored_before_the_fix_lets_the_backfill_copy_them_all
 
     assert storage.users.get(owner.id).name == "Zoë \ufffd"
     assert list(storage.workflows.get(workflow.id).tags) == ["a\ufffd"]
-    report = Migrator(storage).confirm(Options(), actor="ops")
+    report = Backfiller(storage).confirm(Options(), actor="ops")
     assert all(counts["invalid"] == 0 for counts in report["repositories"].values())
     storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")  # unforced
     assert storage.verify()["differences"] == 0

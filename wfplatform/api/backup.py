@@ -17,8 +17,8 @@ from ..domain.codec import utcnow
 from ..errors import NotFound
 from ..services.json_fields import JsonBoolean
 from ..storage_ext import get_storage
-from .admin import NAMES, AdminView
 from .blueprint import Blueprint
+from .cutover import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
 from .services import services

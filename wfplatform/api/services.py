@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from flask import Flask
 from limits.storage import storage_from_string
 
+from ..backfill.jobs import BackfillJobs
 from ..backup import head_revision
 from ..backup.jobs import ImportJobs
 from ..extensions import built_once
-from ..migration.jobs import MigrationJobs
-from ..observability import TracedMigrator, get_metrics
+from ..observability import TracedBackfiller, get_metrics
 from ..services.accounts import Accounts
 from ..services.api_keys import ApiKeys
 from ..services.login_throttle import LoginThrottle, ThrottlePolicy
@@ -28,7 +28,7 @@ class Services:
     api_keys: ApiKeys
     workflows: Workflows
     passwords: Passwords
-    migrations: MigrationJobs
+    backfills: BackfillJobs
     imports: ImportJobs
 
 
@@ -57,6 +57,6 @@ def build(app: Flask) -> Services:
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
         passwords=passwords,
-        migrations=MigrationJobs(TracedMigrator(storage, get_metrics(app))),
+        backfills=BackfillJobs(TracedBackfiller(storage, get_metrics(app))),
         imports=ImportJobs(storage, head_revision(app.extensions["migrate"].directory)),
     )

@@ -6,5 +6,5 @@ from alembic.script import ScriptDirectory
 
 
 def head_revision(migrations_directory: str) -> str | None:
-    """The single head of the migration scripts (a test keeps it single)."""
+    """The single head of the Alembic revisions (a test keeps it single)."""
     return ScriptDirectory(migrations_directory).get_current_head()

@@ -2,9 +2,9 @@
 
 from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
+from .backfill import BackfillRunModel, LedgerEntryModel
 from .control import ModeChangeModel, StorageModeModel, StorageProcessModel
 from .jobs import BackgroundJobModel
-from .migrations import LedgerEntryModel, MigrationRunModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
 
@@ -13,7 +13,7 @@ __all__ = [
     "AuditEntryModel",
     "BackgroundJobModel",
     "LedgerEntryModel",
-    "MigrationRunModel",
+    "BackfillRunModel",
     "ModeChangeModel",
     "StorageModeModel",
     "StorageProcessModel",

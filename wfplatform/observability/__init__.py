@@ -12,10 +12,10 @@ from flask import Flask
 
 from ..extensions import db
 from . import logs, metrics, request_hooks, tracing
+from .backfill import TracedBackfiller
 from .metrics import Metrics
-from .migration import TracedMigrator
 
-__all__ = ["Metrics", "TracedMigrator", "get_metrics", "init_app"]
+__all__ = ["Metrics", "TracedBackfiller", "get_metrics", "init_app"]
 
 
 def init_app(app: Flask) -> None:

@@ -2,8 +2,8 @@
 
 In one process, each app has its own registry. The adapter's stats are not counted
 twice: a collector reads `storage.stats` (and the modes, the journal, the last verify) at
-scrape time. HTTP requests are counted here (see `request_hooks`), migration runs by
-`TracedMigrator`. Counters of the adapter restart from zero when an admin resets the
+scrape time. HTTP requests are counted here (see `request_hooks`), backfill runs by
+`TracedBackfiller`. Counters of the adapter restart from zero when an admin resets the
 stats, which Prometheus' `rate()` and `increase()` treat as any counter reset.
 
 With several worker processes (`PROMETHEUS_MULTIPROC_DIR` set), see `multiprocess`: the
@@ -35,8 +35,8 @@ from .names import BACKEND_COUNTERS, COUNTER_HELP, HELP, HTTP_BUCKETS
 log = logging.getLogger(__name__)
 
 
-class MigrationProgress:
-    """The progress of the migration run this process executes (at most one at a time)."""
+class BackfillProgress:
+    """The progress of the backfill run this process executes (at most one at a time)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -65,12 +65,12 @@ class Metrics:
     """Per app; across processes (`multiprocess.enabled()`) the shared recorders instead."""
 
     def __init__(self, storage: Callable[[], Storage | None]) -> None:
-        self.migration = MigrationProgress()
+        self.backfill = BackfillProgress()
         if multiprocess.enabled():
             shared = multiprocess.shared()
             self.http_requests, self.http_duration = shared.http_requests, shared.http_duration
-            self.migration_runs = shared.migration_runs
-            multiprocess.start(storage, self.migration)
+            self.backfill_runs = shared.backfill_runs
+            multiprocess.start(storage, self.backfill)
             self._exposition = multiprocess.exposition
             return
         self.registry = CollectorRegistry()
@@ -87,14 +87,14 @@ class Metrics:
             buckets=HTTP_BUCKETS,
             registry=self.registry,
         )
-        self.migration_runs = Counter(
+        self.backfill_runs = Counter(
             "wf_migration_runs",
             HELP["wf_migration_runs"],
             ["kind", "outcome"],
             registry=self.registry,
         )
         self.registry.register(StorageCollector(storage))
-        self.registry.register(MigrationCollector(self.migration))
+        self.registry.register(BackfillCollector(self.backfill))
         self._exposition = lambda: generate_latest(self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -207,8 +207,8 @@ def _cumulative(buckets: list[int], count: int) -> list[tuple[str, float]]:
     return result
 
 
-class MigrationCollector:
-    def __init__(self, progress: MigrationProgress) -> None:
+class BackfillCollector:
+    def __init__(self, progress: BackfillProgress) -> None:
         self._progress = progress
 
     def collect(self) -> Iterator[Metric]:

@@ -5,7 +5,7 @@ when gunicorn runs several workers). Every worker then records into files there 
 worker's scrape adds them all up, so a scrape that reaches one worker still reports the
 whole service. Collectors read at scrape time cannot work across processes, so in this
 mode the adapter's counters are recorded as they happen (a listener on `StorageStats`) and
-its gauges (modes, journal, database up, migration progress) are refreshed every second by
+its gauges (modes, journal, database up, backfill progress) are refreshed every second by
 each process. The metric names and labels are the single-process ones."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .names import BACKEND_COUNTERS, COUNTER_HELP, HELP, HTTP_BUCKETS
 
 if TYPE_CHECKING:
     from ..storage.adapter import Storage
-    from .metrics import MigrationProgress
+    from .metrics import BackfillProgress
 
 log = logging.getLogger(__name__)
 HTTP_LABELS = ["method", "route", "status"]
@@ -59,7 +59,7 @@ class SharedMetrics:
             "wf_http_request_duration_seconds", HELP["wf_http_request_duration_seconds"],
             HTTP_LABELS, buckets=HTTP_BUCKETS, registry=None,
         )  # fmt: skip
-        self.migration_runs = counter("wf_migration_runs", ["kind", "outcome"])
+        self.backfill_runs = counter("wf_migration_runs", ["kind", "outcome"])
         self.operations = counter("wf_storage_operations", ["repository", "backend", "kind"])
         self.backend = {
             name: counter(f"wf_storage_{name}", ["repository", "backend"], text)
@@ -82,7 +82,7 @@ class SharedMetrics:
         self.journal_damaged = gauge("wf_storage_journal_damaged_lines", [], "livemax")
         self.database_up = gauge("wf_storage_database_up", [], "livemin")
         self.database_up.set(1)  # as one process reports it until a fault says otherwise
-        self.migration_running = gauge("wf_migration_running", [], "livemax")
+        self.backfill_running = gauge("wf_migration_running", [], "livemax")
         self.records_done = gauge("wf_migration_records_done", ["kind", "repository"], "mostrecent")
         self.records = gauge("wf_migration_records", ["kind", "repository"], "mostrecent")
         self._modes: dict[str, tuple[str, str]] = {}
@@ -101,7 +101,7 @@ class SharedMetrics:
         self.counters[counter].labels(repository).inc(amount)
 
     # -- gauges, refreshed by each process --------------------------------------------------
-    def refresh(self, storage: Storage, progress: MigrationProgress) -> None:
+    def refresh(self, storage: Storage, progress: BackfillProgress) -> None:
         for name, info in storage.describe().items():
             current = (info["mode"], info["read_from"])
             previous = self._modes.get(name)
@@ -116,7 +116,7 @@ class SharedMetrics:
         self.journal_damaged.set(storage.journal.set_aside_lines())
         self.database_up.set(0 if storage.health.is_down() else 1)
         kind, running, walked = progress.snapshot()
-        self.migration_running.set(int(running))
+        self.backfill_running.set(int(running))
         for repository, (done, total) in walked.items():
             self.records_done.labels(kind or "", repository).set(done)
             self.records.labels(kind or "", repository).set(total)
@@ -127,7 +127,7 @@ def shared() -> SharedMetrics:
     return SharedMetrics()
 
 
-def start(storage: Callable[[], Storage | None], progress: MigrationProgress) -> None:
+def start(storage: Callable[[], Storage | None], progress: BackfillProgress) -> None:
     """Listen to the adapter's stats and refresh the gauges, from a daemon thread."""
     metrics = shared()
 

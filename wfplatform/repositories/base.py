@@ -1,7 +1,7 @@
 """The repository interface every domain implements twice (memory and SQL).
 
 A repository class declares which of its public methods read and which write (`@reads`,
-`@writes`); that declaration is all the migration adapter needs to route it. Writes change
+`@writes`); that declaration is all the storage adapter needs to route it. Writes change
 records only through the primitives `_insert`, `_replace` and `_erase`, which both backends
 implement and which report every change to the unit of work, so the adapter knows exactly
 which records an operation touched and can copy their final state to the other backend.

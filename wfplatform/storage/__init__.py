@@ -1,1 +1,1 @@
-"""Storage: the in-memory store, the SQL session plumbing and the migration adapter."""
+"""Storage: the in-memory store, the SQL session plumbing and the storage adapter."""

@@ -1,4 +1,4 @@
-"""Control-plane tables of the data migration: runs and their ledger."""
+"""Control-plane tables of the backfill: runs and their ledger."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..extensions import db
 from .types import JSONDocument, Timestamp
 
 
-class MigrationRunModel(db.Model):
+class BackfillRunModel(db.Model):
     __tablename__ = "migration_runs"
 
     id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)

@@ -1,4 +1,4 @@
-"""Migration runs traced and counted, without the migrator knowing: a span per dry-run,
+"""Backfill runs traced and counted, without the backfiller knowing: a span per dry-run,
 confirmed run and rollback (`migration.dry_run`, ...) with the counts as attributes, and
 the progress and outcome of each run as metrics."""
 
@@ -10,14 +10,14 @@ from contextlib import contextmanager
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
-from ..migration.migrator import Migrator, Options, Progress
+from ..backfill.backfiller import Backfiller, Options, Progress
 from ..storage.adapter import Storage
 from .metrics import Metrics
 
-tracer = trace.get_tracer("wfplatform.migration")
+tracer = trace.get_tracer("wfplatform.backfill")
 
 
-class TracedMigrator(Migrator):
+class TracedBackfiller(Backfiller):
     def __init__(self, storage: Storage, metrics: Metrics | None, source: str = "memory") -> None:
         super().__init__(storage, source)
         self._metrics = metrics
@@ -63,17 +63,17 @@ class TracedMigrator(Migrator):
                 span.set_attribute("wf.migration.batch_size", options.batch_size)
                 span.set_attribute("wf.migration.on_conflict", options.on_conflict)
             if metrics is not None and kind != "rollback":
-                metrics.migration.begin(kind)
+                metrics.backfill.begin(kind)
             try:
-                yield span, (metrics.migration.advance if metrics else _ignore)
+                yield span, (metrics.backfill.advance if metrics else _ignore)
                 outcome = "ok"
             except Exception as error:
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 raise
             finally:
                 if metrics is not None:
-                    metrics.migration.end()
-                    metrics.migration_runs.labels(kind, outcome).inc()
+                    metrics.backfill.end()
+                    metrics.backfill_runs.labels(kind, outcome).inc()
 
 
 def _describe(span: Span, result: dict) -> None:

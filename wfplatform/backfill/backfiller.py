@@ -1,4 +1,4 @@
-"""The migrator: dry-run, confirm (in batches, with a ledger), resume and rollback.
+"""The backfiller: dry-run, confirm (in batches, with a ledger), resume and rollback.
 
 A live backfill takes the record locks of each batch and reads memory under them, the
 same locks dual writes hold while they write both backends: a record written during a run
@@ -68,7 +68,7 @@ class RunAborted(Exception):
     """`--on-conflict fail` met an update or a conflict."""
 
 
-class Migrator:
+class Backfiller:
     """`source` names where memory's records came from: "memory" for a serving process's
     live memory (the backfill then needs dual mode and takes record locks), or a file the
     records were loaded from for an offline run (no other writer to guard against)."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..domain.codec import as_utc, utcnow
 from ..domain.ids import is_uuid, new_id
 from ..errors import Conflict, NotFound
-from ..models import LedgerEntryModel, MigrationRunModel
+from ..models import BackfillRunModel, LedgerEntryModel
 from ..storage.recordset import insert_rows
 from ..storage.sql import new_session, translate_faults
 
@@ -41,7 +41,7 @@ class RunStore:
         now = utcnow()
         with translate_faults(), new_session(self._engine, write=True) as session:
             session.add(
-                MigrationRunModel(
+                BackfillRunModel(
                     id=run_id,
                     created_by=actor,
                     created_at=now,
@@ -59,7 +59,7 @@ class RunStore:
         if not is_uuid(run_id):
             raise NotFound(f"no migration run {run_id}")
         with translate_faults(), new_session(self._engine) as session:
-            row = session.get(MigrationRunModel, run_id)
+            row = session.get(BackfillRunModel, run_id)
             if row is None:
                 raise NotFound(f"no migration run {run_id}")
             return _describe(row)
@@ -67,8 +67,8 @@ class RunStore:
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
         with translate_faults(), new_session(self._engine) as session:
             rows = session.scalars(
-                sa.select(MigrationRunModel)
-                .order_by(MigrationRunModel.created_at.desc())
+                sa.select(BackfillRunModel)
+                .order_by(BackfillRunModel.created_at.desc())
                 .limit(limit)
             )
             return [_describe(row) for row in rows]
@@ -86,7 +86,7 @@ class RunStore:
         reported interrupted or taken by a rollback must not be overwritten by its old
         writer); False when it was not."""
         with translate_faults(), new_session(self._engine, write=True) as session:
-            row = session.get(MigrationRunModel, run_id, with_for_update=True)
+            row = session.get(BackfillRunModel, run_id, with_for_update=True)
             if only_from is not None and row.state != only_from:
                 return False
             row.state = state
@@ -104,7 +104,7 @@ class RunStore:
         return to if the rollback leaves rows (`end_rollback`). A run left `rolling_back`
         by a process that died (untouched for a minute) may be rolled back again."""
         with translate_faults(), new_session(self._engine, write=True) as session:
-            row = session.get(MigrationRunModel, run_id, with_for_update=True)
+            row = session.get(BackfillRunModel, run_id, with_for_update=True)
             stale = row.state == ROLLING_BACK and as_utc(row.updated_at) < utcnow() - STALE_ROLLBACK
             if row.state not in ROLLBACKABLE and not stale:
                 raise Conflict(f"run {run_id} is {row.state}: one rollback at a time")
@@ -122,7 +122,7 @@ class RunStore:
     def end_rollback(self, run_id: str, *, complete: bool) -> None:
         """`rolled_back` when nothing of the run is left, else back to its earlier state."""
         with translate_faults(), new_session(self._engine, write=True) as session:
-            row = session.get(MigrationRunModel, run_id, with_for_update=True)
+            row = session.get(BackfillRunModel, run_id, with_for_update=True)
             if row.state != ROLLING_BACK:
                 return
             row.state = ROLLED_BACK if complete else row.state_before_rollback
@@ -142,8 +142,8 @@ class RunStore:
         """A run whose process died mid-way (no-op for any other run or state)."""
         with translate_faults(), new_session(self._engine, write=True) as session:
             session.execute(
-                sa.update(MigrationRunModel)
-                .where(MigrationRunModel.id == run_id, MigrationRunModel.state == RUNNING)
+                sa.update(BackfillRunModel)
+                .where(BackfillRunModel.id == run_id, BackfillRunModel.state == RUNNING)
                 .values(state=INTERRUPTED, updated_at=utcnow())
             )
             session.commit()
@@ -151,8 +151,8 @@ class RunStore:
     def touch(self, run_id: str) -> None:
         with translate_faults(), new_session(self._engine, write=True) as session:
             session.execute(
-                sa.update(MigrationRunModel)
-                .where(MigrationRunModel.id == run_id)
+                sa.update(BackfillRunModel)
+                .where(BackfillRunModel.id == run_id)
                 .values(updated_at=utcnow())
             )
             session.commit()
@@ -163,8 +163,8 @@ class RunStore:
         the run is still `running` (the row lock taken here holds it so until commit)."""
         now = utcnow()
         still_running = session.execute(
-            sa.update(MigrationRunModel)
-            .where(MigrationRunModel.id == run_id, MigrationRunModel.state == RUNNING)
+            sa.update(BackfillRunModel)
+            .where(BackfillRunModel.id == run_id, BackfillRunModel.state == RUNNING)
             .values(counts=counts, updated_at=now)
         )
         if still_running.rowcount != 1:  # reported interrupted, or taken by a rollback
@@ -191,7 +191,7 @@ class RunStore:
             yield rows
 
 
-def _describe(row: MigrationRunModel) -> dict[str, Any]:
+def _describe(row: BackfillRunModel) -> dict[str, Any]:
     def stamp(value):
         return as_utc(value).isoformat() if value is not None else None
 

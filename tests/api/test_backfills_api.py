@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.api.conftest import make_admin, register
-from tests.api.test_admin_migration import app  # noqa: F401 (starts in memory-only)
+from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
 from wfplatform.storage.sql import new_session
 
 

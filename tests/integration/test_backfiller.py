@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user
+from wfplatform.backfill.backfiller import Backfiller, Options
+from wfplatform.backfill.jobs import BackfillJobs
 from wfplatform.errors import Conflict, GuardRefused
 from wfplatform.extensions import db
 from wfplatform.jobs import Job
-from wfplatform.migration.jobs import MigrationJobs
-from wfplatform.migration.migrator import Migrator, Options
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.modes import MEMORY
 
@@ -39,7 +39,7 @@ def storage(backfill_ready):
 
 def test_dry_run_reports_everything_and_writes_nothing(storage, engine):
     before = dump(engine)
-    report = Migrator(storage).dry_run(Options())
+    report = Backfiller(storage).dry_run(Options())
     assert dump(engine) == before
     assert report["repositories"]["users"] == {**CLEAN, "insert": 1}
     assert report["repositories"]["workflow_versions"] == {**CLEAN, "insert": 1}
@@ -47,13 +47,13 @@ def test_dry_run_reports_everything_and_writes_nothing(storage, engine):
 
 
 def test_confirm_copies_what_is_only_in_memory_and_a_rerun_writes_nothing(storage):
-    migrator = Migrator(storage)
-    report = migrator.confirm(Options(batch_size=1), actor="ops")
+    backfiller = Backfiller(storage)
+    report = backfiller.confirm(Options(batch_size=1), actor="ops")
     assert report["run"]["state"] == "completed"
     assert report["written"] == {"users": 1, "workflows": 1, "workflow_versions": 1}
     assert storage.verify()["differences"] == 0
 
-    again = migrator.confirm(Options(), actor="ops")
+    again = backfiller.confirm(Options(), actor="ops")
     assert again["written"] == {"users": 0, "workflows": 0, "workflow_versions": 0}
     assert again["repositories"]["workflows"] == {**CLEAN, "identical": 1}
 
@@ -68,7 +68,7 @@ def test_classifies_updates_conflicts_and_invalid_records(storage, engine):
     memory.upsert(make_user(email="TAKEN@example.com"))
     memory.upsert(make_user(email="x" * 400 + "@example.com"))  # too long for the column
 
-    report = Migrator(storage).dry_run(Options(repositories=("users",)))
+    report = Backfiller(storage).dry_run(Options(repositories=("users",)))
 
     assert report["repositories"]["users"] == {
         "insert": 0, "update": 1, "identical": 0, "conflict": 1, "invalid": 1,
@@ -80,16 +80,18 @@ def test_classifies_updates_conflicts_and_invalid_records(storage, engine):
 def test_updates_are_only_overwritten_when_asked_and_rollback_restores_them(storage):
     user = storage.users.list().items[0]
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
-    migrator = Migrator(storage)
-    skipped = migrator.confirm(Options(repositories=("users",)), actor="ops")
+    backfiller = Backfiller(storage)
+    skipped = backfiller.confirm(Options(repositories=("users",)), actor="ops")
     assert skipped["written"] == {"users": 0}
     assert storage.verify(["users"])["repositories"]["users"]["differing"] == [user.id]
 
-    overwritten = migrator.confirm(Options(repositories=("users",), on_conflict="overwrite"), "ops")
+    overwritten = backfiller.confirm(
+        Options(repositories=("users",), on_conflict="overwrite"), "ops"
+    )
     assert overwritten["written"] == {"users": 1}
     assert storage.verify(["users"])["differences"] == 0
 
-    migrator.rollback(overwritten["run"]["id"])
+    backfiller.rollback(overwritten["run"]["id"])
     differing = storage.verify(["users"])["repositories"]["users"]["differing"]
     assert differing == [user.id]  # the older copy is back, exactly
 
@@ -97,35 +99,35 @@ def test_updates_are_only_overwritten_when_asked_and_rollback_restores_them(stor
 def test_fail_stops_the_run_at_the_first_update(storage):
     user = storage.users.list().items[0]
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
-    report = Migrator(storage).confirm(Options(on_conflict="fail"), actor="ops")
+    report = Backfiller(storage).confirm(Options(on_conflict="fail"), actor="ops")
     assert report["run"]["state"] == "failed"
     assert "update" in report["run"]["error"]
 
 
 def test_rollback_undoes_exactly_the_run_and_keeps_later_changes(storage, engine):
     before = dump(engine)
-    migrator = Migrator(storage)
-    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    backfiller = Backfiller(storage)
+    run_id = backfiller.confirm(Options(), actor="ops")["run"]["id"]
     workflow = storage.workflows.list(WorkflowQuery()).items[0]
     storage.workflows.update(dataclasses.replace(workflow, name="changed after the run"))
 
-    preview = migrator.rollback(run_id, dry_run=True)
+    preview = backfiller.rollback(run_id, dry_run=True)
     assert preview["conflict_count"] == 1
-    assert migrator.runs.get(run_id)["state"] == "completed"
+    assert backfiller.runs.get(run_id)["state"] == "completed"
 
-    result = migrator.rollback(run_id)
+    result = backfiller.rollback(run_id)
     assert result["undone"] == {"workflow_versions": 1}
     assert result["conflicts"][0]["id"] == workflow.id  # changed since: kept
     assert dump(engine) != before  # the workflow (and so its owner) stayed
-    assert migrator.runs.get(run_id)["state"] == "completed"  # rows of it are left
+    assert backfiller.runs.get(run_id)["state"] == "completed"  # rows of it are left
 
-    again = migrator.rollback(run_id)  # what was undone is skipped, not a conflict
+    again = backfiller.rollback(run_id)  # what was undone is skipped, not a conflict
     assert again["undone"] == {} and again["conflict_count"] == result["conflict_count"]
-    forced = migrator.rollback(run_id, force=True)
+    forced = backfiller.rollback(run_id, force=True)
     assert forced["undone"] == {"workflows": 1, "users": 1}
-    assert migrator.runs.get(run_id)["state"] == "rolled_back"
+    assert backfiller.runs.get(run_id)["state"] == "rolled_back"
     with pytest.raises(Conflict, match="already rolled back"):
-        migrator.rollback(run_id)
+        backfiller.rollback(run_id)
     after = dump(engine)
     assert {t: after[t] for t in ("users", "workflows", "workflow_versions")} == {
         t: before[t] for t in ("users", "workflows", "workflow_versions")
@@ -134,9 +136,9 @@ def test_rollback_undoes_exactly_the_run_and_keeps_later_changes(storage, engine
 
 def test_a_forced_rollback_removes_everything_the_run_wrote(storage, engine):
     before = dump(engine)
-    migrator = Migrator(storage)
-    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
-    result = migrator.rollback(run_id, force=True)
+    backfiller = Backfiller(storage)
+    run_id = backfiller.confirm(Options(), actor="ops")["run"]["id"]
+    result = backfiller.rollback(run_id, force=True)
     assert result["undone"] == {"users": 1, "workflows": 1, "workflow_versions": 1}
     after = dump(engine)
     assert {t: after[t] for t in ("users", "workflows", "workflow_versions")} == {
@@ -145,18 +147,18 @@ def test_a_forced_rollback_removes_everything_the_run_wrote(storage, engine):
 
 
 def test_rollback_is_refused_while_the_database_is_read(storage):
-    migrator = Migrator(storage)
-    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
+    backfiller = Backfiller(storage)
+    run_id = backfiller.confirm(Options(), actor="ops")["run"]["id"]
     storage.switch("dual", read_from="database", reason="flip", actor="ops")
     with pytest.raises(GuardRefused) as refused:
-        migrator.rollback(run_id)
+        backfiller.rollback(run_id)
     assert "reads from the database" in refused.value.details["refused"][0]
 
 
 def test_a_live_backfill_needs_dual_mode(make_storage):
     storage = make_storage("memory-only")
     with pytest.raises(GuardRefused) as refused:
-        Migrator(storage).confirm(Options(), actor="ops")
+        Backfiller(storage).confirm(Options(), actor="ops")
     assert "switch it to dual first" in refused.value.details["refused"][0]
 
 
@@ -166,18 +168,18 @@ def test_an_interrupted_run_resumes_to_the_same_end_state(storage):
     extra = [make_user() for _ in range(4)]
     for user in extra:
         storage.memory_repository("users").upsert(user)  # only in memory
-    migrator = Migrator(storage)
+    backfiller = Backfiller(storage)
 
     def stop_after_first_batch(repository, done, total):
         if repository == "users" and done == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        migrator.confirm(Options(batch_size=2), actor="ops", progress=stop_after_first_batch)
-    (run,) = migrator.runs.list()
+        backfiller.confirm(Options(batch_size=2), actor="ops", progress=stop_after_first_batch)
+    (run,) = backfiller.runs.list()
     assert run["state"] == "failed"
 
-    resumed = migrator.confirm(Options(batch_size=2), actor="ops", resume=run["id"])
+    resumed = backfiller.confirm(Options(batch_size=2), actor="ops", resume=run["id"])
     assert resumed["run"]["id"] == run["id"] and resumed["run"]["state"] == "completed"
     assert storage.verify()["differences"] == 0
 
@@ -202,7 +204,7 @@ def test_a_backfill_under_concurrent_writes_ends_with_no_difference(make_storage
     writer = threading.Thread(target=write_while_it_runs)
     writer.start()
     try:
-        report = Migrator(storage).confirm(Options(batch_size=7), actor="ops")
+        report = Backfiller(storage).confirm(Options(batch_size=7), actor="ops")
     finally:
         stop.set()
         writer.join(10)
@@ -215,27 +217,27 @@ def test_a_run_whose_job_died_with_its_process_is_interrupted_and_resumes(storag
     """The job of a process that stopped beating is interrupted, and so is its run: it
     reads `interrupted` (not `running` forever), cannot be rolled back half-done, and
     resumes to completion."""
-    jobs = MigrationJobs(Migrator(storage))
-    run_id = jobs.migrator.start(Options(), actor="ops")
+    jobs = BackfillJobs(Backfiller(storage))
+    run_id = jobs.backfiller.start(Options(), actor="ops")
     jobs.store.claim(Job("migration", "confirm", "ops", {}, id=run_id), "a-process-long-gone")
     with pytest.raises(Conflict, match="is running"):
-        jobs.migrator.rollback(run_id)
+        jobs.backfiller.rollback(run_id)
 
     assert jobs.get(run_id)["state"] == "interrupted"
-    assert jobs.migrator.runs.get(run_id)["state"] == "interrupted"
+    assert jobs.backfiller.runs.get(run_id)["state"] == "interrupted"
     resumed = jobs.begin("confirm", Options(), "ops", resume=run_id)
     assert jobs.wait(resumed.id, 10)["result"]["run"]["state"] == "completed"
 
 
 def test_one_rollback_of_a_run_at_a_time_until_it_goes_stale(storage, engine):
-    migrator = Migrator(storage)
-    run_id = migrator.confirm(Options(), actor="ops")["run"]["id"]
-    migrator.runs.begin_rollback(run_id)  # another rollback is under way
+    backfiller = Backfiller(storage)
+    run_id = backfiller.confirm(Options(), actor="ops")["run"]["id"]
+    backfiller.runs.begin_rollback(run_id)  # another rollback is under way
     with pytest.raises(Conflict, match="being rolled back already"):
-        migrator.rollback(run_id)
+        backfiller.rollback(run_id)
 
     long_ago = sa.text("UPDATE migration_runs SET updated_at = :when WHERE id = :id")
     with engine.begin() as connection:  # its process died a while ago
         connection.execute(long_ago, {"when": datetime(2020, 1, 1, tzinfo=UTC), "id": run_id})
-    assert migrator.rollback(run_id)["conflict_count"] == 0
-    assert migrator.runs.get(run_id)["state"] == "rolled_back"
+    assert backfiller.rollback(run_id)["conflict_count"] == 0
+    assert backfiller.runs.get(run_id)["state"] == "rolled_back"

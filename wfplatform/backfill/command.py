@@ -18,8 +18,8 @@ from flask import current_app, has_app_context
 from ..errors import DomainError, GuardRefused, StorageUnavailable
 from ..extensions import db
 from . import guards
-from .migrator import ON_CONFLICT, Migrator, Options
-from .offline import offline_migrator
+from .backfiller import ON_CONFLICT, Backfiller, Options
+from .offline import offline_backfiller
 from .output import (
     EXIT_ERROR,
     ProgressBar,
@@ -170,16 +170,16 @@ def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
         return refusal("the database is not ready", [refused])
     storage = get_storage(app)
     if rollback_run:
-        migrator = Migrator(storage, source="cli")
-        result = migrator.rollback(rollback_run, dry_run=request["dry_run"], force=force)
+        backfiller = Backfiller(storage, source="cli")
+        result = backfiller.rollback(rollback_run, dry_run=request["dry_run"], force=force)
         print_rollback(result, as_json)
         return rollback_exit_code(result)
-    migrator, problems = offline_migrator(storage, source)
+    backfiller, problems = offline_backfiller(storage, source)
     options = Options(tuple(request["repositories"]), request["batch_size"], request["on_conflict"])
     if request["dry_run"]:
-        report = migrator.dry_run(options)
+        report = backfiller.dry_run(options)
     else:
-        report = migrator.confirm(options, "cli", resume=request.get("resume"))
+        report = backfiller.confirm(options, "cli", resume=request.get("resume"))
     for problem in problems:  # records of the file that do not decode are invalid too
         counts = report["repositories"].get(problem["repository"])
         if counts is not None:

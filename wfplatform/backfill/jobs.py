@@ -1,4 +1,4 @@
-"""Migration jobs: the service runs the migrator on its live memory in the background, one
+"""Migration jobs: the service runs the backfiller on its live memory in the background, one
 job at a time, and anyone may follow its progress (rate and ETA) while it runs."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from dataclasses import asdict
 from ..domain.ids import new_id
 from ..jobs import BackgroundJobs, Job
 from ..jobs.store import JobStore
-from .migrator import Migrator, Options
+from .backfiller import Backfiller, Options
 
 
-class MigrationJobs(BackgroundJobs):
-    def __init__(self, migrator: Migrator) -> None:
-        storage = migrator.storage
+class BackfillJobs(BackgroundJobs):
+    def __init__(self, backfiller: Backfiller) -> None:
+        storage = backfiller.storage
         super().__init__("migration", JobStore(storage.engine, "migration"), storage.processes)
-        self.migrator = migrator
+        self.backfiller = backfiller
 
     def begin(self, kind: str, options: Options, actor: str, resume: str | None = None) -> Job:
         """Check the guards now (a refusal answers at once), then run in the background.
@@ -24,16 +24,16 @@ class MigrationJobs(BackgroundJobs):
 
         def check() -> None:
             if kind == "confirm":
-                self.migrator.check_start(options, resume)
+                self.backfiller.check_start(options, resume)
             else:
-                self.migrator.check(options, writing=False)
+                self.backfiller.check(options, writing=False)
             job.totals = self._sizes(options)
 
         def work(job: Job) -> dict:
             if kind == "dry_run":
-                return self.migrator.dry_run(options, job.advance)
-            self.migrator.open_run(options, actor, resume, run_id=job.id)
-            return self.migrator.confirm(options, actor, job.advance, run_id=job.id)
+                return self.backfiller.dry_run(options, job.advance)
+            self.backfiller.open_run(options, actor, resume, run_id=job.id)
+            return self.backfiller.confirm(options, actor, job.advance, run_id=job.id)
 
         return self.start(job, work, check)
 
@@ -44,16 +44,16 @@ class MigrationJobs(BackgroundJobs):
         job = Job("migration", kind, actor, {"run_id": run_id, "dry_run": dry_run, "force": force})
         return self.start(
             job,
-            lambda job: self.migrator.rollback(run_id, dry_run=dry_run, force=force),
-            lambda: self.migrator.check_rollback(self.migrator.runs.get(run_id)),
+            lambda job: self.backfiller.rollback(run_id, dry_run=dry_run, force=force),
+            lambda: self.backfiller.check_rollback(self.backfiller.runs.get(run_id)),
         )
 
     def interrupted(self, job_ids: list[str]) -> None:
         """A confirmed job's run is interrupted with it (`resume` continues it)."""
         for run_id in job_ids:
-            self.migrator.runs.interrupt(run_id)
+            self.backfiller.runs.interrupt(run_id)
 
     def _sizes(self, options: Options) -> dict[str, int]:
-        storage = self.migrator.storage
+        storage = self.backfiller.storage
         names = options.repositories or tuple(storage.bindings)
         return {name: storage.memory_repository(name).count() for name in names}

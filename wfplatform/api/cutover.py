@@ -20,7 +20,7 @@ from .limits import api_limit, limiter
 from .security import SECURITY, admin_required, current_actor, current_user
 from .services import services
 
-blp = Blueprint("admin", __name__, url_prefix="/admin/migration", description="Cut-over control")
+blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)
 NAMES = [binding.name for binding in REPOSITORIES]
 
@@ -80,7 +80,7 @@ def overview() -> dict:
         "processes": storage.processes.alive(),
         "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
         "warnings": [warning for warning in warnings if warning],
-        "last_backfill": next(iter(services().migrations.migrator.runs.list(1)), None),
+        "last_backfill": next(iter(services().backfills.backfiller.runs.list(1)), None),
     }
 
 

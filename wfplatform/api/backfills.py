@@ -1,4 +1,4 @@
-"""Data-migration runs over HTTP: the service backfills its live memory as a background
+"""Backfill runs over HTTP: the service backfills its live memory as a background
 job; scripts start one and follow it here."""
 
 from __future__ import annotations
@@ -6,22 +6,20 @@ from __future__ import annotations
 from flask import url_for
 from marshmallow import Schema, fields, validate
 
+from ..backfill.backfiller import ON_CONFLICT, Options
 from ..errors import NotFound, ValidationFailed
-from ..migration.migrator import ON_CONFLICT, Options
 from ..services.json_fields import JsonBoolean, JsonInteger
-from .admin import NAMES, AdminView
 from .blueprint import Blueprint
+from .cutover import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_user
 from .services import services
 
-blp = Blueprint(
-    "migrations", __name__, url_prefix="/admin/migrations", description="Data migration"
-)
+blp = Blueprint("backfills", __name__, url_prefix="/admin/migrations", description="Backfill runs")
 limiter.limit(api_limit)(blp)
 
 
-class MigrationRequestSchema(Schema):
+class BackfillRequestSchema(Schema):
     dry_run = JsonBoolean(load_default=True, metadata={"description": "false to write"})
     repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)), load_default=[])
     batch_size = JsonInteger(load_default=500, validate=validate.Range(1, 10_000))
@@ -37,9 +35,9 @@ class RollbackRequestSchema(Schema):
 
 
 @blp.route("")
-class Migrations(AdminView):
+class Backfills(AdminView):
     @blp.doc(security=SECURITY)
-    @blp.arguments(MigrationRequestSchema)
+    @blp.arguments(BackfillRequestSchema)
     @blp.response(202)
     @blp.alt_response(409, description="a guard refused, or a job is running")
     def post(self, body):
@@ -49,8 +47,8 @@ class Migrations(AdminView):
             raise ValidationFailed("resume continues a run by copying: send dry_run false")
         options = Options(tuple(body["repositories"]), body["batch_size"], body["on_conflict"])
         kind = "dry_run" if body["dry_run"] else "confirm"
-        job = services().migrations.begin(kind, options, current_user().email, body.get("resume"))
-        location = url_for("migrations.Migration", migration_id=job.id)
+        job = services().backfills.begin(kind, options, current_user().email, body.get("resume"))
+        location = url_for("backfills.BackfillRun", backfill_id=job.id)
         return job.describe(), 202, {"Location": location}
 
     @blp.doc(security=SECURITY)
@@ -58,31 +56,31 @@ class Migrations(AdminView):
     def get(self):
         """Recorded runs (what confirmed backfills wrote), newest first, and the jobs
         (dry-runs included) started in any process of the service."""
-        jobs = services().migrations
-        return {"items": jobs.migrator.runs.list(), "jobs": jobs.recent()}
+        jobs = services().backfills
+        return {"items": jobs.backfiller.runs.list(), "jobs": jobs.recent()}
 
 
-@blp.route("/<migration_id>")
-class Migration(AdminView):
+@blp.route("/<backfill_id>")
+class BackfillRun(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     @blp.alt_response(404, description="no such job or run")
-    def get(self, migration_id):
+    def get(self, backfill_id):
         """A job's progress (rate, ETA, result), whichever process runs it, with the run a
         confirmed job records as it is now (`run`: rolled back since, say); for a run
         recorded without a job (an offline run), the run alone."""
-        jobs = services().migrations
-        job = jobs.get(migration_id)
+        jobs = services().backfills
+        job = jobs.get(backfill_id)
         try:
-            run = jobs.migrator.runs.get(migration_id)
+            run = jobs.backfiller.runs.get(backfill_id)
         except NotFound:
             if job is None:
-                raise NotFound(f"no migration {migration_id}") from None
+                raise NotFound(f"no migration {backfill_id}") from None
             return job
         return {**(job or {}), "run": run}
 
 
-@blp.route("/<migration_id>/rollback")
+@blp.route("/<backfill_id>/rollback")
 class Rollback(AdminView):
     @blp.doc(security=SECURITY)
     @blp.arguments(RollbackRequestSchema)
@@ -90,11 +88,11 @@ class Rollback(AdminView):
     @blp.alt_response(404, description="no such run")
     @blp.alt_response(409, description="refused: the run is running or rolled back, the "
                       "database is read, or another migration job runs")  # fmt: skip
-    def post(self, body, migration_id):
+    def post(self, body, backfill_id):
         """Undo exactly that run in the background (see the README); `dry_run` shows what
         it would do. The job's result says what was undone and what was kept."""
-        job = services().migrations.begin_rollback(
-            migration_id, current_user().email, dry_run=body["dry_run"], force=body["force"]
+        job = services().backfills.begin_rollback(
+            backfill_id, current_user().email, dry_run=body["dry_run"], force=body["force"]
         )
-        location = url_for("migrations.Migration", migration_id=job.id)
+        location = url_for("backfills.BackfillRun", backfill_id=job.id)
         return job.describe(), 202, {"Location": location}

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..backup.reader import read_export
 from ..backup.records import InvalidRecord, decode_record
 from ..storage.adapter import Storage
-from .migrator import Migrator
+from .backfiller import Backfiller
 
 
 def load_export(storage: Storage, path: str) -> list[dict]:
@@ -27,9 +27,9 @@ def load_export(storage: Storage, path: str) -> list[dict]:
     return problems
 
 
-def offline_migrator(storage: Storage, path: str) -> tuple[Migrator, list[dict]]:
-    """A migrator (traced like the service's) over the file's records loaded in memory."""
-    from ..observability import TracedMigrator  # observability builds on the migrator
+def offline_backfiller(storage: Storage, path: str) -> tuple[Backfiller, list[dict]]:
+    """A backfiller (traced like the service's) over the file's records loaded in memory."""
+    from ..observability import TracedBackfiller  # observability builds on the backfiller
 
     problems = load_export(storage, path)
-    return TracedMigrator(storage, None, source=f"file:{Path(path).name}"), problems
+    return TracedBackfiller(storage, None, source=f"file:{Path(path).name}"), problems

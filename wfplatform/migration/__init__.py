@@ -1,2 +1,0 @@
-"""The data migration: copies the records that exist only in memory into the database,
-compares before it writes, records a ledger, and undoes a run exactly."""
