@@ -8,20 +8,10 @@ from typing import Any
 
 from flask import Flask
 
-from . import (
-    api,
-    cli,
-    config,
-    http,
-    observability,
-    private_files,
-    proxies,
-    security_headers,
-    startup,
-    storage_ext,
-)
-from .api import limits, request_text, security
+from . import api, cli, config, observability, startup, storage_ext
+from .api import limits, proxies, request_text, security, security_headers
 from .extensions import db, migrate
+from .storage import private_files
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -43,8 +33,7 @@ def create_app(
     request_text.init_app(app)  # before anything reads a request
     security.init_app(app)  # authenticates before the rate limiter counts per user
     limits.init_app(app)
-    api.init_app(app)
-    http.init_app(app)
+    api.init_app(app)  # the blueprints, /health and the error handlers
     security_headers.init_app(app)
     cli.init_app(app)
     startup.init_app(app)  # last: storage up before the first request

@@ -22,10 +22,10 @@ from .backup import check_integrity, head_revision, import_export, write_export
 from .backup.export import record_export
 from .errors import DomainError, StorageUnavailable
 from .jobs import Job
-from .private_files import owner_only
 from .services.context import Actor
 from .storage.adapter import Storage
 from .storage.modes import MEMORY, Mode
+from .storage.private_files import owner_only
 from .storage_ext import get_storage
 
 
