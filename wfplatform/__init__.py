@@ -3,17 +3,14 @@ database gradually, safely and observably."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from . import api, cli, config, observability, startup, storage_ext
 from .api import limits, proxies, request_text, security, security_headers
-from .extensions import db, migrate
+from .extensions import MIGRATIONS, db, migrate
 from .storage import private_files
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(

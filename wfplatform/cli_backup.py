@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .backup import check_integrity, head_revision, import_export, write_export
+from .backup import check_integrity, import_export, write_export
 from .backup.export import record_export
 from .errors import DomainError, StorageUnavailable
+from .extensions import head_revision
 from .jobs import Job
 from .services.context import Actor
 from .storage.adapter import Storage
@@ -36,10 +36,6 @@ def register(group: AppGroup) -> None:
 
 def _actor() -> Actor:
     return Actor(user_id=None, role="admin", user_agent=f"cli:{getpass.getuser()}")
-
-
-def _schema_revision() -> str | None:
-    return head_revision(current_app.extensions["migrate"].directory)
 
 
 @contextmanager
@@ -78,7 +74,7 @@ def export_command(file: str) -> None:
     with _clear_errors():
         if file == "-":
             with click.open_file("-", "w", encoding="utf-8") as stream:
-                counts = write_export(storage, stream, _schema_revision())
+                counts = write_export(storage, stream, head_revision())
         else:
             try:
                 counts = _export_to_file(storage, file)
@@ -93,7 +89,7 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
     partial = f"{file}.partial"
     try:
         with open(partial, "w", encoding="utf-8", opener=owner_only) as stream:
-            counts = write_export(storage, stream, _schema_revision())
+            counts = write_export(storage, stream, head_revision())
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, file)
@@ -131,7 +127,7 @@ def import_command(
                 file,
                 dry_run=dry_run,
                 force=force,
-                schema_revision=_schema_revision(),
+                schema_revision=head_revision(),
                 actor=_actor(),
                 batch_size=batch_size,
                 progress=shown,

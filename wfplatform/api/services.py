@@ -8,9 +8,8 @@ from flask import Flask
 from limits.storage import storage_from_string
 
 from ..backfill.jobs import BackfillJobs
-from ..backup import head_revision
 from ..backup.jobs import ImportJobs
-from ..extensions import built_once
+from ..extensions import built_once, head_revision
 from ..observability import TracedBackfiller, get_metrics
 from ..services.accounts import Accounts
 from ..services.api_keys import ApiKeys
@@ -58,5 +57,5 @@ def build(app: Flask) -> Services:
         workflows=Workflows(storage, quotas),
         passwords=passwords,
         backfills=BackfillJobs(TracedBackfiller(storage, get_metrics(app))),
-        imports=ImportJobs(storage, head_revision(app.extensions["migrate"].directory)),
+        imports=ImportJobs(storage, head_revision()),
     )
