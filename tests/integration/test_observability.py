@@ -10,7 +10,7 @@ import logging
 import pytest
 from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
-from wfplatform.observability.migration import TracedBackfiller
+from wfplatform.observability.backfill import TracedBackfiller
 
 from tests.factories import make_user
 from wfplatform.backfill.backfiller import Options
