@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, config, observability, startup, storage_ext
+from . import api, bootstrap, cli, config, observability
 from .api import limits, proxies, request_text, security, security_headers
 from .extensions import MIGRATIONS, db, migrate
 from .storage import private_files
@@ -25,13 +25,13 @@ def create_app(
     proxies.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
-    observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
-    storage_ext.init_app(app)
+    observability.init_app(app, bootstrap.get_storage)  # first hooks: request id, metrics, span
+    bootstrap.init_app(app)
     request_text.init_app(app)  # before anything reads a request
     security.init_app(app)  # authenticates before the rate limiter counts per user
     limits.init_app(app)
     api.init_app(app)  # the blueprints, /health and the error handlers
     security_headers.init_app(app)
     cli.init_app(app)
-    startup.init_app(app)  # last: storage up before the first request
+    bootstrap.start_serving(app)  # last: storage up before the first request
     return app

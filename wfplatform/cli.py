@@ -9,15 +9,14 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .api.services import services
 from .backfill.command import migrate_data
+from .bootstrap import get_storage, services
 from .cli_backup import register as register_backup_commands
 from .domain.text import problem
 from .errors import DomainError
 from .services import admins, audit
 from .services.context import Actor
 from .storage.modes import DATABASE, MEMORY, Mode
-from .storage_ext import get_storage
 
 
 class TextCheckedGroup(AppGroup):

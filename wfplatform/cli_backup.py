@@ -19,6 +19,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .backup import check_integrity, import_export, write_export
 from .backup.export import record_export
+from .bootstrap import get_storage
 from .errors import DomainError, StorageUnavailable
 from .extensions import head_revision
 from .jobs import Job
@@ -26,7 +27,6 @@ from .services.context import Actor
 from .storage.adapter import Storage
 from .storage.modes import MEMORY, Mode
 from .storage.private_files import owner_only
-from .storage_ext import get_storage
 
 
 def register(group: AppGroup) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import app_config, login, make_admin, register
+from tests.apps import close_app
 from wfplatform import create_app
-from wfplatform.extensions import db
 from wfplatform.repositories import REPOSITORIES
 
 NAMES = {binding.name for binding in REPOSITORIES}
@@ -20,10 +20,7 @@ def app(engine, database_url, tmp_path):
         instance_path=str(tmp_path / "instance"),
     )
     yield app
-    if app.extensions.get("wf_storage") is not None:
-        app.extensions["wf_storage"].close()
-    with app.app_context():
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -134,7 +131,7 @@ def test_readiness_probe_reports_ready_in_memory_only(client):
 
 
 def test_readiness_probe_reports_degraded_while_serving_from_the_fallback(client, admin, app):
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     switch(client, admin, mode="dual", reason="cut-over")
     switch(client, admin, mode="dual", read_from="database", reason="flip", force=True)
@@ -149,7 +146,7 @@ def test_readiness_probe_reports_degraded_while_serving_from_the_fallback(client
 
 def test_two_processes_in_memory_modes_are_warned_about(client, admin, app, engine, tmp_path):
     from tests.conftest import build_storage
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     get_storage(app).processes.beat()
     other = build_storage(engine, tmp_path / "other.log", "memory-only")

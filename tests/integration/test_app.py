@@ -10,8 +10,8 @@ from flask_migrate import upgrade
 
 from tests.apps import close_app
 from wfplatform import create_app
+from wfplatform.bootstrap import get_storage
 from wfplatform.errors import StorageUnavailable
-from wfplatform.storage_ext import get_storage
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import logging
 import pytest
 from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
-from wfplatform.observability.backfill import TracedBackfiller
 
 from tests.factories import make_user
 from wfplatform.backfill.backfiller import Options
 from wfplatform.config import ConfigurationError
 from wfplatform.observability import logs, tracing
+from wfplatform.observability.backfill import TracedBackfiller
 from wfplatform.observability.metrics import Metrics
 
 

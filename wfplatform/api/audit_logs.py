@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from ..bootstrap import services
 from ..repositories.audit import AuditQuery
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PageSchema, PaginationSchema, page_body
 from .security import SECURITY, admin_required
-from .services import services
 
 blp = Blueprint("audit_logs", __name__, url_prefix="/api/audit-logs", description="Audit log")
 limiter.limit(api_limit)(blp)

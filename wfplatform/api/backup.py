@@ -13,16 +13,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..backup import check_integrity, export_chunks
 from ..backup.export import buffered, record_export
 from ..backup.format import FORMAT, FORMAT_VERSION
+from ..bootstrap import get_storage, services
 from ..domain.codec import utcnow
 from ..errors import NotFound
 from ..extensions import head_revision
 from ..services.json_fields import JsonBoolean
-from ..storage_ext import get_storage
 from .blueprint import Blueprint
 from .cutover import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
-from .services import services
 
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
 limiter.limit(api_limit)(blp)

@@ -8,17 +8,16 @@ import dataclasses
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from ..bootstrap import get_storage, services
 from ..repositories import REPOSITORIES
 from ..services import audit
 from ..services.json_fields import JsonBoolean
 from ..services.text_repair import repair_text
 from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
-from ..storage_ext import get_storage
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .security import SECURITY, admin_required, current_actor, current_user
-from .services import services
 
 blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)

@@ -12,13 +12,13 @@ import logging
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from ..bootstrap import get_storage
 from ..errors import StorageUnavailable
 from ..storage.adapter import Storage
 from ..storage.journal import damage_warning
 from ..storage.modes import MEMORY, Mode
 from ..storage.sql import translate_faults
 from ..storage.warmup import NOT_LOADED
-from ..storage_ext import get_storage
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = "the database does not answer (the log and GET /admin/migration say why)"

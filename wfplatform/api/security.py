@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 
+from ..bootstrap import services
 from ..domain.users import User
 from ..errors import Forbidden, Unauthorized
 from ..services.api_keys import is_api_key
 from ..services.context import Actor
 from .limits import count_failed_authentication
-from .services import services
 
 SECURITY = [{"bearer": []}, {"apiKey": []}]
 

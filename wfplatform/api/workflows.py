@@ -10,12 +10,12 @@ import re
 from flask import request, url_for
 from flask.views import MethodView
 
+from ..bootstrap import services
 from ..errors import DomainError, ValidationFailed
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PaginationSchema, page_body
 from .security import SECURITY, current_actor, login_required
-from .services import services
 from .workflow_schemas import (
     ExportDocumentSchema,
     VersionPageSchema,

@@ -163,7 +163,7 @@ def _offline(request, rollback_run, force, as_json, *, url, token, source) -> in
 
 
 def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
-    from ..storage_ext import get_storage
+    from ..bootstrap import get_storage
 
     refused = guards.schema_refusal(db.engine)
     if refused:

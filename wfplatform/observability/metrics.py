@@ -231,10 +231,8 @@ def _same_secret(given: str, token: str) -> bool:
     return hmac.compare_digest(sent, token.encode("utf-8"))
 
 
-def init_app(app: Flask) -> Metrics:
+def init_app(app: Flask, get_storage: Callable[[Flask], Storage]) -> Metrics:
     def storage() -> Storage | None:
-        from ..storage_ext import get_storage
-
         try:
             return get_storage(app)
         except Exception:  # no schema yet, or the database is unreachable at start-up
