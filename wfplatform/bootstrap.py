@@ -46,6 +46,8 @@ from .repositories import REPOSITORIES, RepositoryBackends
 from .services import admins
 from .services.accounts import Accounts
 from .services.api_keys import ApiKeys
+from .services.audit import AuditLog
+from .services.cutover import Cutover
 from .services.login_throttle import LoginThrottle, ThrottlePolicy
 from .services.passwords import Passwords
 from .services.quotas import Quotas
@@ -67,6 +69,8 @@ class Services:
     api_keys: ApiKeys
     workflows: Workflows
     passwords: Passwords
+    audit: AuditLog
+    cutover: Cutover
     backfills: BackfillJobs
     imports: ImportJobs
 
@@ -116,12 +120,16 @@ def build_services(
     quotas = Quotas(
         config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
     )
+    audit_log = AuditLog(storage)
+    backfills = BackfillJobs(TracedBackfiller(storage, metrics))
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
         passwords=passwords,
-        backfills=BackfillJobs(TracedBackfiller(storage, metrics)),
+        audit=audit_log,
+        cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
+        backfills=backfills,
         imports=ImportJobs(storage, head_revision()),
     )
 
@@ -173,6 +181,7 @@ def _start(app: Flask) -> None:
     while True:
         try:
             admins.bootstrap(get_storage(app), services(app).passwords, app.config)
+            services(app).audit.deliver()  # what a process that stopped short left waiting
             return
         except StorageUnavailable as fault:
             log.warning("the database does not answer (%s); waiting for it before serving", fault)

@@ -72,6 +72,7 @@ def current_actor() -> Actor:
         role=user.role if user else "anonymous",
         ip=request.remote_addr,
         user_agent=request.user_agent.string or None,
+        label=user.email if user else None,
     )
 
 

@@ -7,43 +7,23 @@ commands say so when it matters."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
-from .backup import check_integrity, import_export, write_export
-from .backup.export import record_export
-from .bootstrap import get_storage
-from .errors import DomainError, StorageUnavailable
-from .extensions import head_revision
-from .jobs import Job
-from .services.context import Actor
-from .storage.adapter import Storage
-from .storage.modes import MEMORY, Mode
-from .storage.private_files import owner_only
-
-
-def register(group: AppGroup) -> None:
-    for command in (export_command, import_command, check_integrity_command):
-        group.add_command(command)
-
-
-def _actor() -> Actor:
-    return Actor(user_id=None, role="admin", user_agent=f"cli:{getpass.getuser()}")
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    try:
-        yield
-    except (DomainError, StorageUnavailable) as error:
-        raise click.ClickException(json.dumps(error.to_dict(), indent=2, default=str)) from error
+from ..backup import check_integrity, import_export, write_export
+from ..backup.export import record_export
+from ..bootstrap import get_storage
+from ..extensions import head_revision
+from ..jobs import Job
+from ..storage.adapter import Storage
+from ..storage.modes import MEMORY, Mode
+from ..storage.private_files import owner_only
+from .operator import operator
+from .output import reported_errors
 
 
 def _warn_about_memory(names: list[str], endpoint: str) -> None:
@@ -71,7 +51,7 @@ def export_command(file: str) -> None:
     """Write every repository to FILE ('-': standard output) as one export document."""
     storage = get_storage()
     _warn_about_memory(_reading_memory(storage), "GET /admin/export")
-    with _clear_errors():
+    with reported_errors():
         if file == "-":
             with click.open_file("-", "w", encoding="utf-8") as stream:
                 counts = write_export(storage, stream, head_revision())
@@ -80,7 +60,7 @@ def export_command(file: str) -> None:
                 counts = _export_to_file(storage, file)
             except OSError as error:
                 raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
-        record_export(storage, _actor(), "cli")
+        record_export(storage, operator(), "cli")
     click.echo(json.dumps({"file": file, "records": counts}), err=True)
 
 
@@ -121,14 +101,14 @@ def import_command(
         _warn_about_memory(_using_memory(storage), "POST /admin/import")
     shown = _progress_line() if (sys.stderr.isatty() if progress is None else progress) else None
     try:
-        with _clear_errors():
+        with reported_errors():
             report = import_export(
                 storage,
                 file,
                 dry_run=dry_run,
                 force=force,
                 schema_revision=head_revision(),
-                actor=_actor(),
+                actor=operator(),
                 batch_size=batch_size,
                 progress=shown,
             )
@@ -170,8 +150,11 @@ def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
             param_hint="--repository",
         )
     _warn_about_memory(_using_memory(storage), "POST /admin/integrity")
-    with _clear_errors():
-        report = check_integrity(storage, repositories or None, fix=fix, actor=_actor())
+    with reported_errors():
+        report = check_integrity(storage, repositories or None, fix=fix, actor=operator())
     click.echo(json.dumps(report, indent=2, default=str))
     if report["problems"]:
         raise click.exceptions.Exit(1)
+
+
+COMMANDS = [export_command, import_command, check_integrity_command]
