@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from ..domain.text import problem
 from . import admins, backfill, backup, cutover
@@ -24,7 +24,12 @@ class TextCheckedGroup(AppGroup):
         return super().parse_args(ctx, args)
 
 
-wf = TextCheckedGroup("wf", help="wfplatform operations.")
+@click.group("wf", cls=TextCheckedGroup)
+@with_appcontext  # for every command below it, however it is invoked
+def wf() -> None:
+    """wfplatform operations."""
+
+
 for area in (cutover, admins, backup, backfill):
     for command in area.COMMANDS:
         wf.add_command(command)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
 from ..bootstrap import get_storage, services
 from ..services import admins
@@ -12,7 +11,6 @@ from .output import reported_errors
 
 
 @click.command("create-admin")
-@with_appcontext
 @click.option("--email", required=True)
 @click.option(
     "--password",

@@ -12,7 +12,6 @@ import os
 import sys
 
 import click
-from flask.cli import with_appcontext
 
 from ..backup import check_integrity, import_export, write_export
 from ..backup.export import record_export
@@ -45,7 +44,6 @@ def _using_memory(storage: Storage) -> list[str]:
 
 
 @click.command("export")
-@with_appcontext
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def export_command(file: str) -> None:
     """Write every repository to FILE ('-': standard output) as one export document."""
@@ -80,7 +78,6 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
 
 
 @click.command("import")
-@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 @click.option("--force", is_flag=True, help="Import the valid records when some are not.")
@@ -136,7 +133,6 @@ def _progress_line() -> Job:
 
 
 @click.command("check-integrity")
-@with_appcontext
 @click.option("--fix", is_flag=True, help="Remove orphans whose parent is gone everywhere.")
 @click.option("--repository", "repositories", multiple=True, help="Only these (repeatable).")
 def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:

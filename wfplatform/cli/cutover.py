@@ -4,7 +4,7 @@ cut-over's control plane, through `services.cutover` as the admin API."""
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from ..bootstrap import get_storage, services
 from ..storage.modes import DATABASE, MEMORY, Mode
@@ -48,14 +48,12 @@ def mode_set(target, read_from, repositories, shadow_rate, fallback, reason, for
 
 
 @click.command("readiness")
-@with_appcontext
 def readiness_command() -> None:
     """Whether each next step is safe now, per repository, and why not."""
     echo_json(services().cutover.readiness())
 
 
 @click.command("verify")
-@with_appcontext
 @click.option("--repository", "repositories", multiple=True, help="Limit to these.")
 def verify_command(repositories: tuple[str, ...]) -> None:
     """Compare memory and the database completely."""
@@ -63,14 +61,12 @@ def verify_command(repositories: tuple[str, ...]) -> None:
 
 
 @click.command("sync")
-@with_appcontext
 def sync_command() -> None:
     """Replay the sync journal now."""
     echo_json(services().cutover.sync())
 
 
 @click.command("load-memory")
-@with_appcontext
 @click.option("--repository", "repositories", multiple=True, help="Limit to these.")
 @click.option("--force", is_flag=True, help="Also where memory is the primary copy.")
 def load_memory_command(repositories: tuple[str, ...], force: bool) -> None:
