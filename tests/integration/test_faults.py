@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from tests.apps import close_app
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
@@ -359,7 +360,7 @@ def app_on(bed, tmp_path, mode: str, read_from: str | None = None):
 
 
 def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed, tmp_path):
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     app = app_on(bed, tmp_path, "database-only")
     client = app.test_client()
@@ -383,10 +384,7 @@ def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed,
         assert client.post("/api/auth/login", json=credentials).status_code == 200
         assert client.get("/health/ready").json["status"] == "ready"
     finally:
-        if app.extensions.get("wf_storage") is not None:
-            app.extensions["wf_storage"].close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
 
 
 # -- dual reading the database: memory is the fallback -----------------------------------------

@@ -28,7 +28,7 @@ from .health import DatabaseHealth
 from .journal import SyncJournal
 from .locks import CommitSequencer, LockTimeout, ModeGate, StripedLocks, WriteTracker
 from .memory import MemoryStore
-from .mode_registry import ModeRegistry
+from .mode_registry import ModeChangeAudit, ModeRegistry
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .processes import ProcessRegistry
 from .reads import Reader
@@ -278,9 +278,35 @@ class Storage:
             return result
 
     # -- the operator's API ---------------------------------------------------------------------
-    def switch(self, mode: str, **options: Any) -> dict:
-        """See `switching.switch`: guarded, audited, for some or all repositories."""
-        return switching.switch(self, mode, **options)
+    def switch(
+        self,
+        mode: str,
+        *,
+        reason: str,
+        actor: str,
+        read_from: str | None = None,
+        repositories: Iterable[str] | None = None,
+        shadow_rate: float | None = None,
+        fallback: bool | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+        audit: ModeChangeAudit | None = None,
+    ) -> dict:
+        """See `switching.switch`: guarded, for some or all repositories; `audit` makes the
+        audit entry stored with the switch (`services.cutover` gives one)."""
+        return switching.switch(
+            self,
+            mode,
+            reason=reason,
+            actor=actor,
+            read_from=read_from,
+            repositories=repositories,
+            shadow_rate=shadow_rate,
+            fallback=fallback,
+            force=force,
+            dry_run=dry_run,
+            audit=audit,
+        )
 
     def follow_mode_changes(self) -> list[str]:
         """Adopt modes another process switched (they share the database); returns the

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
 from .readiness import backend_counts, refusals
 
@@ -29,8 +30,10 @@ def switch(
     fallback: bool | None = None,
     force: bool = False,
     dry_run: bool = False,
+    audit: ModeChangeAudit | None = None,
 ) -> dict:
-    """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`."""
+    """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`.
+    `audit` makes the switch's audit entry, stored with it (see `ModeRegistry.apply`)."""
     if not reason or not reason.strip():
         raise ValidationFailed("a reason is required for a mode change")
     names = list(repositories) if repositories else list(storage.bindings)
@@ -62,7 +65,7 @@ def switch(
             raise GuardRefused("the switch could lose or hide data", {"refused": refused})
         if dry_run:
             return result
-        storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
+        storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused), audit=audit)
         storage.warmup.expect_walked_back(current, targets)
         storage.sync_worker.wake()
         # A forced switch overrode the guards: worth a warning, with what they said.
