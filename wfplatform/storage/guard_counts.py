@@ -34,9 +34,8 @@ from .verify import KINDS, compare_repository, probe, recheck, scan
 if TYPE_CHECKING:
     from .adapter import Storage
 
-SCANS = 2  # comparisons tried before the gate while writes outrun the watch
-CATCH_UP_ROUNDS = 3  # second looks before the gate at what was written meanwhile
-UNDER_THE_GATE = 100  # written keys few enough to look at with every operation waiting
+CATCH_UP_ROUNDS = 5  # looks before the gate at what was written meanwhile
+UNDER_THE_GATE = 10  # written keys few enough to look at with every operation waiting
 
 Step = tuple[RepositoryMode, RepositoryMode]  # (current, target)
 
@@ -50,6 +49,7 @@ def gathered(storage: Storage, steps: dict[str, Step]) -> Iterator[GuardCounts]:
         counts = GuardCounts(storage, watch)
         for name, (current, target) in steps.items():
             counts.prepare(name, current, target)
+        counts.catch_up()
         yield counts
 
 
@@ -68,14 +68,41 @@ class GuardCounts:
             return
         try:
             if compares(current, target):
-                differences = self._compare_ahead(name)
-                if differences is not None:
-                    self._differences[name] = differences
+                self._watch.restart(name)
+                self._differences[name] = scan(self._storage, name)
             elif target.uses_database:
                 probe(self._storage, name)
                 self._probed.add(name)
         except StorageUnavailable:
             self._database_down = True
+
+    def catch_up(self) -> None:
+        """Before the gate: look again at what was written meanwhile while that is more
+        than the gate should wait for. A repository whose watch gave up (writes outran
+        it) is compared anew, once; if it gives up again, it is compared under the gate."""
+        if self._database_down:
+            return
+        compared_anew: set[str] = set()
+        try:
+            for _ in range(CATCH_UP_ROUNDS):
+                behind = [name for name in self._differences if not self._nearly_settled(name)]
+                if not behind:
+                    return
+                for name in behind:
+                    if self._watch.pending(name) is not None:
+                        self._look_again(name)
+                    elif name in compared_anew:
+                        del self._differences[name]
+                    else:
+                        compared_anew.add(name)
+                        self._watch.restart(name)
+                        self._differences[name] = scan(self._storage, name)
+        except StorageUnavailable:
+            self._database_down = True
+
+    def _nearly_settled(self, name: str) -> bool:
+        pending = self._watch.pending(name)
+        return pending is not None and pending <= UNDER_THE_GATE
 
     def counts(self, name: str, current: RepositoryMode, target: RepositoryMode) -> BackendCounts:
         """Under the gate, for the step as it is now (modes may have changed meanwhile)."""
@@ -86,30 +113,17 @@ class GuardCounts:
             others=self._others_now,
         )
 
-    def _compare_ahead(self, name: str) -> dict[str, str] | None:
-        """The differences found before the gate, brought up to date until few written
-        keys are left for the gate; None when writes outran the watch every time."""
-        for _ in range(SCANS):
-            self._watch.restart(name)
-            differences = scan(self._storage, name)
-            for _ in range(CATCH_UP_ROUNDS):
-                pending = self._watch.pending(name)
-                if pending is None or pending <= UNDER_THE_GATE:
-                    break
-                if not self._look_again(name, differences):
-                    break
-            if self._watch.pending(name) is not None:
-                return differences
-        return None
-
-    def _look_again(self, name: str, differences: dict[str, str]) -> bool:
-        """Compare again the keys written since the last look; False if the watch gave up."""
+    def _look_again(self, name: str) -> bool:
+        """Compare again the keys written since the last look; False if the watch gave up.
+        A look the database cuts short leaves the repository to a complete comparison."""
         written = self._watch.take(name)
         if written is None:
             return False
+        differences = self._differences.pop(name)
         for key in written:
             differences.pop(key, None)
         differences.update(recheck(self._storage, name, sorted(written)))
+        self._differences[name] = differences
         return True
 
     def _settle(
@@ -119,13 +133,13 @@ class GuardCounts:
             if target.uses_database and name not in self._probed:
                 probe(self._storage, name)
             return None
-        differences = self._differences.get(name)
-        if differences is None or not self._look_again(name, differences):
-            # not compared before the gate (a switch elsewhere changed the step meanwhile),
-            # or writes outran the watch: the complete comparison, here
+        if name not in self._differences or not self._look_again(name):
+            # not compared before the gate (a switch elsewhere changed the step meanwhile,
+            # or the database did not answer), or writes outran the watch: the complete
+            # comparison, here
             return compare_repository(self._storage, name)["counts"]
         found = dict.fromkeys(KINDS, 0)
-        for kind in differences.values():
+        for kind in self._differences[name].values():
             found[kind] += 1
         return found
 
