@@ -16,43 +16,49 @@ import pytest
 from tests.factories import make_user, make_workflow
 from wfplatform.errors import GuardRefused
 from wfplatform.repositories.memory import MemoryRepository
+from wfplatform.storage import guard_counts
 from wfplatform.storage.modes import DATABASE, MEMORY
 
 PATIENCE = 10.0  # seconds a held comparison waits for release before going on regardless
 
 
 class HeldComparison:
-    """Holds the first pass of the switch thread over memory's records of `repository`:
-    before its first record (`at="start"`) or after its last (`at="end"`)."""
+    """Holds the switch thread's first `times` passes over memory's records of
+    `repository`, each before its first record (`at="start"`) or after its last
+    (`at="end"`), until released; counts the thread's passes over any repository."""
 
-    def __init__(self, monkeypatch, repository: str, at: str) -> None:
-        self.reached = threading.Event()
-        self._release = threading.Event()
-        self.released_in_time: bool | None = None
+    def __init__(self, monkeypatch, repository: str, at: str, times: int = 1) -> None:
+        self._reached = [threading.Event() for _ in range(times)]
+        self._released = [threading.Event() for _ in range(times)]
+        self.released_in_time: list[bool] = []
         self.passes = 0
         iter_all = MemoryRepository.iter_all
         held = self
 
         def iterate(repository_self, *args, **kwargs) -> Iterator:
-            in_switch = threading.current_thread().name == "switch"
-            if in_switch:
+            number = None
+            if threading.current_thread().name == "switch":
                 held.passes += 1
-            first = repository_self.spec.name == repository and not held.reached.is_set()
-            hold = in_switch and first
-            if hold and at == "start":
-                held._hold()
+                reached = sum(event.is_set() for event in held._reached)
+                if repository_self.spec.name == repository and reached < times:
+                    number = reached
+            if number is not None and at == "start":
+                held._hold(number)
             yield from iter_all(repository_self, *args, **kwargs)
-            if hold and at == "end":
-                held._hold()
+            if number is not None and at == "end":
+                held._hold(number)
 
         monkeypatch.setattr(MemoryRepository, "iter_all", iterate)
 
-    def _hold(self) -> None:
-        self.reached.set()
-        self.released_in_time = self._release.wait(PATIENCE)
+    def _hold(self, number: int) -> None:
+        self._reached[number].set()
+        self.released_in_time.append(self._released[number].wait(PATIENCE))
 
-    def release(self) -> None:
-        self._release.set()
+    def wait(self, number: int = 0) -> bool:
+        return self._reached[number].wait(PATIENCE)
+
+    def release(self, number: int = 0) -> None:
+        self._released[number].set()
 
 
 class SwitchThread(threading.Thread):
@@ -87,14 +93,14 @@ def test_reads_and_writes_go_on_while_a_switch_compares_the_backends(
     held = HeldComparison(monkeypatch, "workflows", at="start")
     switch = SwitchThread(storage, "dual", read_from=DATABASE, dry_run=dry_run)
     switch.start()
-    assert held.reached.wait(PATIENCE)
+    assert held.wait()
 
     assert storage.users.get(owner.id) == owner
     added = storage.users.add(make_user())
     held.release()
     switch.join()
 
-    assert held.released_in_time  # the read and the write did not wait for the comparison
+    assert held.released_in_time == [True]  # the read and the write did not wait for it
     assert switch.error is None
     assert storage.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
     assert storage.users.get(added.id) == added
@@ -119,7 +125,7 @@ def test_a_difference_written_during_the_comparison_is_still_refused(
     held = HeldComparison(monkeypatch, "users", at="end")
     switch = SwitchThread(storage, "dual", read_from=MEMORY, dry_run=dry_run)
     switch.start()
-    assert held.reached.wait(PATIENCE)
+    assert held.wait()
 
     storage.health.mark_down("a blip")
     if write == "rename":
@@ -130,7 +136,7 @@ def test_a_difference_written_during_the_comparison_is_still_refused(
     held.release()
     switch.join()
 
-    assert held.released_in_time
+    assert held.released_in_time == [True]
     assert isinstance(switch.error, GuardRefused), switch.result
     assert switch.error.details["refused"]["users"] == [reason]
     assert storage.modes.get("users").read_from == DATABASE
@@ -149,13 +155,13 @@ def test_a_difference_settled_during_the_comparison_no_longer_refuses(
     held = HeldComparison(monkeypatch, "users", at="end")
     switch = SwitchThread(storage, "dual", read_from=DATABASE, dry_run=dry_run)
     switch.start()
-    assert held.reached.wait(PATIENCE)
+    assert held.wait()
 
     storage.workflows.add(make_workflow(owner))
     held.release()
     switch.join()
 
-    assert held.released_in_time
+    assert held.released_in_time == [True]
     assert switch.error is None
     assert storage.stats.snapshot("users")["lazy_synced"] == 1
     assert storage.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
@@ -197,3 +203,55 @@ def test_the_steps_that_compare_still_compare_each_repository(make_storage, monk
 
     assert switch.error is None
     assert held.passes == len(storage.bindings)
+
+
+def renamed_during_a_blip(storage, users) -> None:
+    """Renamed in memory and the journal, not in the database (marked down meanwhile)."""
+    storage.health.mark_down("a blip")
+    for user in users:
+        storage.users.update(dataclasses.replace(user, name="after"))
+    storage.health.mark_up()
+
+
+def test_writes_that_outrun_the_watch_are_compared_anew(make_storage, monkeypatch):
+    """Past `WATCHED_KEYS` written keys of a repository the watch gives up: the repository
+    is compared again before the gate, and the guard still sees every difference."""
+    monkeypatch.setattr(guard_counts, "WATCHED_KEYS", 1)
+    storage = make_storage("dual", read_from=DATABASE)
+    users = [storage.users.add(make_user()) for _ in range(2)]
+    held = HeldComparison(monkeypatch, "users", at="end")
+    switch = SwitchThread(storage, "dual", read_from=MEMORY, dry_run=True)
+    switch.start()
+    assert held.wait()
+
+    renamed_during_a_blip(storage, users)
+    held.release()
+    switch.join()
+
+    assert held.released_in_time == [True]
+    assert held.passes == len(storage.bindings) + 1  # users compared anew
+    assert switch.error.details["refused"]["users"] == [
+        "2 records differ between memory and the database: load memory first"
+    ]
+
+
+def test_writes_that_outrun_the_watch_twice_are_compared_under_the_gate(make_storage, monkeypatch):
+    monkeypatch.setattr(guard_counts, "WATCHED_KEYS", 1)
+    storage = make_storage("dual", read_from=DATABASE)
+    users = [storage.users.add(make_user()) for _ in range(4)]
+    held = HeldComparison(monkeypatch, "users", at="end", times=2)
+    switch = SwitchThread(storage, "dual", read_from=MEMORY, dry_run=True)
+    switch.start()
+    assert held.wait(0)
+    renamed_during_a_blip(storage, users[:2])
+    held.release(0)
+    assert held.wait(1)  # compared anew
+    renamed_during_a_blip(storage, users[2:])
+    held.release(1)
+    switch.join()
+
+    assert held.released_in_time == [True, True]
+    assert held.passes == len(storage.bindings) + 2  # anew, then completely under the gate
+    assert switch.error.details["refused"]["users"] == [
+        "4 records differ between memory and the database: load memory first"
+    ]

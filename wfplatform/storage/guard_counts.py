@@ -34,6 +34,7 @@ from .verify import KINDS, compare_repository, probe, recheck, scan
 if TYPE_CHECKING:
     from .adapter import Storage
 
+WATCHED_KEYS = 20_000  # per repository; past it the watch gives up: compare anew
 CATCH_UP_ROUNDS = 5  # looks before the gate at what was written meanwhile
 UNDER_THE_GATE = 10  # written keys few enough to look at with every operation waiting
 
@@ -45,7 +46,7 @@ def gathered(storage: Storage, steps: dict[str, Step]) -> Iterator[GuardCounts]:
     """`GuardCounts` for the repositories' (current, target) steps, the comparisons made;
     take the gate inside, then ask for the counts."""
     compared = [name for name, (current, target) in steps.items() if compares(current, target)]
-    with storage.tracker.watching(compared) as watch:
+    with storage.tracker.watching(compared, WATCHED_KEYS) as watch:
         counts = GuardCounts(storage, watch)
         for name, (current, target) in steps.items():
             counts.prepare(name, current, target)

@@ -183,7 +183,7 @@ class WriteTracker:
                 self._tell_watches(records)
 
     @contextmanager
-    def watching(self, repositories: Iterable[str], limit: int = 20_000) -> Iterator[Watch]:
+    def watching(self, repositories: Iterable[str], limit: int) -> Iterator[Watch]:
         watch = Watch(repositories, limit, self._lock)
         with self._lock:
             self._watches.append(watch)
