@@ -88,7 +88,8 @@ class Reader:
         if key_arg is None:
             return None
         key = _argument(binding.interface, operation, key_arg, args, kwargs)
-        with storage.locks.hold([(repository, key)]):
+        record_key = [(repository, key)]
+        with storage.locks.hold(record_key), storage.tracker.copying(record_key):
             record = self.run(repository, MEMORY, operation, args, kwargs)
             if record is None:
                 return None

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from .guard_counts import gathered
 from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
-from .readiness import backend_counts, refusals
+from .readiness import refusals
 
 if TYPE_CHECKING:
     from .adapter import Storage
@@ -33,24 +34,36 @@ def switch(
     audit: ModeChangeAudit | None = None,
 ) -> dict:
     """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`.
-    `audit` makes the switch's audit entry, stored with it (see `ModeRegistry.apply`)."""
+    The guards' comparisons run before the gate is taken (see `guard_counts`). `audit`
+    makes the switch's audit entry, stored with it (see `ModeRegistry.apply`)."""
     if not reason or not reason.strip():
         raise ValidationFailed("a reason is required for a mode change")
     names = list(repositories) if repositories else list(storage.bindings)
     unknown = [name for name in names if name not in storage.bindings]
     if unknown:
         raise ValidationFailed(f"unknown repositories: {', '.join(unknown)}")
-    with storage.gate.switch():
+
+    def targets_from(current: dict[str, RepositoryMode]) -> dict[str, RepositoryMode]:
+        return {
+            name: RepositoryMode.of(
+                mode,
+                read_from,
+                shadow_rate=current[name].shadow_rate if shadow_rate is None else shadow_rate,
+                fallback=current[name].fallback if fallback is None else fallback,
+                changed_at=utcnow(),
+            )
+            for name in names
+        }
+
+    ahead = storage.modes.snapshot()
+    planned = targets_from(ahead)
+    steps = {name: (ahead[name], planned[name]) for name in names}
+    with gathered(storage, steps) as guard_counts, storage.gate.switch():
         current = storage.modes.snapshot()
-        targets, refused = {}, {}
+        targets = targets_from(current)
+        refused = {}
         for name in names:
-            settings = {
-                "shadow_rate": current[name].shadow_rate if shadow_rate is None else shadow_rate,
-                "fallback": current[name].fallback if fallback is None else fallback,
-                "changed_at": utcnow(),
-            }
-            targets[name] = RepositoryMode.of(mode, read_from, **settings)
-            counts = backend_counts(storage, name)
+            counts = guard_counts.counts(name, current[name], targets[name])
             reasons = refusals(current[name], targets[name], counts, storage.thresholds)
             if reasons:
                 refused[name] = reasons

@@ -37,7 +37,8 @@ class UnitOfWork:
         self.changes: list[tuple[str, str, Any | None]] = []
         self.used: set[str] = set()  # repositories an operation ran on
         self.journaled = False
-        self.lazy_synced: list[str] = []  # parents copied to the database, counted at commit
+        # parents copied to the database: counted, and told to the write tracker, at commit
+        self.lazy_synced: list[tuple[str, str]] = []
 
     def __getattr__(self, name: str) -> Any:
         if name in self._storage.bindings:
@@ -103,11 +104,11 @@ class UnitOfWork:
         # up, rolls back and is run again (see `Storage.atomic`).
         mixed = bool(memory_first) and len(memory_first) < len(records)
         patience = MIXED_LOCK_PATIENCE if mixed else None
-        with storage.tracker.writing(records):
+        with storage.tracker.writing(records), storage.tracker.copying(self.lazy_synced):
             with storage.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
-                for repository in self.lazy_synced:
+                for repository, _ in self.lazy_synced:
                     storage.stats.add(repository, "lazy_synced")
                 if ticket is not None:
                     with storage.sequencer.turn(ticket):
