@@ -28,7 +28,7 @@ wf_pick_python() {
 wf_install_key() {
     # Changes whenever the dependencies, the install spec or the interpreter change.
     {
-        cat pyproject.toml
+        cat setup.cfg pyproject.toml
         echo "spec=$WF_INSTALL_SPEC"
         "$WF_VENV/bin/python" -c 'import sys; print(sys.version)'
     } | sha256sum | cut -d' ' -f1
@@ -53,8 +53,6 @@ wf_ensure_venv() {
     fi
     echo "==> installing the project into $WF_VENV (pip install -e '$WF_INSTALL_SPEC')" >&2
     rm -f "$WF_STAMP"
-    # The pip a venv starts with may be too old to resolve today's dependency sets.
-    "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -e "$WF_INSTALL_SPEC"
     echo "$key" >"$WF_STAMP"
