@@ -1,5 +1,6 @@
 """A fresh install on a clean copy of this tree, in a new venv that keeps the pip its Python
-ships (23.2 with Python 3.11): the way a user installs from the ranges in setup.cfg.
+ships (23.2 with Python 3.11): the way a user installs from the ranges in setup.cfg, and
+the way scripts/serve.sh and scripts/test.sh install from the lock files.
 
 These need a package index (PyPI) and take a minute or two each. Without one they skip
 with the reason, except with CI=true, where they fail."""
@@ -19,11 +20,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.databases import IN_CI
-from tests.dependencies import ROOT
+from tests.dependencies import DEV_LOCK, ROOT, RUNTIME_LOCK, pins
 
 pytestmark = pytest.mark.network
 
 INSTALL_TIMEOUT = 900  # seconds; a fresh install takes about one minute here
+# What a venv holds besides the lock: its own installers, and the project.
+NOT_LOCKED = {"pip", "setuptools", "wfplatform"}
 
 
 def run(command: list, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
@@ -80,6 +83,10 @@ def installed(python: Path) -> dict[str, Version]:
     return {canonicalize_name(d["name"]): Version(d["version"]) for d in json.loads(listed.stdout)}
 
 
+def locked(versions: dict[str, Version]) -> dict[str, Version]:
+    return {name: version for name, version in versions.items() if name not in NOT_LOCKED}
+
+
 def test_pip_as_shipped_installs_the_project_from_its_ranges(tree, tmp_path):
     run([sys.executable, "-m", "venv", tmp_path / "venv"], tmp_path)
     python = tmp_path / "venv" / "bin" / "python"
@@ -106,3 +113,25 @@ def test_a_built_wheel_carries_the_docs_page(tree, tmp_path):
 
     docs_page = {p.relative_to(tree).as_posix() for p in tree.glob("wfplatform/api/docs_page/*")}
     assert docs_page and docs_page <= names
+
+
+def test_the_scripts_install_the_locks_with_pip_as_shipped(tree):
+    def ensure_venv(kind: str) -> str:
+        command = f"source scripts/_venv.sh && wf_ensure_venv {kind}"
+        return run(["bash", "-c", command], tree, timeout=INSTALL_TIMEOUT).stderr
+
+    python = tree / ".venv" / "bin" / "python"
+
+    assert "installing requirements.lock" in ensure_venv("runtime")  # as serve.sh does
+    assert locked(installed(python)) == pins(tree / RUNTIME_LOCK)
+    assert "installing requirements-dev.lock" in ensure_venv("dev")  # as test.sh does
+    assert locked(installed(python)) == pins(tree / DEV_LOCK)
+    assert installed(python)["pip"] == shipped_pip(python)
+    assert "installing" not in ensure_venv("runtime") + ensure_venv("dev")
+
+    with (tree / DEV_LOCK).open("a") as lock:
+        lock.write("# a changed lock\n")
+    stale = subprocess.run(
+        ["bash", "-c", "source scripts/_venv.sh && wf_install_is_current dev"], cwd=tree
+    )
+    assert stale.returncode == 1
