@@ -15,10 +15,11 @@ from ..backup.export import buffered, record_export
 from ..backup.format import FORMAT, FORMAT_VERSION
 from ..domain.codec import utcnow
 from ..errors import NotFound
+from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean
 from ..storage_ext import get_storage
 from .blueprint import Blueprint
-from .cutover import NAMES, AdminView
+from .cutover import AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
 from .services import services

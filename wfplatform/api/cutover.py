@@ -8,7 +8,7 @@ import dataclasses
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..repositories import REPOSITORIES
+from ..repositories import NAMES
 from ..services import audit
 from ..services.json_fields import JsonBoolean
 from ..services.text_repair import repair_text
@@ -22,7 +22,6 @@ from .services import services
 
 blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)
-NAMES = [binding.name for binding in REPOSITORIES]
 
 
 class RepositoriesSchema(Schema):

@@ -86,7 +86,7 @@ def kept_entry(repository: str, record: Any, kept: list[str]) -> dict[str, Any]:
 def restore_guarded(uow, repository: str, record: Any, actor: Actor) -> tuple[str, list[str]]:
     """Restore one user or key in `uow`, its security state kept, and audit it; returns
     the outcome and the fields kept."""
-    target = getattr(uow, repository)
+    target = uow.repository(repository)
     current = target.get(record.id)
     record, kept = secured(repository, current, record)
     outcome = target.restore(record)

@@ -10,7 +10,7 @@ which records an operation touched and can copy their final state to the other b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -70,13 +70,60 @@ class Parent:
 
 
 @dataclass(frozen=True)
+class UniqueKey:
+    """Values no two records of a repository share, besides the key. `fields` are record
+    attributes (a property such as a user's `email_key` counts) and, by the same names, the
+    columns of the SQL table's unique constraint; memory indexes the value of one field,
+    or the tuple of several."""
+
+    name: str
+    fields: tuple[str, ...]
+
+    def value(self, record: Any) -> Hashable | None:
+        values = tuple(getattr(record, field) for field in self.fields)
+        return values[0] if len(values) == 1 else values
+
+
+# The storage adapter, the repository's current mode and the proposed one -> the reasons
+# the step is not safe yet (the adapter's type is not named: repositories sit below it).
+ReadinessCheck = Callable[[Any, Any, Any], Iterable[str]]
+
+
+@dataclass(frozen=True)
 class RepositorySpec:
+    """Everything the adapter, the backups and the guards know of a repository, declared
+    once: memory's indexes, the SQL conflict columns, the integrity checks and the
+    readiness report are derived from it.
+
+    - `parents`: references with a foreign key; a write whose parent is missing, or a
+      delete of a parent still referenced, is refused in every backend.
+    - `unique`: values no two records share (a `Conflict` in every backend).
+    - `soft_references`: references without a foreign key (they may dangle, e.g. a version's
+      author who was deleted since): checked by the integrity check, never refused.
+    - `other_ids`: fields holding ids of records of any kind (the audit trail's actor and
+      resource), checked only to be ids.
+    - `internal_references`: what in a record names other parts of it that do not exist
+      (a workflow's edges naming missing nodes), described, or None.
+    - `readiness`: the repository's own reasons a step is not safe yet (e.g. credentials
+      that do not decrypt before reads move to the database), shown and enforced like
+      the adapter's guards (see `storage.readiness`)."""
+
     name: str
     record_type: type
     parents: tuple[Parent, ...] = ()
+    unique: tuple[UniqueKey, ...] = ()
+    soft_references: tuple[Parent, ...] = ()
+    other_ids: tuple[str, ...] = ()
+    internal_references: Callable[[Any], str | None] | None = None
+    readiness: ReadinessCheck | None = None
 
     def key(self, record: Any) -> str:
         return record.id
+
+    def id_fields(self) -> tuple[str, ...]:
+        """The fields of a record that hold record ids."""
+        references = (*self.parents, *self.soft_references)
+        return ("id", *(parent.field for parent in references), *self.other_ids)
 
     def parent_keys(self, record: Any) -> list[tuple[str, str]]:
         return [
