@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar, overload
 
 from ..domain.codec import to_dict
 from ..domain.validation import validate_record
@@ -23,10 +23,22 @@ WRITE = "write"
 INSERTED, UPDATED, IDENTICAL = "inserted", "updated", "identical"
 
 
-def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
-    """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync)."""
+Method = TypeVar("Method", bound=Callable[..., Any])
 
-    def mark(method: Callable) -> Callable:
+
+@overload
+def reads(fn: Method) -> Method: ...
+
+
+@overload
+def reads(*, key_arg: str | None = None) -> Callable[[Method], Method]: ...
+
+
+def reads(fn: Any = None, *, key_arg: str | None = None) -> Any:
+    """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync).
+    The method keeps its signature, for readers and type checkers."""
+
+    def mark(method: Method) -> Method:
         method.__storage_kind__ = READ  # type: ignore[attr-defined]
         method.__storage_key_arg__ = key_arg  # type: ignore[attr-defined]
         return method
@@ -34,7 +46,7 @@ def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
     return mark(fn) if fn is not None else mark
 
 
-def writes(method: Callable) -> Callable:
+def writes(method: Method) -> Method:
     method.__storage_kind__ = WRITE  # type: ignore[attr-defined]
     return method
 
