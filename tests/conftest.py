@@ -76,9 +76,10 @@ StorageFactory = Callable[..., Storage]
 def build_storage(engine: Engine, journal_path: Path, mode: str = "memory-only", **kw) -> Storage:
     read_from = kw.pop("read_from", None)
     default = RepositoryMode.of(mode, read_from, shadow_rate=kw.pop("shadow_rate", 0.0))
-    modes = ModeRegistry(engine, [binding.name for binding in REPOSITORIES], default)
+    repositories = kw.pop("repositories", REPOSITORIES)
+    modes = ModeRegistry(engine, [binding.spec for binding in repositories], default)
     modes.load()
-    return Storage(engine, modes, str(journal_path), **kw)
+    return Storage(engine, modes, str(journal_path), repositories=repositories, **kw)
 
 
 @pytest.fixture

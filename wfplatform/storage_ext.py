@@ -31,7 +31,7 @@ def _build(app: Flask) -> Storage:
         engine = db.engine
     from .repositories import REPOSITORIES
 
-    modes = ModeRegistry(engine, [r.name for r in REPOSITORIES], app.config["WF_STORAGE_DEFAULT"])
+    modes = ModeRegistry(engine, [r.spec for r in REPOSITORIES], app.config["WF_STORAGE_DEFAULT"])
     modes.load()
     storage = Storage(
         engine,

@@ -85,6 +85,27 @@ def test_a_refused_switch_says_why_and_what_to_run_first(client, admin):
     assert step["safe"] is False and step["reasons"]
 
 
+def test_a_switch_leaving_a_child_looking_for_its_parents_where_they_are_not_is_refused(
+    client, admin
+):
+    # every repository to database-only (forced: the admin's audit entry is only in memory)
+    reads_database = {"mode": "dual", "read_from": "database"}
+    for step in ({"mode": "dual"}, reads_database, {"mode": "database-only"}):
+        assert switch(client, admin, reason="cut-over", force=True, **step).status_code == 200
+    back = {"mode": "dual", "read_from": "database", "repositories": ["api_keys"], "reason": "x"}
+    refused = switch(client, admin, **back)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["details"]["refused"] == {
+        "api_keys": [
+            "api_keys (dual(read_from=database)) would look for its users in memory (when it "
+            "falls back), which users (database-only) does not write to: switch them together, "
+            "or switch fallback off first"
+        ]
+    }
+    forced = switch(client, admin, force=True, **back)
+    assert forced.status_code == 200 and forced.get_json()["forced"] is True
+
+
 def test_a_dry_run_switches_nothing(client, admin):
     result = switch(client, admin, mode="dual", reason="what if", dry_run=True)
     assert result.status_code == 200 and result.get_json()["dry_run"] is True

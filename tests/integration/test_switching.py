@@ -245,9 +245,9 @@ def test_readiness_names_every_reason_per_step(make_storage):
 def test_processes_starting_at_once_on_a_fresh_database_agree_on_the_modes(engine):
     """Two workers may both find no stored modes; the one that stores second adopts the
     first one's instead of failing to start."""
-    names = NAMES
-    winner = ModeRegistry(engine, names, RepositoryMode.of("dual", MEMORY))
-    loser = ModeRegistry(engine, names, RepositoryMode.of("memory-only"))
+    specs = [binding.spec for binding in REPOSITORIES]
+    winner = ModeRegistry(engine, specs, RepositoryMode.of("dual", MEMORY))
+    loser = ModeRegistry(engine, specs, RepositoryMode.of("memory-only"))
     store_initial_modes = loser.apply
 
     def after_the_winner(*args, **kwargs):

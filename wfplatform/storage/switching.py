@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from . import placement
 from .modes import RepositoryMode
 from .readiness import backend_counts, refusals
 
@@ -51,6 +52,9 @@ def switch(
             reasons = refusals(current[name], targets[name], counts, storage.thresholds)
             if reasons:
                 refused[name] = reasons
+        specs = [binding.spec for binding in storage.bindings.values()]
+        for name, reasons in placement.refusals(specs, {**current, **targets}, names).items():
+            refused.setdefault(name, []).extend(reasons)
         result = {
             "dry_run": dry_run,
             "forced": bool(refused) and force,
