@@ -10,7 +10,7 @@ from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
 from . import placement
 from .modes import RepositoryMode
-from .readiness import backend_counts, refusals
+from .readiness import backend_counts, step_refusals
 
 if TYPE_CHECKING:
     from .adapter import Storage
@@ -49,7 +49,7 @@ def switch(
             }
             targets[name] = RepositoryMode.of(mode, read_from, **settings)
             counts = backend_counts(storage, name)
-            reasons = refusals(current[name], targets[name], counts, storage.thresholds)
+            reasons = step_refusals(storage, name, current[name], targets[name], counts)
             if reasons:
                 refused[name] = reasons
         specs = [binding.spec for binding in storage.bindings.values()]
