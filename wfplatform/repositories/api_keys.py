@@ -10,6 +10,7 @@ from ..domain.api_keys import ApiKey
 from ..models import ApiKeyModel
 from .base import Parent, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
+from .security_state import OnImport, SecurityState
 from .sql import SqlRepository
 
 
@@ -19,6 +20,11 @@ class ApiKeyRepository(Repository):
         ApiKey,
         parents=(Parent("users", "user_id"),),
         unique=(UniqueKey("key_hash", ("key_hash",)),),
+        security=SecurityState(
+            "api_key",
+            identity=("user_id", "name"),
+            fields=(("revoked_at", OnImport.SET_ON_EITHER),),
+        ),
     )
 
     @reads

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, overload
 from ..domain.codec import to_dict
 from ..domain.validation import validate_record
 from ..errors import CHANGED_MEANWHILE, Conflict, NotFound
+from .security_state import SecurityState
 
 READ = "read"
 WRITE = "write"
@@ -118,7 +119,9 @@ class RepositorySpec:
       (a workflow's edges naming missing nodes), described, or None.
     - `readiness`: the repository's own reasons a step is not safe yet (e.g. credentials
       that do not decrypt before reads move to the database), shown and enforced like
-      the adapter's guards (see `storage.readiness`)."""
+      the adapter's guards (see `storage.readiness`); a `StorageUnavailable` it raises is
+      a reason too.
+    - `security`: the security state an import keeps (see `SecurityState`)."""
 
     name: str
     record_type: type
@@ -128,6 +131,7 @@ class RepositorySpec:
     other_ids: tuple[str, ...] = ()
     internal_references: Callable[[Any], str | None] | None = None
     readiness: ReadinessCheck | None = None
+    security: SecurityState | None = None
 
     def key(self, record: Any) -> str:
         return record.id

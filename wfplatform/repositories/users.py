@@ -10,11 +10,27 @@ from ..domain.users import User
 from ..models import UserModel
 from .base import Page, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
+from .security_state import OnImport, SecurityState
 from .sql import SqlRepository
 
 
 class UserRepository(Repository):
-    spec = RepositorySpec("users", User, unique=(UniqueKey("email", ("email_key",)),))
+    spec = RepositorySpec(
+        "users",
+        User,
+        unique=(UniqueKey("email", ("email_key",)),),
+        security=SecurityState(
+            "user",
+            identity=("email",),
+            fields=(
+                ("password_hash", OnImport.KEEP_TARGETS),
+                ("role", OnImport.KEEP_TARGETS),
+                ("is_active", OnImport.TRUE_ON_BOTH),
+                ("failed_logins", OnImport.KEEP_TARGETS),
+                ("locked_until", OnImport.KEEP_TARGETS),
+            ),
+        ),
+    )
 
     @reads
     @abstractmethod
