@@ -199,7 +199,7 @@ class Backfiller:
         sql = binding.sql(session)
         keys = [record.id for record in records]
         missing: dict[str, str] = {}
-        for parent in binding.interface.spec.parents:
+        for parent in binding.spec.parents:
             wanted = {getattr(r, parent.field) for r in records} - {None}
             parent_sql = self.storage.bindings[parent.repository].sql(session)
             present = parent_sql.existing_keys(list(wanted)) | known[parent.repository]

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
 from ..errors import Conflict, GuardRefused, StorageUnavailable
-from ..repositories import REPOSITORIES, RepositoryBackends
+from ..repositories import REPOSITORIES, Repositories, RepositoryBackends
 from ..repositories.memory import MemoryRepository
 from . import fleet, readiness, switching, verify
 from .health import DatabaseHealth
@@ -51,7 +51,9 @@ MEMORY_IS_PRIMARY = (
 log = logging.getLogger(__name__)
 
 
-class Storage:
+class Storage(Repositories):
+    """The adapter: `storage.users` (each registry line a typed attribute) routes every call."""
+
     def __init__(
         self,
         engine: Engine,
@@ -77,7 +79,7 @@ class Storage:
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)
         self.journal = SyncJournal(
-            journal_path, {name: binding.interface.spec for name, binding in self.bindings.items()}
+            journal_path, {name: binding.spec for name, binding in self.bindings.items()}
         )
         self.shadow = ShadowReader(shadow_capacity)
         self.reader = Reader(self)
@@ -87,12 +89,6 @@ class Storage:
         self.processes = ProcessRegistry(engine)
         self.last_verify: dict[str, dict] = {}
         self.warmup = Warmup()
-
-    def __getattr__(self, name: str) -> AdaptedRepository:
-        bindings = self.__dict__.get("bindings", {})
-        if name in bindings:
-            return AdaptedRepository(self, name)
-        raise AttributeError(name)
 
     def repository(self, name: str) -> AdaptedRepository:
         if name not in self.bindings:

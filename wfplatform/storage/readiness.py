@@ -1,6 +1,7 @@
-"""Whether each next step of the cut-over is safe for a repository, and every reason not.
+"""Whether each next step of the cut-over is safe for a repository, and every reason not:
+the adapter's (`refusals`) and the repository's own (its spec's `readiness` check).
 
-The mode switch's guards use exactly this."""
+The mode switch's guards use exactly this (`step_refusals`)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,31 @@ def refusals(
     return reasons
 
 
+def step_refusals(
+    storage: Storage,
+    repository: str,
+    current: RepositoryMode,
+    target: RepositoryMode,
+    counts: BackendCounts,
+) -> list[str]:
+    """`refusals`, then the repository's own reasons."""
+    reasons = refusals(current, target, counts, storage.thresholds)
+    return reasons + own_refusals(storage, repository, current, target)
+
+
+def own_refusals(
+    storage: Storage, repository: str, current: RepositoryMode, target: RepositoryMode
+) -> list[str]:
+    """What the repository's spec says against the step (see `RepositorySpec.readiness`)."""
+    check = storage.bindings[repository].spec.readiness
+    if check is None:
+        return []
+    try:
+        return list(check(storage, current, target))
+    except StorageUnavailable as fault:
+        return [f"{repository}'s own readiness check could not run: {fault.message}"]
+
+
 def readiness(storage: Storage, repository: str) -> dict:
     current = storage.modes.get(repository)
     counts = backend_counts(storage, repository)
@@ -143,7 +169,7 @@ def readiness(storage: Storage, repository: str) -> dict:
         if 0 <= step < len(STEPS):
             mode, read_from = STEPS[step]
             target = RepositoryMode.of(mode.value, read_from)
-            reasons = refusals(current, target, counts, storage.thresholds)
+            reasons = step_refusals(storage, repository, current, target, counts)
             steps[target.label()] = {"safe": not reasons, "reasons": reasons}
     return {
         "repository": repository,

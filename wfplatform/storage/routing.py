@@ -36,7 +36,7 @@ class AdaptedRepository:
 
             def write(*args: Any, **kwargs: Any) -> Any:
                 return storage.atomic(
-                    lambda uow: getattr(getattr(uow, repository), operation)(*args, **kwargs)
+                    lambda uow: getattr(uow.repository(repository), operation)(*args, **kwargs)
                 )
 
             return write

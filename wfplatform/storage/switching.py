@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from . import placement
 from .guard_counts import gathered
 from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
-from .readiness import refusals
+from .readiness import step_refusals
 
 if TYPE_CHECKING:
     from .adapter import Storage
@@ -64,9 +65,12 @@ def switch(
         refused = {}
         for name in names:
             counts = guard_counts.counts(name, current[name], targets[name])
-            reasons = refusals(current[name], targets[name], counts, storage.thresholds)
+            reasons = step_refusals(storage, name, current[name], targets[name], counts)
             if reasons:
                 refused[name] = reasons
+        specs = [binding.spec for binding in storage.bindings.values()]
+        for name, reasons in placement.refusals(specs, {**current, **targets}, names).items():
+            refused.setdefault(name, []).extend(reasons)
         result = {
             "dry_run": dry_run,
             "forced": bool(refused) and force,

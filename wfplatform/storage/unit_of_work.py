@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from ..domain.codec import to_dict
 from ..errors import StorageUnavailable
+from ..repositories import Repositories
 from .journal import Change
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .routing import BoundRepository
 from .sql import new_session, translate_faults
 
 MIXED_LOCK_PATIENCE = 0.5  # seconds
@@ -27,7 +29,9 @@ if TYPE_CHECKING:
     from .adapter import Storage
 
 
-class UnitOfWork:
+class UnitOfWork(Repositories):
+    """`uow.users` (each registry line a typed attribute) runs calls inside this unit."""
+
     def __init__(self, storage: Storage, modes: dict[str, RepositoryMode], degraded: bool) -> None:
         self._storage = storage
         self.modes = modes
@@ -40,12 +44,10 @@ class UnitOfWork:
         # parents copied to the database: counted, and told to the write tracker, at commit
         self.lazy_synced: list[tuple[str, str]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        if name in self._storage.bindings:
-            from .routing import BoundRepository
-
-            return BoundRepository(self, name)
-        raise AttributeError(name)
+    def repository(self, name: str) -> BoundRepository:
+        if name not in self._storage.bindings:
+            raise KeyError(f"unknown repository {name!r}")
+        return BoundRepository(self, name)
 
     # -- routing ------------------------------------------------------------------------------
     def primary(self, repository: str) -> str:
