@@ -230,7 +230,7 @@ def test_a_read_copying_a_parent_and_a_write_of_its_child_do_not_deadlock(
     """The read holds the parent's record lock while it copies the parent; the child's unit
     of work holds the database's lock on the parent row until it commits."""
     storage, owner = owner_only_in_memory(make_storage)
-    storage.locks = StripedLocks(stripes=1)  # every record on one lock: the worst case
+    storage.parts.locks = StripedLocks(stripes=1)  # every record on one lock: the worst case
     workflow = make_workflow(owner)
     writer, pause = paused_unit_of_work(
         threads, storage, "add a workflow", lambda uow: uow.workflows.add(workflow)

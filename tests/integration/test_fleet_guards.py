@@ -47,7 +47,7 @@ def test_a_journal_no_live_process_holds_any_more_still_refuses(make_storage, en
     there = make_storage("dual", read_from=DATABASE, journal_path=tmp_path / "gone.log")
     changed = to_dict(dataclasses.replace(user, name="written while the database was away"))
     there.journal.append([Change("users", user.id, changed)])
-    there.processes.beat(fleet.activity(there))
+    there.processes.beat(fleet.activity(there.parts))
     there.journal.close()  # the process is killed: its file is left, its heartbeat stops
     with engine.begin() as connection:
         connection.execute(

@@ -270,7 +270,7 @@ def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage
     for _ in range(9):
         there.stats.observe("users", DATABASE, "read", 1.0)
     there.stats.error("users", DATABASE, fell_back=True)
-    there.processes.beat(fleet.activity(there))
+    there.processes.beat(fleet.activity(there.parts))
 
     report = here.readiness("users")
     assert report["journal"] == 1
@@ -283,5 +283,5 @@ def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage
 
     assert there.replay_journal()["pending"] == 0  # replayed; the errors age out...
     there.stats.reset()
-    there.processes.beat(fleet.activity(there))
+    there.processes.beat(fleet.activity(there.parts))
     here.switch("database-only", reason="finish", actor="ops")  # ... so the step is safe

@@ -5,24 +5,13 @@ The mode switch's guards use exactly this."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from . import fleet
 from .modes import STEPS, RepositoryMode
-from .recent import WINDOW_SECONDS
+from .parts import StorageParts
+from .recent import WINDOW_SECONDS, Thresholds
 from .verify import compare_repository
-
-if TYPE_CHECKING:
-    from .adapter import Storage
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Above these, in the recent window, moving forward is refused."""
-
-    max_error_rate: float = 0.01
-    max_mismatches: int = 0
 
 
 @dataclass
@@ -44,16 +33,16 @@ class BackendCounts:
         return self.recent_errors / max(self.recent_operations, 1)
 
 
-def backend_counts(storage: Storage, repository: str) -> BackendCounts:
+def backend_counts(parts: StorageParts, repository: str) -> BackendCounts:
     """A complete comparison (a guard must see stale copies, not only missing ones), and
     the journals and recent counts of every process on the database (see `fleet`)."""
-    recent = storage.stats.recent(repository)
-    counts = BackendCounts(journal=len(storage.journal))
+    recent = parts.stats.recent(repository)
+    counts = BackendCounts(journal=len(parts.journal))
     try:
-        elsewhere = fleet.others(storage)
+        elsewhere = fleet.others(parts)
         counts.journal += elsewhere.journal
         recent += elsewhere.recent_of(repository)
-        report = compare_repository(storage, repository)
+        report = compare_repository(parts, repository)
     except StorageUnavailable as fault:
         counts.database_error = fault.message
         report = None
@@ -108,15 +97,15 @@ def refusals(
     return reasons
 
 
-def readiness(storage: Storage, repository: str) -> dict:
-    current = storage.modes.get(repository)
-    counts = backend_counts(storage, repository)
+def readiness(parts: StorageParts, repository: str) -> dict:
+    current = parts.modes.get(repository)
+    counts = backend_counts(parts, repository)
     steps = {}
     for step in (current.step - 1, current.step + 1):
         if 0 <= step < len(STEPS):
             mode, read_from = STEPS[step]
             target = RepositoryMode.of(mode.value, read_from)
-            reasons = refusals(current, target, counts, storage.thresholds)
+            reasons = refusals(current, target, counts, parts.thresholds)
             steps[target.label()] = {"safe": not reasons, "reasons": reasons}
     return {
         "repository": repository,
@@ -132,7 +121,7 @@ def readiness(storage: Storage, repository: str) -> dict:
             "errors": counts.recent_errors,
             "mismatches": counts.recent_mismatches,
         },
-        "last_verify": storage.last_verify.get(repository),
+        "last_verify": parts.last_verify.get(repository),
         "steps": steps,
     }
 

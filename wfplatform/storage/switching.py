@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
 from .modes import RepositoryMode
+from .parts import StorageParts
 from .readiness import backend_counts, refusals
-
-if TYPE_CHECKING:
-    from .adapter import Storage
 
 log = logging.getLogger(__name__)
 
 
 def switch(
-    storage: Storage,
+    parts: StorageParts,
     mode: str,
     *,
+    wake_worker: Callable[[], None],
     reason: str,
     actor: str,
     read_from: str | None = None,
@@ -30,15 +28,17 @@ def switch(
     force: bool = False,
     dry_run: bool = False,
 ) -> dict:
-    """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`."""
+    """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`.
+    `wake_worker` has the background worker load at once the memory copies a walk back
+    from `database-only` needs."""
     if not reason or not reason.strip():
         raise ValidationFailed("a reason is required for a mode change")
-    names = list(repositories) if repositories else list(storage.bindings)
-    unknown = [name for name in names if name not in storage.bindings]
+    names = list(repositories) if repositories else list(parts.bindings)
+    unknown = [name for name in names if name not in parts.bindings]
     if unknown:
         raise ValidationFailed(f"unknown repositories: {', '.join(unknown)}")
-    with storage.gate.switch():
-        current = storage.modes.snapshot()
+    with parts.gate.switch():
+        current = parts.modes.snapshot()
         targets, refused = {}, {}
         for name in names:
             settings = {
@@ -47,8 +47,8 @@ def switch(
                 "changed_at": utcnow(),
             }
             targets[name] = RepositoryMode.of(mode, read_from, **settings)
-            counts = backend_counts(storage, name)
-            reasons = refusals(current[name], targets[name], counts, storage.thresholds)
+            counts = backend_counts(parts, name)
+            reasons = refusals(current[name], targets[name], counts, parts.thresholds)
             if reasons:
                 refused[name] = reasons
         result = {
@@ -62,9 +62,9 @@ def switch(
             raise GuardRefused("the switch could lose or hide data", {"refused": refused})
         if dry_run:
             return result
-        storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
-        storage.warmup.expect_walked_back(current, targets)
-        storage.sync_worker.wake()
+        parts.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
+        parts.warmup.expect_walked_back(current, targets)
+        wake_worker()
         # A forced switch overrode the guards: worth a warning, with what they said.
         log.log(
             logging.WARNING if refused else logging.INFO,

@@ -7,31 +7,29 @@ a write that raced the comparison is not a difference."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..domain.codec import comparable
+from .parts import StorageParts
 from .sql import new_session, translate_faults
-
-if TYPE_CHECKING:
-    from .adapter import Storage
 
 REPORT_CAP = 100
 
 
-def verify(storage: Storage, repositories: Iterable[str] | None = None) -> dict:
-    names = list(repositories) if repositories else list(storage.bindings)
-    report = {name: compare_repository(storage, name) for name in names}
+def verify(parts: StorageParts, repositories: Iterable[str] | None = None) -> dict:
+    names = list(repositories) if repositories else list(parts.bindings)
+    report = {name: compare_repository(parts, name) for name in names}
     return {
         "differences": sum(item["differences"] for item in report.values()),
         "repositories": report,
     }
 
 
-def compare_repository(storage: Storage, repository: str) -> dict:
+def compare_repository(parts: StorageParts, repository: str) -> dict:
     suspects: dict[str, list[str]] = {"only_in_memory": [], "only_in_database": [], "differing": []}
-    memory = storage.memory_repository(repository).iter_all()
-    with translate_faults(), new_session(storage.engine) as session:
-        database = storage.bindings[repository].sql(session).iter_all()
+    memory = parts.memory_repository(repository).iter_all()
+    with translate_faults(), new_session(parts.engine) as session:
+        database = parts.bindings[repository].sql(session).iter_all()
         for key, in_memory, in_database in _merge(memory, database):
             if in_database is None:
                 suspects["only_in_memory"].append(key)
@@ -39,7 +37,7 @@ def compare_repository(storage: Storage, repository: str) -> dict:
                 suspects["only_in_database"].append(key)
             elif in_memory != in_database:
                 suspects["differing"].append(key)
-    confirmed = {kind: _recheck(storage, repository, keys) for kind, keys in suspects.items()}
+    confirmed = {kind: _recheck(parts, repository, keys) for kind, keys in suspects.items()}
     counts = {kind: len(keys) for kind, keys in confirmed.items()}
     return {
         "differences": sum(counts.values()),
@@ -63,21 +61,21 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
             left, right = next(memory, None), next(database, None)
 
 
-def read_both(storage: Storage, repository: str, keys: list[str]) -> tuple[dict, dict]:
+def read_both(parts: StorageParts, repository: str, keys: list[str]) -> tuple[dict, dict]:
     """(memory's records, the database's records) among `keys`, read while the caller
     holds their record locks."""
-    with translate_faults(), new_session(storage.engine) as session:
-        in_database = storage.bindings[repository].sql(session).fetch_many(keys)
-    return storage.memory_repository(repository).peek_many(keys), in_database
+    with translate_faults(), new_session(parts.engine) as session:
+        in_database = parts.bindings[repository].sql(session).fetch_many(keys)
+    return parts.memory_repository(repository).peek_many(keys), in_database
 
 
-def _recheck(storage: Storage, repository: str, keys: list[str], batch: int = 500) -> list[str]:
+def _recheck(parts: StorageParts, repository: str, keys: list[str], batch: int = 500) -> list[str]:
     """The keys that still differ when read again under their record locks, in batches."""
     still = []
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
-        with storage.locks.hold((repository, key) for key in chunk):
-            in_memory, in_database = read_both(storage, repository, chunk)
+        with parts.locks.hold((repository, key) for key in chunk):
+            in_memory, in_database = read_both(parts, repository, chunk)
         for key in chunk:
             left, right = in_memory.get(key), in_database.get(key)
             if (comparable(left) if left else None) != (comparable(right) if right else None):
