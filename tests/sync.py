@@ -3,10 +3,10 @@ the cut-over's steps. A full reload in one transaction, under every record's loc
 
 from __future__ import annotations
 
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
-from wfplatform.storage.sql import new_session
 
 
 def mirror_memory_to_database(storage: Storage) -> None:

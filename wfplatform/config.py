@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 from . import secret_key
+from .backends.sql import TimeBounds, engine_options
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
-from .storage.sql import TimeBounds, engine_options
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import logging
 
 import sqlalchemy as sa
 
+from .backends.sql import translate_faults
 from .errors import StorageUnavailable
 from .storage.adapter import Storage
 from .storage.journal import damage_warning
 from .storage.modes import MEMORY, Mode
-from .storage.sql import translate_faults
 from .storage.warmup import NOT_LOADED
 
 log = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ import atexit
 
 from flask import Flask
 
+from .backends.sql import configure_engine
 from .extensions import built_once, db
 from .storage.adapter import Storage
 from .storage.mode_registry import ModeRegistry
-from .storage.sql import configure_engine
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.conftest import make_admin, register
 from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
-from wfplatform.storage.sql import new_session
+from wfplatform.backends.sql import new_session
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.errors import Conflict
 from wfplatform.models import UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import new_session
 
 SECRET = "argon2-secret-hash-do-not-log"
 

@@ -30,6 +30,7 @@ from tests import databases
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import StorageUnavailable
 from wfplatform.extensions import db
@@ -38,7 +39,6 @@ from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import new_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_api_key, make_user, make_version, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.backup import check_integrity
 from wfplatform.errors import Conflict
 from wfplatform.storage.modes import MEMORY
-from wfplatform.storage.sql import new_session
 
 
 def plant_in_memory(storage, repository: str, record) -> None:

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user
+from wfplatform.backends.sql import new_session
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.jobs.runner import JobFenced
 from wfplatform.models import LedgerEntryModel, UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
-from wfplatform.storage.sql import new_session
 
 USERS = Options(repositories=("users",), on_conflict="overwrite")
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
 from tests.integration.test_restart import cluster, on_cluster  # noqa: F401 (fixtures)
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import StorageUnavailable
 from wfplatform.models import UserModel
@@ -20,7 +21,6 @@ from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import DATABASE
-from wfplatform.storage.sql import new_session
 
 FIRST, SECOND = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
 

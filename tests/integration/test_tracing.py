@@ -12,9 +12,9 @@ from opentelemetry.trace import StatusCode
 
 from tests.conftest import build_storage
 from tests.factories import make_user
+from wfplatform.backends.sql import ENGINE_OPTIONS
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import ENGINE_OPTIONS
 
 
 def spans_named(exporter, name: str) -> list:

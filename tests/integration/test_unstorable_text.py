@@ -9,6 +9,7 @@ import io
 import pytest
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.backup import read_export, write_export
 from wfplatform.backup.export import buffered, export_chunks
@@ -18,7 +19,6 @@ from wfplatform.repositories.audit import AuditQuery
 from wfplatform.services.context import Actor
 from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import new_session
 
 MODES = [
     pytest.param("memory-only", None, id="memory-only"),

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import comparable, from_dict, to_dict
 from ..errors import Conflict, GuardRefused, ValidationFailed
 from ..storage.adapter import Storage
 from ..storage.modes import DATABASE
-from ..storage.sql import new_session, translate_faults
 from . import guards
 from .classify import (
     ACTIONS,

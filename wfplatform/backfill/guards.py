@@ -9,9 +9,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import translate_faults
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
-from ..storage.sql import translate_faults
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..storage.modes import MEMORY
-from ..storage.sql import new_session, translate_faults
 
 if TYPE_CHECKING:
     from ..repositories.base import Repository

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.validation import validate_record
 from ..domain.workflows import graph_problems
 from ..errors import Conflict, ValidationFailed
@@ -36,7 +37,6 @@ from ..repositories.base import Parent
 from ..services import audit
 from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
-from ..storage.sql import new_session, translate_faults
 from .backends import reading
 from .records import BINDINGS, SOFT_REFERENCES, unique_values
 

@@ -19,13 +19,13 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import utcnow
 from ..domain.users import User
 from ..errors import Conflict
 from ..models import UserModel
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
-from ..storage.sql import new_session, translate_faults
 from . import api_keys, audit
 from .context import SYSTEM, Actor
 from .passwords import Passwords

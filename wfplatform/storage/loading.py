@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..backends.sql import new_session, translate_faults
 from ..errors import GuardRefused, StorageUnavailable
 from . import verify
 from .modes import MEMORY, Mode
 from .parts import StorageParts
-from .sql import new_session, translate_faults
 
 JOURNAL_PENDING = "the journal holds writes the database lacks: replay it first"
 MEMORY_IS_PRIMARY = (

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import as_utc, utcnow
 from ..models import ModeChangeModel, StorageModeModel
 from .modes import RepositoryMode
-from .sql import new_session, translate_faults
 
 log = logging.getLogger(__name__)
 

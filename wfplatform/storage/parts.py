@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from ..backends.memory import MemoryStore
 from ..repositories import RepositoryBackends
 from ..repositories.memory import MemoryRepository
 from .health import DatabaseHealth
 from .journal import SyncJournal
 from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
-from .memory import MemoryStore
 from .mode_registry import ModeRegistry
 from .modes import MEMORY, RepositoryMode
 from .processes import ProcessRegistry

@@ -8,13 +8,13 @@ import random
 import time
 from typing import Any
 
+from ..backends.sql import new_session, translate_faults
 from ..errors import StorageUnavailable
 from ..repositories.base import READ, key_argument
 from .compare import differing_fields, normalise, record_ids
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .parts import StorageParts
 from .replication import Replicator
-from .sql import new_session, translate_faults
 from .tracing import operation_span, served_by
 
 log = logging.getLogger(__name__)

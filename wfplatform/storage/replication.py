@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import from_dict, to_dict
 from ..errors import DomainError, StorageUnavailable
 from ..repositories.base import WRITE
 from .journal import Change, JournalEntry
 from .modes import DATABASE
 from .parts import StorageParts
-from .sql import new_session, translate_faults
 
 log = logging.getLogger(__name__)
 REPLAY_BATCH = 100  # journal entries a replay applies in one transaction

@@ -10,11 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ..backends.sql import translate_faults
 from ..repositories.base import WRITE, Repository
 from .modes import RepositoryMode
 from .parts import StorageParts
 from .reads import Reader
-from .sql import translate_faults
 from .tracing import operation_span
 
 

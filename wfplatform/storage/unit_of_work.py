@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import to_dict
 from ..errors import StorageUnavailable
 from ..repositories.base import Repository, RepositorySpec
@@ -22,7 +23,6 @@ from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .parts import StorageParts
 from .replication import Replicator
 from .routing import BoundRepository
-from .sql import new_session, translate_faults
 
 MIXED_LOCK_PATIENCE = 0.5  # seconds
 

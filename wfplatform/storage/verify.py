@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import comparable
 from .parts import StorageParts
-from .sql import new_session, translate_faults
 
 REPORT_CAP = 100
 
