@@ -33,7 +33,6 @@ from ..errors import Conflict, DomainError
 from ..repositories.base import IDENTICAL, INSERTED, UPDATED
 from ..services import audit
 from ..services.context import SYSTEM, Actor
-from .backends import reading
 from .format import ExportHeader
 from .reader import ExportReader, Source, open_export
 from .records import BINDINGS, InvalidRecord, decode_record, unique_values
@@ -227,7 +226,7 @@ class Validator:
                 decoded.append((position, decode_record(name, data)))
             except InvalidRecord as invalid:
                 self._reject(name, position, data.get("id"), invalid.problems)
-        with reading(self._storage, name) as target:
+        with self._storage.reading(name) as target:
             current = target.fetch_many([record.id for _, record in decoded])
         missing = self._missing_parents(name, [record for _, record in decoded])
         for position, record in decoded:
@@ -260,7 +259,7 @@ class Validator:
             keys -= self._document_keys[parent.repository]
             if not keys:
                 continue
-            with reading(self._storage, parent.repository) as target:
+            with self._storage.reading(parent.repository) as target:
                 found = target.fetch_many(sorted(keys))
             missing |= {(parent.repository, key) for key in keys - found.keys()}
         return missing
@@ -293,7 +292,7 @@ class Validator:
         if name not in self._target_unique:
             holders: dict[tuple[str, Hashable], str] = {}
             if BINDINGS[name].memory.unique:
-                with reading(self._storage, name) as target:
+                with self._storage.reading(name) as target:
                     for record in target.iter_all():
                         for index, value in unique_values(name, record):
                             holders[(index, value)] = record.id

@@ -37,7 +37,6 @@ from ..repositories.base import Parent
 from ..services import audit
 from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
-from .backends import reading
 from .records import BINDINGS, SOFT_REFERENCES, unique_values
 
 if TYPE_CHECKING:
@@ -118,7 +117,7 @@ class RepositoryCheck:
 
     def run(self) -> int:
         count = 0
-        with reading(self._storage, self._name, self._backend) as repository:
+        with self._storage.reading(self._name, self._backend) as repository:
             for batch in _chunks(repository.iter_all(BATCH_SIZE), BATCH_SIZE):
                 count += len(batch)
                 self._check(batch)
@@ -175,7 +174,7 @@ class RepositoryCheck:
     def _present(self, repository: str, backend: str, keys: set[str]) -> set[str]:
         if not keys:
             return set()
-        with reading(self._storage, repository, backend) as parents:
+        with self._storage.reading(repository, backend) as parents:
             return set(parents.fetch_many(sorted(keys)))
 
     def _found(self, kind: str, key: Any, detail: str, removable: bool = False) -> None:

@@ -11,21 +11,28 @@ to the journal: the function given to `atomic` must not have side effects outsid
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
 from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, RepositoryBackends
-from . import fleet, loading, readiness, switching, verify
+from ..repositories.base import RepositorySpec
+from ..repositories.memory import MemoryRepository
+from . import fleet, loading, readiness, switching, verify, whole_reads
+from .journal import damage_warning
 from .locks import LockTimeout
 from .mode_registry import ModeRegistry
-from .modes import DATABASE, MEMORY, Mode
-from .parts import StorageParts
+from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .parts import OnDatabase, StorageParts
+from .processes import ProcessRegistry
 from .reads import Reader
 from .recent import Thresholds
 from .replication import Replicator
@@ -40,6 +47,32 @@ log = logging.getLogger(__name__)
 
 
 class Storage:
+    """Every repository routed by its mode, and the cut-over's controls. The adapter
+    composes its pieces around one `StorageParts`; code outside `wfplatform.storage` uses
+    only the methods below, never the parts (see docs/ARCHITECTURE.md, "The storage
+    package's layers"):
+
+    - Repositories: `storage.<name>` and `repository(name)` (reads routed, each write its
+      own unit of work), `atomic(work)` for several writes, `repository_names` (parents
+      first) and `spec(name)`.
+    - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
+      process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
+      `describe()`; `memory_loaded(name)` (the start-up load, see `warmup`).
+    - The cut-over's operations: `verify(...)`, `replay_journal()`, `reload_memory(...)`,
+      `reset_stats(names)`.
+    - Reading or writing one backend directly, for the backfill, backup and restore, the
+      integrity check, admin loading and text repair: `changing(records)` (the records'
+      locks, held around such writes), `in_memory(name)`, `on_database(write=...)`,
+      `holding_memory()`, `read_backend(name)`, `reading(name, backend)`, `snapshot()`.
+    - Health, for the control-plane API, the readiness probe and the metrics:
+      `journal_length()`, `journal_damage()`, `journal_warning()`, `database_health()`,
+      `check_database()`, `process_warning()`, `process_registry` (also what background
+      jobs fence with), `report_stats_to(listener)`.
+    - The control plane's own tables (jobs, backfill runs, the schema check):
+      `control_plane_engine`.
+    - Its life: `start()`, `catch_up()`, `close()`.
+    """
+
     def __init__(
         self,
         engine: Engine,
@@ -80,6 +113,14 @@ class Storage:
         if name not in self.parts.bindings:
             raise KeyError(f"unknown repository {name!r}")
         return self._adapted(name)
+
+    @property
+    def repository_names(self) -> tuple[str, ...]:
+        """Every repository this adapter routes, parents before children."""
+        return tuple(self.parts.bindings)
+
+    def spec(self, name: str) -> RepositorySpec:
+        return self.parts.bindings[name].interface.spec
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -263,3 +304,106 @@ class Storage:
             }
             for name in self.parts.bindings
         }
+
+    # -- modes, as outside code sees them -------------------------------------------------------
+    def mode(self, name: str) -> RepositoryMode:
+        """The repository's mode as stored (see `serving_mode` for how it is served now)."""
+        return self.parts.modes.get(name)
+
+    def current_modes(self) -> dict[str, RepositoryMode]:
+        return self.parts.modes.snapshot()
+
+    def serving_mode(self, name: str) -> RepositoryMode:
+        """See `StorageParts.serving_mode`: no fallback to a memory copy not loaded yet."""
+        return self.parts.serving_mode(name)
+
+    def mode_history(self, limit: int = 100) -> list[dict]:
+        """Every mode change, newest first: who, when, from, to, why, forced."""
+        return self.parts.modes.history(limit)
+
+    def memory_loaded(self, name: str) -> bool:
+        """False while the memory copy a start-up (or a walk back) needs is being loaded."""
+        return self.parts.warmup.is_loaded(name)
+
+    def reset_stats(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.parts.stats.reset(name)
+
+    # -- one backend, directly ------------------------------------------------------------------
+    def changing(self, records: Iterable[tuple[str, str]]) -> AbstractContextManager[None]:
+        """Held around any write outside a unit of work: see `StorageParts.changing`."""
+        return self.parts.changing(records)
+
+    def in_memory(self, name: str) -> MemoryRepository:
+        """The committed memory side of one repository, read and written directly."""
+        return self.parts.memory_repository(name)
+
+    def on_database(self, *, write: bool = False) -> AbstractContextManager[OnDatabase]:
+        """A session of its own on the database and the repositories' SQL sides in it."""
+        return self.parts.on_database(write=write)
+
+    def holding_memory(self) -> AbstractContextManager[Any]:
+        """Memory's lock: no unit of work commits to memory, and no read of it runs, while
+        it is held (a moment: every memory operation of the process waits)."""
+        return self.parts.memory.lock
+
+    def read_backend(self, name: str) -> str:
+        """See `StorageParts.read_backend`: where a whole-repository read looks now."""
+        return self.parts.read_backend(name)
+
+    def reading(self, name: str, backend: str | None = None) -> AbstractContextManager:
+        """See `whole_reads.reading`: one repository's records in one backend."""
+        return whole_reads.reading(self.parts, name, backend)
+
+    def snapshot(self) -> AbstractContextManager[whole_reads.Records]:
+        """See `whole_reads.snapshot`: every repository as of one moment."""
+        return whole_reads.snapshot(self.parts)
+
+    # -- health ---------------------------------------------------------------------------------
+    def journal_length(self) -> int:
+        """Writes this process acknowledged that the database does not hold yet."""
+        return len(self.parts.journal)
+
+    def journal_damage(self) -> dict[str, Any]:
+        """Damaged journal lines kept aside: where, how many now, what the start found."""
+        journal = self.parts.journal
+        return {
+            "file": str(journal.set_aside_path),
+            "lines_kept_aside": journal.set_aside_lines(),
+            "found_at_start": dataclasses.asdict(journal.damage),
+        }
+
+    def journal_warning(self) -> str | None:
+        """Set while damaged journal lines are kept aside (their writes were not replayed)."""
+        return damage_warning(self.parts.journal.set_aside_lines())
+
+    def database_health(self) -> dict[str, Any]:
+        """Whether the database is taken for down (a fault moments ago), and its last error."""
+        health = self.parts.health
+        return {"down": health.is_down(), "last_error": health.last_error}
+
+    def check_database(self) -> str | None:
+        """Ask the database to answer now: None when it does, else the fault's message
+        (the database is then taken for down, as after any fault)."""
+        try:
+            with self.parts.on_database() as database:
+                database.session.execute(sa.text("SELECT 1"))
+        except StorageUnavailable as fault:
+            self.parts.health.mark_down(fault.message)
+            return fault.message
+        return None
+
+    @property
+    def process_registry(self) -> ProcessRegistry:
+        """The processes using this database (alive, this one's id and pid)."""
+        return self.parts.processes
+
+    def report_stats_to(self, listener: Any) -> None:
+        """Have every count the stats take also reported to `listener` (the metrics)."""
+        self.parts.stats.listener = listener
+
+    @property
+    def control_plane_engine(self) -> Engine:
+        """The database, for the control plane's own tables: they live there whatever the
+        repositories' modes."""
+        return self.parts.engine

@@ -14,10 +14,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ..backends.memory import MemoryStore
+from ..backends.sql import new_session, translate_faults
 from ..repositories import RepositoryBackends
 from ..repositories.memory import MemoryRepository
+from ..repositories.sql import SqlRepository
 from .health import DatabaseHealth
 from .journal import SyncJournal
 from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
@@ -104,3 +107,25 @@ class StorageParts:
         records = list(records)
         with self.tracker.writing(records), self.locks.hold(records):
             yield
+
+    @contextmanager
+    def on_database(self, *, write: bool = False) -> Iterator[OnDatabase]:
+        """A session of its own on the database, driver faults translated; it connects
+        when first used and commits only when asked."""
+        with translate_faults(), new_session(self.engine, write=write) as session:
+            yield OnDatabase(session, self.bindings)
+
+
+class OnDatabase:
+    """One session on the database and each repository's SQL side in it, for code that
+    reads or writes the database itself, whatever the modes."""
+
+    def __init__(self, session: Session, bindings: dict[str, RepositoryBackends]) -> None:
+        self.session = session
+        self._bindings = bindings
+
+    def repository(self, name: str) -> SqlRepository:
+        return self._bindings[name].sql(self.session)
+
+    def commit(self) -> None:
+        self.session.commit()
