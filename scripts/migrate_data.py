@@ -10,7 +10,11 @@
 
 `--help` lists every option; the README's cut-over walkthrough shows it in use."""
 
-from wfplatform.backfill.command import migrate_data
+from flask.cli import ScriptInfo
+
+from wfplatform import create_app
+from wfplatform.cli.backfill import migrate_data
 
 if __name__ == "__main__":
-    migrate_data()
+    # The app is made only for an offline run (--source, --rollback without --url).
+    migrate_data(obj=ScriptInfo(create_app=create_app, set_debug_flag=False))

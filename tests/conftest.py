@@ -17,10 +17,9 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from wfplatform import bootstrap
 from wfplatform.extensions import db
-from wfplatform.repositories import REPOSITORIES
 from wfplatform.storage.adapter import Storage
-from wfplatform.storage.mode_registry import ModeRegistry
 from wfplatform.storage.modes import RepositoryMode
 
 SPAN_EXPORTER = InMemorySpanExporter()
@@ -74,11 +73,10 @@ StorageFactory = Callable[..., Storage]
 
 
 def build_storage(engine: Engine, journal_path: Path, mode: str = "memory-only", **kw) -> Storage:
+    """`bootstrap.build_storage` with the default mode spelled as tests spell it."""
     read_from = kw.pop("read_from", None)
     default = RepositoryMode.of(mode, read_from, shadow_rate=kw.pop("shadow_rate", 0.0))
-    modes = ModeRegistry(engine, [binding.name for binding in REPOSITORIES], default)
-    modes.load()
-    return Storage(engine, modes, str(journal_path), **kw)
+    return bootstrap.build_storage(engine, str(journal_path), default, **kw)
 
 
 @pytest.fixture

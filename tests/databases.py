@@ -60,7 +60,7 @@ def empty_all_tables(engine: Engine, metadata: sa.MetaData) -> None:
 def stamp_head(engine: Engine) -> None:
     """Mark a schema made by `create_all` as being at the latest migration (what
     `flask db upgrade` leaves), for code that checks the revision."""
-    from wfplatform.backfill.guards import head_revision
+    from wfplatform.extensions import head_revision
 
     with engine.begin() as connection:
         connection.execute(

@@ -3,27 +3,14 @@ database gradually, safely and observably."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from . import (
-    api,
-    cli,
-    config,
-    http,
-    observability,
-    private_files,
-    proxies,
-    security_headers,
-    startup,
-    storage_ext,
-)
-from .api import limits, request_text, security
-from .extensions import db, migrate
-
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+from . import api, bootstrap, cli, config, observability
+from .api import limits, proxies, request_text, security, security_headers
+from .extensions import MIGRATIONS, db, migrate
+from .storage import private_files
 
 
 def create_app(
@@ -38,14 +25,13 @@ def create_app(
     proxies.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
-    observability.init_app(app)  # first request hooks: request id, metrics, the HTTP span
-    storage_ext.init_app(app)
+    observability.init_app(app, bootstrap.get_storage)  # first hooks: request id, metrics, span
+    bootstrap.init_app(app)
     request_text.init_app(app)  # before anything reads a request
     security.init_app(app)  # authenticates before the rate limiter counts per user
     limits.init_app(app)
-    api.init_app(app)
-    http.init_app(app)
+    api.init_app(app)  # the blueprints, /health and the error handlers
     security_headers.init_app(app)
     cli.init_app(app)
-    startup.init_app(app)  # last: storage up before the first request
+    bootstrap.start_serving(app)  # last: storage up before the first request
     return app

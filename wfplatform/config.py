@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
-from . import secret_key
 from .backends.sql import TimeBounds, engine_options
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
@@ -119,8 +120,10 @@ def load(app) -> None:
     default_journal = str(Path(app.instance_path) / "sync-journal.log")
     config.setdefault("WF_JOURNAL_PATH", os.environ.get("WF_JOURNAL_PATH", default_journal))
     config.setdefault("WF_START_STORAGE", True)
+    if config.get("MAX_CONTENT_LENGTH") is None:  # Flask's default is None: unbounded
+        config["MAX_CONTENT_LENGTH"] = config["WF_MAX_REQUEST_BYTES"]
     production = not (app.debug or app.testing)
-    config["SECRET_KEY"] = secret_key.resolve(
+    config["SECRET_KEY"] = secret_key(
         app.instance_path, config.get("SECRET_KEY") or os.environ.get("WF_SECRET_KEY"), production
     )
     config.setdefault("RATELIMIT_STORAGE_URI", config["WF_RATELIMIT_STORAGE_URL"])
@@ -128,3 +131,34 @@ def load(app) -> None:
     # Flask-Limiter would stamp its own Retry-After on every response, 503 included;
     # it gets its own header and the 429 handler sets Retry-After itself.
     config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
+
+
+def secret_key(instance_path: str, configured: str | None, production: bool) -> str:
+    """The signing key: `WF_SECRET_KEY`, or one generated once and kept in the instance
+    folder so every worker and every restart shares it."""
+    if configured:
+        return configured
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        _create_key_once(path)
+        if production:
+            log.warning("WF_SECRET_KEY is not set: using a key generated in %s", path)
+    return path.read_text().strip()
+
+
+def _create_key_once(path: Path) -> None:
+    """Write a complete key file, then link it into place: of several processes starting
+    at once, exactly one key wins and nobody reads a half-written file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)

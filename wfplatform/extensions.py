@@ -2,8 +2,10 @@
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,6 +28,13 @@ class Base(DeclarativeBase):
 T = TypeVar("T")
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"  # migrate's directory
+
+
+def head_revision() -> str | None:
+    """The Alembic head of this code: what `flask db upgrade` leaves a database at, and
+    the schema an export records (a test keeps the head single)."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 _build_lock = threading.RLock()

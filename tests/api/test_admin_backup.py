@@ -10,7 +10,7 @@ import pytest
 from tests.api.conftest import make_admin
 from tests.api.workflow_helpers import EDGES, NODES, assert_backends_agree, create, url
 from tests.factories import make_user, make_version, make_workflow
-from wfplatform.api.services import services
+from wfplatform.bootstrap import services
 from wfplatform.domain.codec import to_dict
 
 ENDPOINTS = [("get", "/admin/export"), ("post", "/admin/import"), ("post", "/admin/integrity")]

@@ -8,9 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.conftest import login, make_admin, register
-from wfplatform.api.services import services
+from wfplatform.bootstrap import get_storage, services
 from wfplatform.services import admins
-from wfplatform.storage_ext import get_storage
 
 
 def test_an_admin_made_from_the_cli_can_log_in_and_read_the_audit_log(app, client):

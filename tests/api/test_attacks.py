@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from tests.api.conftest import make_admin, register
 from tests.api.test_admin_backup import export, run_import
 from tests.api.workflow_helpers import assert_backends_agree
-from wfplatform.api.services import services
+from wfplatform.bootstrap import get_storage, services
 from wfplatform.services.context import Actor
-from wfplatform.storage_ext import get_storage
 
 ATTACKER = "203.0.113.66"
 ONE_MODE = pytest.mark.parametrize("app", [("memory-only", None)], indirect=True)

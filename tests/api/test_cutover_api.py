@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import app_config, login, make_admin, register
+from tests.apps import close_app
 from wfplatform import create_app
-from wfplatform.extensions import db
+from wfplatform.bootstrap import get_storage
 from wfplatform.repositories import REPOSITORIES
 
 NAMES = {binding.name for binding in REPOSITORIES}
@@ -20,10 +21,7 @@ def app(engine, database_url, tmp_path):
         instance_path=str(tmp_path / "instance"),
     )
     yield app
-    if app.extensions.get("wf_storage") is not None:
-        app.extensions["wf_storage"].close()
-    with app.app_context():
-        db.engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -134,7 +132,7 @@ def test_readiness_probe_reports_ready_in_memory_only(client):
 
 
 def test_readiness_probe_reports_degraded_while_serving_from_the_fallback(client, admin, app):
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     switch(client, admin, mode="dual", reason="cut-over")
     switch(client, admin, mode="dual", read_from="database", reason="flip", force=True)
@@ -149,7 +147,7 @@ def test_readiness_probe_reports_degraded_while_serving_from_the_fallback(client
 
 def test_two_processes_in_memory_modes_are_warned_about(client, admin, app, engine, tmp_path):
     from tests.conftest import build_storage
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     get_storage(app).processes.beat()
     other = build_storage(engine, tmp_path / "other.log", "memory-only")
@@ -201,3 +199,51 @@ def test_loading_memory_is_refused_while_memory_holds_records_the_database_may_l
     assert refused.get_json()["error"]["code"] == "guard_refused"
     assert "users" in refused.get_json()["error"]["details"]["refused"]
     login(client, user["email"])  # still there
+
+
+class ProcessDied(Exception):
+    """Stands for the process stopping at this point (killed, out of memory, ...)."""
+
+
+def test_a_switch_keeps_its_audit_entry_when_the_process_dies_right_after_it(
+    client, admin, app, monkeypatch
+):
+    """The switch is stored with its audit entry waiting beside it, in one transaction:
+    a fault before the entry reaches the audit log delays it, never loses it."""
+    storage = get_storage(app)
+
+    def dies(work):
+        raise ProcessDied
+
+    with monkeypatch.context() as patched:
+        patched.setattr(storage, "atomic", dies)  # the audit log's write, after the switch
+        with pytest.raises(ProcessDied):
+            switch(client, admin, mode="dual", reason="start the cut-over")
+
+    assert storage.modes.get("users").label() == "dual(read_from=memory)"
+    (latest, *_) = client.get("/admin/migration/history", headers=admin).get_json()["items"]
+    assert latest["reason"] == "start the cut-over"
+    audit = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()
+    assert audit["total"] == 1
+    me = client.get("/api/users/me", headers=admin).get_json()
+    assert audit["items"][0]["actor_id"] == me["id"]
+    assert audit["items"][0]["changes"]["modes"]["users"]["mode"] == "dual"
+
+
+def test_an_audit_entry_delivered_twice_is_in_the_log_once(client, admin, app, monkeypatch):
+    """The process stops after the entry reached the audit log but before the outbox let
+    it go: the next delivery finds it there and writes nothing."""
+    from wfplatform.storage.audit_outbox import AuditOutbox
+
+    def dies(self, entry_id):
+        raise ProcessDied
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AuditOutbox, "forget", dies)
+        with pytest.raises(ProcessDied):
+            switch(client, admin, mode="dual", reason="start the cut-over")
+
+    audit = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()
+    assert audit["total"] == 1
+    again = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()
+    assert again["items"] == audit["items"]

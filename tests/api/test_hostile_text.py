@@ -10,11 +10,10 @@ import pytest
 
 from tests.api.conftest import login, make_admin, register
 from tests.api.workflow_helpers import create, url
-from wfplatform.api.services import services
 from wfplatform.backends.sql import new_session
+from wfplatform.bootstrap import get_storage, services
 from wfplatform.domain.users import User
 from wfplatform.services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION
-from wfplatform.storage_ext import get_storage
 
 # A lone high and a lone low surrogate (not valid Unicode: UTF-8 cannot encode them), and
 # NUL (valid Unicode, but PostgreSQL stores it in neither text nor jsonb).

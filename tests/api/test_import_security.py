@@ -7,7 +7,7 @@ import pytest
 
 from tests.api.conftest import login, make_admin, register
 from tests.api.test_admin_backup import export, run_import
-from wfplatform.api.services import services
+from wfplatform.bootstrap import services
 from wfplatform.services.context import Actor
 
 

@@ -10,8 +10,8 @@ from flask import Flask
 from tests.api.conftest import login, register
 from tests.contention import Contention
 from tests.figures import report
+from wfplatform.bootstrap import get_storage
 from wfplatform.storage.modes import Mode
-from wfplatform.storage_ext import get_storage
 
 WRITERS = 6
 ATTEMPTS = 10

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from tests.api.conftest import make_admin, register
 from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
-from wfplatform.backfill.command import migrate_data
+from wfplatform.cli.backfill import migrate_data
 
 
 @pytest.fixture

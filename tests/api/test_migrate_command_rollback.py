@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from tests.api.conftest import make_admin, register
 from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
 from wfplatform.backfill.backfiller import Backfiller, Options
-from wfplatform.backfill.command import migrate_data
+from wfplatform.cli.backfill import migrate_data
 
 
 def run(*args: str):

@@ -10,8 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import login, make_admin, register
-from wfplatform.api.services import services
-from wfplatform.storage_ext import get_storage
+from wfplatform.bootstrap import get_storage, services
 
 ONE_MODE = pytest.mark.parametrize("app", [("dual", "database")], indirect=True)
 METRIC_NAME = re.compile(r"wf_[a-z0-9_]+")

@@ -15,9 +15,8 @@ import sqlalchemy as sa
 from tests import databases
 from tests.conftest import build_storage, require_postgres
 from tests.factories import make_user, make_workflow
-from wfplatform.backfill.guards import head_revision
 from wfplatform.backup.export import write_export
-from wfplatform.extensions import db
+from wfplatform.extensions import db, head_revision
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]

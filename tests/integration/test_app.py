@@ -10,7 +10,8 @@ from flask_migrate import upgrade
 
 from tests.apps import close_app
 from wfplatform import create_app
-from wfplatform.storage_ext import get_storage
+from wfplatform.bootstrap import get_storage
+from wfplatform.errors import StorageUnavailable
 
 
 @pytest.fixture
@@ -85,3 +86,22 @@ def test_errors_are_json_with_the_right_status(make_app):
     missing = client.get("/no/such/route")
     assert missing.status_code == 404
     assert missing.get_json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [("30", "30"), ("2.5", "3")])
+def test_a_503_asks_clients_back_once_the_database_is_tried_again(
+    make_app, monkeypatch, retry_after, header
+):
+    """Retry-After is WF_DB_RETRY_AFTER, the pause before a failed database is tried
+    again, in the whole seconds the header carries (rounded up)."""
+    monkeypatch.setenv("WF_DB_RETRY_AFTER", retry_after)
+    app = make_app()
+
+    def unavailable():
+        raise StorageUnavailable("database", "connection refused")
+
+    app.add_url_rule("/unavailable", view_func=unavailable)
+    answer = app.test_client().get("/unavailable")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == header
+    assert answer.get_json()["error"]["code"] == "storage_unavailable"

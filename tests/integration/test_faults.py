@@ -27,18 +27,19 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from tests.apps import close_app
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
 from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
-from wfplatform.errors import StorageUnavailable
+from wfplatform.errors import GuardRefused, StorageUnavailable
 from wfplatform.extensions import db
 from wfplatform.repositories import REPOSITORIES
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
-from wfplatform.storage.modes import DATABASE, MEMORY
+from wfplatform.storage.modes import DATABASE, MEMORY, RepositoryMode
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
@@ -359,7 +360,7 @@ def app_on(bed, tmp_path, mode: str, read_from: str | None = None):
 
 
 def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed, tmp_path):
-    from wfplatform.storage_ext import get_storage
+    from wfplatform.bootstrap import get_storage
 
     app = app_on(bed, tmp_path, "database-only")
     client = app.test_client()
@@ -383,10 +384,29 @@ def test_http_answers_503_and_readiness_says_why_while_the_database_is_down(bed,
         assert client.post("/api/auth/login", json=credentials).status_code == 200
         assert client.get("/health/ready").json["status"] == "ready"
     finally:
-        if app.extensions.get("wf_storage") is not None:
-            app.extensions["wf_storage"].close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)
+
+
+# -- switching while the database is down ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "target"),
+    [
+        (("memory-only", None), ("dual", MEMORY)),
+        (("database-only", None), ("dual", DATABASE)),
+        (("dual", MEMORY), ("dual", DATABASE)),
+    ],
+    ids=["to dual (compares nothing)", "back to dual (compares nothing)", "reads to the database"],
+)
+def test_a_step_into_a_mode_using_the_database_is_refused_while_it_is_down(bed, start, target):
+    """A step whose guards compare nothing still asks the database: a mode using it must
+    not be entered while it does not answer, nor may a step that compares."""
+    storage = bed.storage(start[0], read_from=start[1])
+    bed.cluster.stop()
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch(target[0], read_from=target[1], reason="test", actor="ops")
+    reasons = refused.value.details["refused"]["users"]
+    assert any(reason.startswith("the database does not answer") for reason in reasons), reasons
+    assert storage.modes.get("users").label() == RepositoryMode.of(*start).label()
 
 
 # -- dual reading the database: memory is the fallback -----------------------------------------

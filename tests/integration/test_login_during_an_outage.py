@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.apps import close_app
 from tests.integration.test_faults import app_on, bed, cluster  # noqa: F401 (fixtures)
-from wfplatform.extensions import db
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
@@ -31,7 +31,4 @@ def test_an_outage_does_not_tell_known_emails_from_unknown_ones(bed, tmp_path, m
         assert (unknown.status_code, unknown.get_json()) == (known.status_code, known.get_json())
     finally:
         bed.cluster.start()
-        if app.extensions.get("wf_storage") is not None:
-            app.extensions["wf_storage"].close()
-        with app.app_context():
-            db.engine.dispose()
+        close_app(app)

@@ -20,8 +20,8 @@ from flask import Flask, current_app
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
 from tests.conftest import require_postgres
-from wfplatform import MIGRATIONS, create_app
-from wfplatform.extensions import db
+from wfplatform import create_app
+from wfplatform.extensions import MIGRATIONS, db, head_revision
 
 MODEL_TABLES = frozenset(db.metadata.tables)
 BOOKKEEPING = frozenset({"alembic_version"})
@@ -80,12 +80,6 @@ def upgrade(app: Flask, revision: str = "head") -> None:
 def downgrade(app: Flask, revision: str = "base") -> None:
     with app.app_context():
         flask_migrate.downgrade(revision=revision)
-
-
-def head_revision() -> str:
-    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
-    assert len(heads) == 1, f"expected one migration head, found {heads}"
-    return heads[0]
 
 
 def test_the_migrations_have_a_single_head():

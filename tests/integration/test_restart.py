@@ -19,7 +19,7 @@ from tests import databases
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
-from wfplatform import readiness_probe
+from wfplatform.api import health
 from wfplatform.errors import StorageUnavailable
 from wfplatform.extensions import db
 from wfplatform.repositories.workflows import WorkflowQuery
@@ -48,7 +48,7 @@ def test_a_restarted_process_in_dual_holds_every_record_the_database_holds(make_
 
     assert_serves(restarted, owner, workflow)
     assert restarted.verify()["differences"] == 0  # memory is a full copy, fallback included
-    assert readiness_probe.probe(restarted)[1] == 200
+    assert health.probe(restarted)[1] == 200
 
 
 def test_a_restarted_process_in_memory_only_does_not_load_the_database(make_storage):
@@ -125,7 +125,7 @@ def test_a_process_started_while_the_database_is_down_refuses_until_memory_is_lo
     cluster.stop()
     restarted.start()  # cannot load memory: the database is away
 
-    body, status = readiness_probe.probe(restarted)
+    body, status = health.probe(restarted)
     assert status == 503
     assert body["status"] == "not_ready"
     assert {"users", "workflows"} <= set(body["failing"])
@@ -136,7 +136,7 @@ def test_a_process_started_while_the_database_is_down_refuses_until_memory_is_lo
         restarted.users.add(make_user(email=owner.email))
 
     cluster.start()
-    wait_until(lambda: readiness_probe.probe(restarted)[1] == 200, "memory to be loaded")
+    wait_until(lambda: health.probe(restarted)[1] == 200, "memory to be loaded")
     assert_serves(restarted, owner, workflow)
     assert restarted.verify()["differences"] == 0
 
@@ -149,12 +149,12 @@ def test_readiness_tells_anonymous_callers_no_driver_detail_while_the_database_i
     storage = on_cluster("database-only")
     cluster.stop()
 
-    with caplog.at_level(logging.WARNING, logger="wfplatform.readiness_probe"):
-        body, status = readiness_probe.probe(storage)
-        readiness_probe.probe(storage)  # probed again: logged once
+    with caplog.at_level(logging.WARNING, logger="wfplatform.api.health"):
+        body, status = health.probe(storage)
+        health.probe(storage)  # probed again: logged once
 
     assert status == 503
-    assert body["database"] == {"reachable": False, "error": readiness_probe.DATABASE_DOWN}
+    assert body["database"] == {"reachable": False, "error": health.DATABASE_DOWN}
     text = json.dumps(body)
     for detail in ("127.0.0.1", str(cluster.port), "postgres", "refused", "connection"):
         assert detail not in text

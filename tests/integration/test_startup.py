@@ -16,12 +16,12 @@ from tests.apps import close_app
 from tests.factories import make_user
 from wfplatform import create_app
 from wfplatform.backends.sql import new_session
+from wfplatform.bootstrap import get_storage
 from wfplatform.domain.codec import to_dict
 from wfplatform.repositories import REPOSITORIES
 from wfplatform.storage.journal import Change, SyncJournal, damage_warning
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import RepositoryMode
-from wfplatform.storage_ext import get_storage
 
 USERS = next(binding for binding in REPOSITORIES if binding.name == "users")
 

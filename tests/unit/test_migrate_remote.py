@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from wfplatform.backfill.command import migrate_data
+from wfplatform.cli.backfill import migrate_data
 
 TOKEN = "admin-token-1234"
 

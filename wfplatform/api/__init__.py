@@ -6,9 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from ..errors import bounded, error_body
-from . import docs
-from .limits import retry_after_seconds
+from . import docs, errors, health
 from .openapi import (
     ErrorSchema,
     ErrorStatuses,
@@ -31,22 +29,7 @@ class JsonErrorApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
-        data = getattr(error, "data", None) or {}
-        details = bounded(data.get("errors") or data.get("messages"))
-        if error.code == 422 and details is not None:
-            return error_body("validation_failed", "the request is not valid", details), 422
-        if error.code == 400 and details is not None:  # e.g. a body that is not JSON
-            return error_body("bad_request", "the request body could not be read", details), 400
-        if error.code >= 500:
-            return error_body("internal_error", "something went wrong on our side"), error.code
-        headers = {
-            name: value for name, value in error.get_headers() if name.lower() != "content-type"
-        }  # e.g. Allow on a 405
-        headers.update(data.get("headers", {}))
-        if error.code == 429:
-            headers["Retry-After"] = str(retry_after_seconds())
-        code = (error.name or "error").lower().replace(" ", "_")
-        return error_body(code, error.description), error.code, headers
+        return errors.http_error(error)
 
 
 api = JsonErrorApi()
@@ -63,6 +46,8 @@ def init_app(app: Flask) -> None:
     api.ma_plugin.converter.add_attribute_function(dict_keys2properties)
     api.ma_plugin.converter.add_attribute_function(raw2properties)
     app.register_blueprint(docs.blueprint)  # /docs, instead of flask-smorest's CDN page
+    app.register_blueprint(health.blueprint)  # /health, /health/ready: outside the API
+    errors.init_app(app)
     api.spec.components.security_scheme(
         "bearer", {"type": "http", "scheme": "bearer", "description": "access token or API key"}
     )

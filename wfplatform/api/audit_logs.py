@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from ..bootstrap import services
 from ..repositories.audit import AuditQuery
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PageSchema, PaginationSchema, page_body
 from .security import SECURITY, admin_required
-from .services import services
 
 blp = Blueprint("audit_logs", __name__, url_prefix="/api/audit-logs", description="Audit log")
 limiter.limit(api_limit)(blp)
@@ -50,5 +50,15 @@ class AuditLogs(MethodView):
     @blp.response(200, AuditPageSchema)
     def get(self, query):
         """Entries newest first; every filter given must match."""
-        page = services().accounts.storage.audit_logs.list(AuditQuery(**query))
+        filters = AuditQuery(
+            actor_id=query.get("actor_id"),
+            action=query.get("action"),
+            resource_type=query.get("resource_type"),
+            resource_id=query.get("resource_id"),
+            since=query.get("since"),
+            until=query.get("until"),
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+        page = services().audit.list(filters)
         return page_body(page, query)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from ..bootstrap import services
 from .blueprint import Blueprint
 from .limits import limiter, login_limit, per_address
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
 from .security import current_actor, ignores_credentials
-from .services import services
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and login")
 

@@ -7,13 +7,13 @@ from flask import url_for
 from marshmallow import Schema, fields, validate
 
 from ..backfill.backfiller import ON_CONFLICT, Options
+from ..bootstrap import services
 from ..errors import NotFound, ValidationFailed
 from ..services.json_fields import JsonBoolean, JsonInteger
 from .blueprint import Blueprint
 from .cutover import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_user
-from .services import services
 
 blp = Blueprint("backfills", __name__, url_prefix="/admin/migrations", description="Backfill runs")
 limiter.limit(api_limit)(blp)

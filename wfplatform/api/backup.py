@@ -10,18 +10,18 @@ from flask import Response, current_app, request, stream_with_context, url_for
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..backup import check_integrity, export_chunks, head_revision
+from ..backup import check_integrity, export_chunks
 from ..backup.export import buffered, record_export
 from ..backup.format import FORMAT, FORMAT_VERSION
+from ..bootstrap import get_storage, services
 from ..domain.codec import utcnow
 from ..errors import NotFound
+from ..extensions import head_revision
 from ..services.json_fields import JsonBoolean
-from ..storage_ext import get_storage
 from .blueprint import Blueprint
 from .cutover import NAMES, AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
-from .services import services
 
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
 limiter.limit(api_limit)(blp)
@@ -58,10 +58,6 @@ class IntegritySchema(Schema):
     repositories = fields.List(fields.String(validate=validate.OneOf(NAMES)))
 
 
-def schema_revision() -> str | None:
-    return head_revision(current_app.extensions["migrate"].directory)
-
-
 @blp.route("/export")
 class Export(AdminView):
     @blp.doc(security=SECURITY)
@@ -71,7 +67,7 @@ class Export(AdminView):
         read where each repository reads from now; secrets stay hashed as stored."""
         storage = get_storage()
         record_export(storage, current_actor(), "http")
-        chunks = buffered(export_chunks(storage, schema_revision()))
+        chunks = buffered(export_chunks(storage, head_revision()))
         name = f"wfplatform-export-{utcnow():%Y%m%dT%H%M%SZ}.json"
         return Response(
             stream_with_context(chunks),

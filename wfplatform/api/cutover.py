@@ -1,24 +1,19 @@
 """The control plane of the cut-over, for admins: modes, readiness, history, stats, sync
-and verify. The same guards as `storage.switch` and the CLI; every change is audited."""
+and verify, through `services.cutover` as the CLI (the same guards; every switch is
+audited)."""
 
 from __future__ import annotations
-
-import dataclasses
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from ..bootstrap import services
 from ..repositories import REPOSITORIES
-from ..services import audit
 from ..services.json_fields import JsonBoolean
-from ..services.text_repair import repair_text
-from ..storage.journal import damage_warning
 from ..storage.modes import DATABASE, MEMORY, Mode
-from ..storage_ext import get_storage
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
-from .security import SECURITY, admin_required, current_actor, current_user
-from .services import services
+from .security import SECURITY, admin_required, current_actor
 
 blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)
@@ -64,33 +59,13 @@ class AdminView(MethodView):
     decorators = [admin_required]
 
 
-def overview() -> dict:
-    storage = get_storage()
-    kept_aside = storage.journal.set_aside_lines()
-    warnings = [storage.process_warning(), damage_warning(kept_aside)]
-    return {
-        "repositories": storage.describe(),
-        "journal": len(storage.journal),
-        "journal_damage": {
-            "file": str(storage.journal.set_aside_path),
-            "lines_kept_aside": kept_aside,
-            "found_at_start": dataclasses.asdict(storage.journal.damage),
-        },
-        "database": {"down": storage.health.is_down(), "last_error": storage.health.last_error},
-        "processes": storage.processes.alive(),
-        "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
-        "warnings": [warning for warning in warnings if warning],
-        "last_backfill": next(iter(services().backfills.backfiller.runs.list(1)), None),
-    }
-
-
 @blp.route("")
 class Overview(AdminView):
     @blp.doc(security=SECURITY)
     @blp.response(200)
     def get(self):
         """Every repository's mode, settings, stats, journal and last verify."""
-        return overview()
+        return services().cutover.overview()
 
 
 @blp.route("/mode")
@@ -101,25 +76,20 @@ class ModeSwitch(AdminView):
     @blp.alt_response(409, description="a guard refused; the reasons say what to run first")
     def put(self, body):
         """Switch modes (all repositories unless `repositories` is given), behind the guards."""
-        storage = get_storage()
-        result = storage.switch(
-            body.pop("mode"),
-            actor=current_user().email,
-            reason=body.pop("reason"),
-            **body,
+        cutover = services().cutover
+        result = cutover.switch(
+            current_actor(),
+            body["mode"],
+            reason=body["reason"],
+            via="http",
+            read_from=body.get("read_from"),
+            repositories=body.get("repositories"),
+            shadow_rate=body.get("shadow_rate"),
+            fallback=body.get("fallback"),
+            force=body["force"],
+            dry_run=body["dry_run"],
         )
-        if not result["dry_run"]:
-            storage.atomic(
-                lambda uow: audit.record(
-                    uow,
-                    current_actor(),
-                    "storage.mode_change",
-                    "storage",
-                    None,
-                    {"modes": result["modes"], "forced": result["forced"]},
-                )
-            )
-        return {**result, "state": overview()}
+        return {**result, "state": cutover.overview()}
 
 
 @blp.route("/readiness")
@@ -128,8 +98,7 @@ class Readiness(AdminView):
     @blp.response(200)
     def get(self):
         """Per repository: whether each next step is safe now, and every reason it is not."""
-        storage = get_storage()
-        return {"repositories": {name: storage.readiness(name) for name in storage.bindings}}
+        return {"repositories": services().cutover.readiness()}
 
 
 @blp.route("/history")
@@ -139,7 +108,7 @@ class History(AdminView):
     @blp.response(200)
     def get(self, query):
         """Every mode change, newest first: who, when, from, to, why, forced."""
-        return {"items": get_storage().modes.history(query["limit"])}
+        return {"items": services().cutover.history(query["limit"])}
 
 
 @blp.route("/stats/reset")
@@ -149,10 +118,9 @@ class StatsReset(AdminView):
     @blp.response(200)
     def post(self, body):
         """Start the counters again (all repositories unless some are named)."""
-        storage = get_storage()
-        for name in body.get("repositories") or NAMES:
-            storage.stats.reset(name)
-        return overview()
+        cutover = services().cutover
+        cutover.reset_stats(body.get("repositories"))
+        return cutover.overview()
 
 
 @blp.route("/sync")
@@ -161,7 +129,7 @@ class Sync(AdminView):
     @blp.response(200)
     def post(self):
         """Replay the sync journal now; answers how many entries went and how many wait."""
-        return get_storage().replay_journal()
+        return services().cutover.sync()
 
 
 @blp.route("/verify")
@@ -171,7 +139,7 @@ class Verify(AdminView):
     @blp.response(200)
     def post(self, body):
         """Compare both backends completely (ids listed up to 100 per kind, with counts)."""
-        return get_storage().verify(body.get("repositories") or None)
+        return services().cutover.verify(body.get("repositories"))
 
 
 @blp.route("/load-memory")
@@ -183,8 +151,8 @@ class LoadMemory(AdminView):
     def post(self, body):
         """Make memory equal to the database (before reads move back to memory); refused
         where memory is the primary copy, unless `force`."""
-        names = body.get("repositories") or NAMES
-        return {"changed": get_storage().reload_memory(names, force=body["force"])}
+        changed = services().cutover.load_memory(body.get("repositories"), force=body["force"])
+        return {"changed": changed}
 
 
 @blp.route("/repair-text")
@@ -196,6 +164,6 @@ class RepairText(AdminView):
         """Replace text no backend can store (lone surrogates, NUL: accepted by versions
         before it was refused) by U+FFFD in every record holding it, so the backfill can
         copy them; `dry_run` lists them. Each repaired record is audited."""
-        return repair_text(
-            get_storage(), current_actor(), body.get("repositories"), body["dry_run"]
+        return services().cutover.repair_text(
+            current_actor(), body.get("repositories"), dry_run=body["dry_run"]
         )

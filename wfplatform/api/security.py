@@ -9,12 +9,12 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, request
 
+from ..bootstrap import services
 from ..domain.users import User
 from ..errors import Forbidden, Unauthorized
 from ..services.api_keys import is_api_key
 from ..services.context import Actor
 from .limits import count_failed_authentication
-from .services import services
 
 SECURITY = [{"bearer": []}, {"apiKey": []}]
 
@@ -72,6 +72,7 @@ def current_actor() -> Actor:
         role=user.role if user else "anonymous",
         ip=request.remote_addr,
         user_agent=request.user_agent.string or None,
+        label=user.email if user else None,
     )
 
 

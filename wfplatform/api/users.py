@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from ..bootstrap import services
 from .auth import token_response
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
@@ -24,7 +25,6 @@ from .security import (
     current_user,
     login_required,
 )
-from .services import services
 
 blp = Blueprint("users", __name__, url_prefix="/api/users/me", description="The current user")
 limiter.limit(api_limit)(blp)

@@ -10,12 +10,13 @@ import re
 from flask import request, url_for
 from flask.views import MethodView
 
+from ..bootstrap import services
 from ..errors import DomainError, ValidationFailed
+from ..repositories.workflows import WorkflowQuery
 from .blueprint import Blueprint
 from .limits import api_limit, limiter
 from .schemas import PaginationSchema, page_body
 from .security import SECURITY, current_actor, login_required
-from .services import services
 from .workflow_schemas import (
     ExportDocumentSchema,
     VersionPageSchema,
@@ -79,8 +80,17 @@ class WorkflowList(MethodView):
     @blp.alt_response(403, description="`owner` other than `me` without the admin role")
     def get(self, query):
         """Your workflows (admins: `owner=all` or a user id); every filter given must match."""
-        owner = query.pop("owner")
-        page = services().workflows.list(current_actor(), query, owner)
+        filters = WorkflowQuery(
+            status=query.get("status"),
+            tags=query.get("tags", ()),
+            search=query.get("search"),
+            node_type=query.get("node_type"),
+            credential_type=query.get("credential_type"),
+            order=query["order"],
+            limit=query["limit"],
+            offset=query["offset"],
+        )
+        page = services().workflows.list(current_actor(), filters, query["owner"])
         return page_body(page, query)
 
     @blp.doc(security=SECURITY)

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from ..backends.sql import translate_faults
+from ..extensions import head_revision
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
-
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
-
-
-def head_revision() -> str:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def schema_refusal(engine: Engine) -> str | None:

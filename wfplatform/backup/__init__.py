@@ -17,7 +17,6 @@ from .importer import ImportRefused, import_export
 from .integrity import check_integrity
 from .reader import ExportReader, open_export, read_export
 from .records import InvalidRecord, decode_record
-from .revision import head_revision
 
 __all__ = [
     "FORMAT",
@@ -30,7 +29,6 @@ __all__ = [
     "check_integrity",
     "decode_record",
     "export_chunks",
-    "head_revision",
     "import_export",
     "open_export",
     "read_export",

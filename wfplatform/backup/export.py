@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, TextIO
 
 from ..domain.codec import comparable, utcnow
-from ..services import audit
+from ..services.audit import AuditLog
 from ..services.context import Actor
 from .format import FORMAT_VERSION, ExportHeader
 
@@ -82,4 +82,4 @@ def _json(value: object) -> str:
 def record_export(storage: Storage, actor: Actor, via: str) -> None:
     """An export carries every password and API key hash: who took one is audited."""
     changes = {"via": via}
-    storage.atomic(lambda uow: audit.record(uow, actor, "storage.export", "storage", None, changes))
+    AuditLog(storage).record(actor, "storage.export", "storage", None, changes)

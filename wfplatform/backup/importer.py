@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..domain.codec import to_dict
 from ..errors import Conflict, DomainError
 from ..repositories.base import IDENTICAL, INSERTED, UPDATED
-from ..services import audit
+from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
 from .format import ExportHeader
 from .reader import ExportReader, Source, open_export
@@ -189,7 +189,7 @@ def import_export(
     changes["security_kept"] = {
         name: len(report.kept) for name, report in plan.repositories.items() if guarded(name)
     }
-    storage.atomic(lambda uow: audit.record(uow, actor, "storage.import", "storage", None, changes))
+    AuditLog(storage).record(actor, "storage.import", "storage", None, changes)
     return plan.report(dry_run=False, force=force, warnings=warnings)
 
 

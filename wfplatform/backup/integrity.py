@@ -34,7 +34,7 @@ from ..domain.validation import validate_record
 from ..domain.workflows import graph_problems
 from ..errors import Conflict, ValidationFailed
 from ..repositories.base import Parent
-from ..services import audit
+from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .records import BINDINGS, SOFT_REFERENCES, unique_values
@@ -196,9 +196,7 @@ def remove_orphans(storage: Storage, findings: list[Finding], modes: dict, actor
         finding.fixed = finding.kind == ORPHAN and (finding.repository, finding.key) in removed
     if targets:
         changes = {"removed_orphans": [f"{name}/{key}" for name, key in targets[:REPORT_CAP]]}
-        storage.atomic(
-            lambda uow: audit.record(uow, actor, "storage.integrity_fix", "storage", None, changes)
-        )
+        AuditLog(storage).record(actor, "storage.integrity_fix", "storage", None, changes)
     return sum(finding.fixed for finding in findings)
 
 

@@ -3,7 +3,7 @@
 from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
 from .backfill import BackfillRunModel, LedgerEntryModel
-from .control import ModeChangeModel, StorageModeModel, StorageProcessModel
+from .control import AuditOutboxModel, ModeChangeModel, StorageModeModel, StorageProcessModel
 from .jobs import BackgroundJobModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
@@ -11,6 +11,7 @@ from .workflows import WorkflowModel, WorkflowVersionModel
 __all__ = [
     "ApiKeyModel",
     "AuditEntryModel",
+    "AuditOutboxModel",
     "BackgroundJobModel",
     "LedgerEntryModel",
     "BackfillRunModel",

@@ -54,3 +54,14 @@ class StorageProcessModel(db.Model):
     last_seen: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
     # What guards must see of every process: its journal length and recent counts.
     activity: so.Mapped[dict[str, Any] | None] = so.mapped_column(JSONDocument)
+
+
+class AuditOutboxModel(db.Model):
+    """An audit entry stored in the transaction of the control-plane change it records (a
+    mode switch), until it is in the audit log (see `storage.audit_outbox`)."""
+
+    __tablename__ = "audit_outbox"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(36), primary_key=True)  # the entry's id
+    entry: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
+    created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)

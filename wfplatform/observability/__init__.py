@@ -1,16 +1,19 @@
 """Traces, metrics and logs an operator can use (see docs/OPERATIONS.md).
 
-    observability.init_app(app)   # after the database extension, before anything that
-                                  # handles requests (hooks run in registration order)
+    observability.init_app(app, storage)  # after the database extension, before anything
+                                          # that handles requests (hooks run in order)
 
 Nothing here reaches the network at start-up: traces are exported only when `OTEL_*` asks
 for it, metrics are pulled from `GET /metrics`, logs go to stderr."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 
 from ..extensions import db
+from ..storage.adapter import Storage
 from . import logs, metrics, request_hooks, tracing
 from .backfill import TracedBackfiller
 from .metrics import Metrics
@@ -18,10 +21,11 @@ from .metrics import Metrics
 __all__ = ["Metrics", "TracedBackfiller", "get_metrics", "init_app"]
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, storage: Callable[[Flask], Storage]) -> None:
+    """`storage(app)`: the app's storage, which the metrics read at scrape time."""
     logs.install(app.config["WF_LOG_FORMAT"], app.config["WF_LOG_LEVEL"])
     tracing.configure_provider()
-    collected = metrics.init_app(app)
+    collected = metrics.init_app(app, storage)
     request_hooks.init_app(app, collected)
     tracing.instrument_app(app)
     with app.app_context():

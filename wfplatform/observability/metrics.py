@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -31,34 +30,9 @@ from ..storage.adapter import Storage
 from ..storage.stats import COUNTERS, LATENCY_BUCKETS_MS
 from . import multiprocess
 from .names import BACKEND_COUNTERS, COUNTER_HELP, HELP, HTTP_BUCKETS
+from .progress import BackfillProgress
 
 log = logging.getLogger(__name__)
-
-
-class BackfillProgress:
-    """The progress of the backfill run this process executes (at most one at a time)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.kind: str | None = None
-        self.running = False
-        self.progress: dict[str, tuple[int, int]] = {}
-
-    def begin(self, kind: str) -> None:
-        with self._lock:
-            self.kind, self.running, self.progress = kind, True, {}
-
-    def advance(self, repository: str, done: int, total: int) -> None:
-        with self._lock:
-            self.progress[repository] = (done, total)
-
-    def end(self) -> None:
-        with self._lock:
-            self.running = False
-
-    def snapshot(self) -> tuple[str | None, bool, dict[str, tuple[int, int]]]:
-        with self._lock:
-            return self.kind, self.running, dict(self.progress)
 
 
 class Metrics:
@@ -257,10 +231,8 @@ def _same_secret(given: str, token: str) -> bool:
     return hmac.compare_digest(sent, token.encode("utf-8"))
 
 
-def init_app(app: Flask) -> Metrics:
+def init_app(app: Flask, get_storage: Callable[[Flask], Storage]) -> Metrics:
     def storage() -> Storage | None:
-        from ..storage_ext import get_storage
-
         try:
             return get_storage(app)
         except Exception:  # no schema yet, or the database is unreachable at start-up

@@ -15,17 +15,14 @@ import os
 import threading
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
 
+from ..storage.adapter import Storage
 from ..storage.stats import COUNTERS, LATENCY_BUCKETS_MS
 from .names import BACKEND_COUNTERS, COUNTER_HELP, HELP, HTTP_BUCKETS
-
-if TYPE_CHECKING:
-    from ..storage.adapter import Storage
-    from .metrics import BackfillProgress
+from .progress import BackfillProgress
 
 log = logging.getLogger(__name__)
 HTTP_LABELS = ["method", "route", "status"]

@@ -24,6 +24,7 @@ from ..domain.codec import utcnow
 from ..domain.users import User
 from ..errors import Conflict
 from ..models import UserModel
+from ..storage import audit_outbox
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
 from . import api_keys, audit
@@ -75,8 +76,9 @@ def ensure_admin(
 
 
 class _AuditEntries(list):
-    """The audit trail of a unit of work run on the database alone: recorded through the
-    adapter once it committed, so memory-first modes have the entries too."""
+    """The audit trail of a unit of work run on the database alone: committed with it in
+    the outbox, then written through the adapter, so memory-first modes have the entries
+    too (see `audit.AuditLog.deliver`)."""
 
     def add(self, entry) -> None:
         self.append(entry)
@@ -94,9 +96,11 @@ def _on_the_database(storage: Storage, work: Callable[[SimpleNamespace], User]) 
     with translate_faults(), new_session(storage.engine, write=True) as session:
         repositories = _database_repositories(storage, session)
         result = work(SimpleNamespace(**vars(repositories), audit_logs=entries))
+        for entry in entries:
+            audit_outbox.put(session, entry)
         session.commit()
     if entries:
-        storage.atomic(lambda uow: [uow.audit_logs.add(entry) for entry in entries])
+        audit.AuditLog(storage).deliver()
     return result
 
 

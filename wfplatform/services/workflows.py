@@ -39,9 +39,10 @@ class Workflows:
         self.quotas = quotas or Quotas()
 
     # -- reads --------------------------------------------------------------------------------
-    def list(self, actor: Actor, filters: dict[str, Any], owner: str = OWNER_ME) -> Page:
-        """One page of the workflows of `owner`: `me`, or for admins `all` or a user id."""
-        query = WorkflowQuery(user_id=_owner_scope(actor, owner), **filters)
+    def list(self, actor: Actor, filters: WorkflowQuery, owner: str = OWNER_ME) -> Page:
+        """One page of the workflows of `owner`: `me`, or for admins `all` or a user id
+        (whatever `filters.user_id` says)."""
+        query = dataclasses.replace(filters, user_id=_owner_scope(actor, owner))
         return self.storage.workflows.list(query)
 
     def get(self, actor: Actor, workflow_id: str) -> Workflow:

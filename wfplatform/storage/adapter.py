@@ -29,7 +29,7 @@ from ..repositories.memory import MemoryRepository
 from . import fleet, loading, readiness, switching, verify, whole_reads
 from .journal import damage_warning
 from .locks import LockTimeout
-from .mode_registry import ModeRegistry
+from .mode_registry import ModeChangeAudit, ModeRegistry
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .parts import OnDatabase, StorageParts
 from .processes import ProcessRegistry
@@ -246,9 +246,36 @@ class Storage:
             return result
 
     # -- the operator's API ---------------------------------------------------------------------
-    def switch(self, mode: str, **options: Any) -> dict:
-        """See `switching.switch`: guarded, audited, for some or all repositories."""
-        return switching.switch(self.parts, mode, wake_worker=self.sync_worker.wake, **options)
+    def switch(
+        self,
+        mode: str,
+        *,
+        reason: str,
+        actor: str,
+        read_from: str | None = None,
+        repositories: Iterable[str] | None = None,
+        shadow_rate: float | None = None,
+        fallback: bool | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+        audit: ModeChangeAudit | None = None,
+    ) -> dict:
+        """See `switching.switch`: guarded, for some or all repositories; `audit` makes the
+        audit entry stored with the switch (`services.cutover` gives one)."""
+        return switching.switch(
+            self.parts,
+            mode,
+            wake_worker=self.sync_worker.wake,
+            reason=reason,
+            actor=actor,
+            read_from=read_from,
+            repositories=repositories,
+            shadow_rate=shadow_rate,
+            fallback=fallback,
+            force=force,
+            dry_run=dry_run,
+            audit=audit,
+        )
 
     def follow_mode_changes(self) -> list[str]:
         """Adopt modes another process switched (they share the database); returns the

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.codec import utcnow
-from ..private_files import owner_only
 from .journal_format import Change, DamagedLine, JournalEntry, decode, encode
+from .private_files import owner_only
 
 if TYPE_CHECKING:
     from ..repositories.base import RepositorySpec

@@ -6,7 +6,8 @@
   written, so both see the same order. Stripes are taken in index order: no deadlock.
 * `WriteTracker`: counts writes begun and finished per repository and per stripe of keys, so
   a shadow comparison can tell that a write raced it and skip instead of reporting a false
-  mismatch.
+  mismatch; and tells open `Watch`es which records were written, so a switch's comparison
+  made before it takes the gate needs to look again only at those.
 """
 
 from __future__ import annotations
@@ -94,18 +95,62 @@ class StripedLocks:
                 self._locks[stripe].release()
 
 
+class Watch:
+    """The keys of `repositories` written since the watch began, or since they were last
+    taken. Past `limit` keys of one repository it gives that repository up (taking then
+    answers None: look at everything again), so a flood of writes costs no more memory."""
+
+    def __init__(self, repositories: Iterable[str], limit: int, lock: threading.Lock) -> None:
+        self._written: dict[str, set[str] | None] = {name: set() for name in repositories}
+        self._limit = limit
+        self._lock = lock  # the tracker's: notes arrive under it
+
+    def note(self, records: Iterable[tuple[str, str]]) -> None:
+        """Called with the tracker's lock held."""
+        for repository, key in records:
+            keys = self._written.get(repository)
+            if keys is None:
+                continue  # not watched, or given up
+            keys.add(key)
+            if len(keys) > self._limit:
+                self._written[repository] = None
+
+    def restart(self, repository: str) -> None:
+        """Forget what was written so far (given up or not), and watch on."""
+        with self._lock:
+            self._written[repository] = set()
+
+    def pending(self, repository: str) -> int | None:
+        """How many keys of `repository` wait to be taken; None once given up."""
+        with self._lock:
+            keys = self._written[repository]
+            return None if keys is None else len(keys)
+
+    def take(self, repository: str) -> set[str] | None:
+        """The keys written since the last take, watching on; None once given up."""
+        with self._lock:
+            keys = self._written[repository]
+            if keys is not None:
+                self._written[repository] = set()
+            return keys
+
+
 class WriteTracker:
     """Writes begun and finished, per repository and per stripe of record keys. A read of
     one record by its key is raced only by writes to that record (its stripe): counting
     per stripe lets it be compared while other records of the repository are written.
     Any other read (a list, a lookup by email) may be changed by any write to the
-    repository, so it goes by the repository's count."""
+    repository, so it goes by the repository's count.
+
+    Open watches are told of each written record when its write begins and again when it
+    ends, so a watch begun while a write was under way hears of it too."""
 
     def __init__(self, stripes: int = 1024) -> None:
         self._stripes = stripes
         self._lock = threading.Lock()
         self._begun: Counter[Hashable] = Counter()
         self._finished: Counter[Hashable] = Counter()
+        self._watches: list[Watch] = []
 
     @contextmanager
     def writing(self, records: Iterable[tuple[str, str]]) -> Iterator[None]:
@@ -114,11 +159,39 @@ class WriteTracker:
         slots |= {self._slot(repository, key) for repository, key in records}
         with self._lock:
             self._begun.update(slots)
+            self._tell_watches(records)
         try:
             yield
         finally:
             with self._lock:
                 self._finished.update(slots)
+                self._tell_watches(records)
+
+    @contextmanager
+    def copying(self, records: Iterable[tuple[str, str]]) -> Iterator[None]:
+        """Around copies of memory's records into the database where it lacks them (lazy
+        sync, parents copied first): no read answers otherwise afterwards (a database read
+        that finds nothing copies the record itself), so shadow reads need not skip, but
+        a comparison of the backends must hear of them."""
+        records = list(records)
+        with self._lock:
+            self._tell_watches(records)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._tell_watches(records)
+
+    @contextmanager
+    def watching(self, repositories: Iterable[str], limit: int) -> Iterator[Watch]:
+        watch = Watch(repositories, limit, self._lock)
+        with self._lock:
+            self._watches.append(watch)
+        try:
+            yield watch
+        finally:
+            with self._lock:
+                self._watches.remove(watch)
 
     def token(self, repository: str, key: Any = None) -> int | None:
         """A token for a quiet moment of the repository (or of the record `key`), or None
@@ -133,6 +206,10 @@ class WriteTracker:
 
     def _slot(self, repository: str, key: Any) -> tuple[str, int]:
         return repository, zlib.crc32(str(key).encode()) % self._stripes
+
+    def _tell_watches(self, records: list[tuple[str, str]]) -> None:
+        for watch in self._watches:
+            watch.note(records)
 
 
 class CommitSequencer:

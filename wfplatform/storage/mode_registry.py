@@ -2,25 +2,30 @@
 
 A fresh database takes its modes from the configured default (`WF_STORAGE_MODE`); after
 that the stored modes win on restart, and the log says so when they differ from the
-environment. Every change is stored with who made it, when and why.
+environment. Every change is stored with who made it, when and why, and with its audit
+entry waiting in the outbox (see `audit_outbox`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..backends.sql import new_session, translate_faults
+from ..domain.audit import AuditEntry
 from ..domain.codec import as_utc, utcnow
 from ..models import ModeChangeModel, StorageModeModel
+from . import audit_outbox
 from .modes import RepositoryMode
 
 log = logging.getLogger(__name__)
+# The audit entry of a mode change, from the new modes and whether the guards were forced.
+ModeChangeAudit = Callable[[dict[str, RepositoryMode], bool], AuditEntry]
 
 
 class ModeRegistry:
@@ -81,9 +86,11 @@ class ModeRegistry:
         reason: str,
         forced: bool = False,
         new: bool = False,
+        audit: ModeChangeAudit | None = None,
     ) -> None:
-        """Store the new modes and their history in one transaction, then use them. `new`:
-        the repositories have no stored mode yet (an `IntegrityError` if one appeared)."""
+        """Store the new modes, their history and the audit entry `audit` makes of them in
+        one transaction, then use them. `new`: the repositories have no stored mode yet (an
+        `IntegrityError` if one appeared)."""
         now = utcnow()
         current = self.snapshot()
         with translate_faults(), new_session(self._engine) as session:
@@ -106,6 +113,8 @@ class ModeRegistry:
                         changed_at=now,
                     )
                 )
+            if audit is not None:
+                audit_outbox.put(session, audit(changes, forced))
             session.commit()
         with self._lock:
             self._modes.update(changes)

@@ -4,6 +4,7 @@ The mode switch's guards use exactly this."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import StorageUnavailable
@@ -33,27 +34,53 @@ class BackendCounts:
         return self.recent_errors / max(self.recent_operations, 1)
 
 
-def backend_counts(parts: StorageParts, repository: str) -> BackendCounts:
-    """A complete comparison (a guard must see stale copies, not only missing ones), and
-    the journals and recent counts of every process on the database (see `fleet`)."""
+def backend_counts(
+    parts: StorageParts,
+    repository: str,
+    *,
+    compare: Callable[[], dict[str, int] | None] | None = None,
+    others: Callable[[], fleet.Others] | None = None,
+) -> BackendCounts:
+    """The journals and recent counts of every process on the database (`others`, default
+    `fleet.others`), and the comparison's counts by kind from `compare`: by default a
+    complete comparison (a guard must see stale copies, not only missing ones); a switch
+    gives its own (see `guard_counts`), which answers None for a step no guard compares for."""
+    if compare is None:
+        compare = lambda: compare_repository(parts, repository)["counts"]  # noqa: E731
     recent = parts.stats.recent(repository)
     counts = BackendCounts(journal=len(parts.journal))
     try:
-        elsewhere = fleet.others(parts)
+        elsewhere = others() if others is not None else fleet.others(parts)
         counts.journal += elsewhere.journal
         recent += elsewhere.recent_of(repository)
-        report = compare_repository(parts, repository)
+        found = compare()
     except StorageUnavailable as fault:
         counts.database_error = fault.message
-        report = None
+        found = None
     counts.recent_operations = recent["operations"]
     counts.recent_errors = recent["errors"]
     counts.recent_mismatches = recent["mismatches"]
-    if report is not None:
-        counts.only_in_memory = report["counts"]["only_in_memory"]
-        counts.only_in_database = report["counts"]["only_in_database"]
-        counts.differing = report["counts"]["differing"]
+    if found is not None:
+        counts.only_in_memory = found["only_in_memory"]
+        counts.only_in_database = found["only_in_database"]
+        counts.differing = found["differing"]
     return counts
+
+
+def compares(current: RepositoryMode, target: RepositoryMode) -> bool:
+    """Whether the guards of this step (`refusals`) use the comparison of the backends:
+    moving reads to the database, or in dual back to memory. The other single steps keep
+    reading the copy they read (memory-only to dual among them), so no comparison could
+    show them losing anything."""
+    return _reads_database_now(current, target) or _reads_memory_again(current, target)
+
+
+def _reads_database_now(current: RepositoryMode, target: RepositoryMode) -> bool:
+    return target.step >= 2 and target.step > current.step
+
+
+def _reads_memory_again(current: RepositoryMode, target: RepositoryMode) -> bool:
+    return target.step == 1 and current.step == 2
 
 
 def refusals(
@@ -71,8 +98,8 @@ def refusals(
         )
     if target.uses_database and counts.database_error:
         reasons.append(f"the database does not answer: {counts.database_error}")
-    reads_database_now = target.step >= 2 and target.step > current.step
-    reads_memory_again = target.step == 1 and current.step == 2
+    reads_database_now = _reads_database_now(current, target)
+    reads_memory_again = _reads_memory_again(current, target)
     if reads_database_now and counts.only_in_memory:
         reasons.append(
             f"{counts.only_in_memory} records exist only in memory: run the backfill first"

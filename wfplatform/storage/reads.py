@@ -90,7 +90,8 @@ class Reader:
         if key_arg is None:
             return None
         key = _argument(binding.interface, operation, key_arg, args, kwargs)
-        with parts.locks.hold([(repository, key)]):
+        record_key = [(repository, key)]
+        with parts.locks.hold(record_key), parts.tracker.copying(record_key):
             record = self.run(repository, MEMORY, operation, args, kwargs)
             if record is None:
                 return None

@@ -125,7 +125,7 @@ class Replicator:
         """Apply in the given order (the order the primary applied them) in one transaction;
         parents copied on the way count as lazy-synced once it committed."""
         stored: set[tuple[str, str]] = set()
-        synced: list[str] = []
+        synced: list[tuple[str, str]] = []
         with translate_faults(), new_session(self._parts.engine, write=True) as session:
             for change in changes:
                 repository = self._sql(change.repository, session)
@@ -137,8 +137,9 @@ class Replicator:
                 self.ensure_parents(session, repository.spec, record, stored, synced)
                 repository.upsert(record)
                 stored.add((change.repository, change.key))
-            session.commit()
-        for parent_repository in synced:
+            with self._parts.tracker.copying(synced):
+                session.commit()
+        for parent_repository, _ in synced:
             self._parts.stats.add(parent_repository, "lazy_synced")
 
     # -- parents first ------------------------------------------------------------------------
@@ -148,10 +149,11 @@ class Replicator:
         spec: Any,
         record: Any,
         stored: set[tuple[str, str]],
-        synced: list[str],
+        synced: list[tuple[str, str]],
     ) -> None:
         """Copy parents that exist only in memory into the database (`stored`: known there);
-        `synced` gets the repository of each copied parent, to count once `session` commits."""
+        `synced` gets each copied parent (repository, key), to count and to tell the write
+        tracker of (`WriteTracker.copying`) around the commit of `session`."""
         for parent_repository, parent_key in spec.parent_keys(record):
             if (parent_repository, parent_key) in stored:
                 continue
@@ -163,7 +165,7 @@ class Replicator:
                 continue  # the database will answer with its foreign-key error
             self.ensure_parents(session, sql.spec, parent, stored, synced)
             if sql.insert_missing(parent):
-                synced.append(parent_repository)
+                synced.append((parent_repository, parent_key))
 
     def copy_to_database(self, repository: str, record: Any) -> None:
         """Write one record (and missing parents) through to the database."""

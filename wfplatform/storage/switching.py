@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterable
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from .guard_counts import gathered
+from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
 from .parts import StorageParts
-from .readiness import backend_counts, refusals
+from .readiness import refusals
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,11 @@ def switch(
     fallback: bool | None = None,
     force: bool = False,
     dry_run: bool = False,
+    audit: ModeChangeAudit | None = None,
 ) -> dict:
     """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`.
+    The guards' comparisons run before the gate is taken (see `guard_counts`). `audit`
+    makes the switch's audit entry, stored with it (see `ModeRegistry.apply`).
     `wake_worker` has the background worker load at once the memory copies a walk back
     from `database-only` needs."""
     if not reason or not reason.strip():
@@ -37,17 +42,28 @@ def switch(
     unknown = [name for name in names if name not in parts.bindings]
     if unknown:
         raise ValidationFailed(f"unknown repositories: {', '.join(unknown)}")
-    with parts.gate.switch():
+
+    def targets_from(current: dict[str, RepositoryMode]) -> dict[str, RepositoryMode]:
+        return {
+            name: RepositoryMode.of(
+                mode,
+                read_from,
+                shadow_rate=current[name].shadow_rate if shadow_rate is None else shadow_rate,
+                fallback=current[name].fallback if fallback is None else fallback,
+                changed_at=utcnow(),
+            )
+            for name in names
+        }
+
+    ahead = parts.modes.snapshot()
+    planned = targets_from(ahead)
+    steps = {name: (ahead[name], planned[name]) for name in names}
+    with gathered(parts, steps) as guard_counts, parts.gate.switch():
         current = parts.modes.snapshot()
-        targets, refused = {}, {}
+        targets = targets_from(current)
+        refused = {}
         for name in names:
-            settings = {
-                "shadow_rate": current[name].shadow_rate if shadow_rate is None else shadow_rate,
-                "fallback": current[name].fallback if fallback is None else fallback,
-                "changed_at": utcnow(),
-            }
-            targets[name] = RepositoryMode.of(mode, read_from, **settings)
-            counts = backend_counts(parts, name)
+            counts = guard_counts.counts(name, current[name], targets[name])
             reasons = refusals(current[name], targets[name], counts, parts.thresholds)
             if reasons:
                 refused[name] = reasons
@@ -62,7 +78,7 @@ def switch(
             raise GuardRefused("the switch could lose or hide data", {"refused": refused})
         if dry_run:
             return result
-        parts.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused))
+        parts.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused), audit=audit)
         parts.warmup.expect_walked_back(current, targets)
         wake_worker()
         # A forced switch overrode the guards: worth a warning, with what they said.

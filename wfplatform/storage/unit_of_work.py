@@ -46,7 +46,8 @@ class UnitOfWork:
         self.changes: list[tuple[str, str, Any | None]] = []
         self.used: set[str] = set()  # repositories an operation ran on
         self.journaled = False
-        self.lazy_synced: list[str] = []  # parents copied to the database, counted at commit
+        # parents copied to the database: counted, and told to the write tracker, at commit
+        self.lazy_synced: list[tuple[str, str]] = []
 
     def __getattr__(self, name: str) -> Any:
         if name in self.parts.bindings:
@@ -108,11 +109,11 @@ class UnitOfWork:
         # up, rolls back and is run again (see `Storage.atomic`).
         mixed = bool(memory_first) and len(memory_first) < len(records)
         patience = MIXED_LOCK_PATIENCE if mixed else None
-        with parts.tracker.writing(records):
+        with parts.tracker.writing(records), parts.tracker.copying(self.lazy_synced):
             with parts.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
-                for repository in self.lazy_synced:
+                for repository, _ in self.lazy_synced:
                     parts.stats.add(repository, "lazy_synced")
                 if ticket is not None:
                     with parts.sequencer.turn(ticket):

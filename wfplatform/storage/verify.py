@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import sqlalchemy as sa
+
 from ..backends.sql import new_session, translate_faults
 from ..domain.codec import comparable
 from .parts import StorageParts
 
 REPORT_CAP = 100
+KINDS = ("only_in_memory", "only_in_database", "differing")
 
 
 def verify(parts: StorageParts, repositories: Iterable[str] | None = None) -> dict:
@@ -26,23 +29,43 @@ def verify(parts: StorageParts, repositories: Iterable[str] | None = None) -> di
 
 
 def compare_repository(parts: StorageParts, repository: str) -> dict:
-    suspects: dict[str, list[str]] = {"only_in_memory": [], "only_in_database": [], "differing": []}
+    """Every key of both sides merged; the suspects are read again under their locks."""
+    suspects = scan(parts, repository)
+    return report(recheck(parts, repository, list(suspects)))
+
+
+def scan(parts: StorageParts, repository: str) -> dict[str, str]:
+    """The kind of difference (`KINDS`) of every key whose copies differed as both sides
+    were streamed past, in key order: suspects, until `recheck` confirms them."""
+    suspects = {}
     memory = parts.memory_repository(repository).iter_all()
     with translate_faults(), new_session(parts.engine) as session:
         database = parts.bindings[repository].sql(session).iter_all()
         for key, in_memory, in_database in _merge(memory, database):
-            if in_database is None:
-                suspects["only_in_memory"].append(key)
-            elif in_memory is None:
-                suspects["only_in_database"].append(key)
-            elif in_memory != in_database:
-                suspects["differing"].append(key)
-    confirmed = {kind: _recheck(parts, repository, keys) for kind, keys in suspects.items()}
-    counts = {kind: len(keys) for kind, keys in confirmed.items()}
+            kind = difference(in_memory, in_database)
+            if kind is not None:
+                suspects[key] = kind
+    return suspects
+
+
+def difference(in_memory: Any, in_database: Any) -> str | None:
+    """Which of `KINDS` two comparable forms (None: absent) are, or None when equal."""
+    if in_memory == in_database:
+        return None
+    if in_database is None:
+        return "only_in_memory"
+    return "only_in_database" if in_memory is None else "differing"
+
+
+def report(differences: dict[str, str]) -> dict:
+    """A repository's comparison report from its differences by key."""
+    ordered = sorted(differences)
+    keys = {kind: [key for key in ordered if differences[key] == kind] for kind in KINDS}
+    counts = {kind: len(found) for kind, found in keys.items()}
     return {
         "differences": sum(counts.values()),
         "counts": counts,
-        **{kind: keys[:REPORT_CAP] for kind, keys in confirmed.items()},
+        **{kind: found[:REPORT_CAP] for kind, found in keys.items()},
     }
 
 
@@ -61,6 +84,13 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
             left, right = next(memory, None), next(database, None)
 
 
+def probe(parts: StorageParts, repository: str) -> None:
+    """Ask the repository's table for one key: `StorageUnavailable` unless it answers."""
+    model = parts.bindings[repository].sql.model
+    with translate_faults(), new_session(parts.engine) as session:
+        session.scalar(sa.select(model.id).limit(1))
+
+
 def read_both(parts: StorageParts, repository: str, keys: list[str]) -> tuple[dict, dict]:
     """(memory's records, the database's records) among `keys`, read while the caller
     holds their record locks."""
@@ -69,15 +99,21 @@ def read_both(parts: StorageParts, repository: str, keys: list[str]) -> tuple[di
     return parts.memory_repository(repository).peek_many(keys), in_database
 
 
-def _recheck(parts: StorageParts, repository: str, keys: list[str], batch: int = 500) -> list[str]:
-    """The keys that still differ when read again under their record locks, in batches."""
-    still = []
+def recheck(
+    parts: StorageParts, repository: str, keys: Iterable[str], batch: int = 500
+) -> dict[str, str]:
+    """The differences among `keys` read again under their record locks, in batches."""
+    keys = list(keys)
+    still = {}
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
         with parts.locks.hold((repository, key) for key in chunk):
             in_memory, in_database = read_both(parts, repository, chunk)
         for key in chunk:
             left, right = in_memory.get(key), in_database.get(key)
-            if (comparable(left) if left else None) != (comparable(right) if right else None):
-                still.append(key)
+            kind = difference(
+                comparable(left) if left else None, comparable(right) if right else None
+            )
+            if kind is not None:
+                still[key] = kind
     return still

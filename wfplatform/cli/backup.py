@@ -7,47 +7,22 @@ commands say so when it matters."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
-from flask import current_app
-from flask.cli import AppGroup, with_appcontext
 
-from .backup import check_integrity, head_revision, import_export, write_export
-from .backup.export import record_export
-from .errors import DomainError, StorageUnavailable
-from .jobs import Job
-from .private_files import owner_only
-from .services.context import Actor
-from .storage.adapter import Storage
-from .storage.modes import MEMORY, Mode
-from .storage_ext import get_storage
-
-
-def register(group: AppGroup) -> None:
-    for command in (export_command, import_command, check_integrity_command):
-        group.add_command(command)
-
-
-def _actor() -> Actor:
-    return Actor(user_id=None, role="admin", user_agent=f"cli:{getpass.getuser()}")
-
-
-def _schema_revision() -> str | None:
-    return head_revision(current_app.extensions["migrate"].directory)
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    try:
-        yield
-    except (DomainError, StorageUnavailable) as error:
-        raise click.ClickException(json.dumps(error.to_dict(), indent=2, default=str)) from error
+from ..backup import check_integrity, import_export, write_export
+from ..backup.export import record_export
+from ..bootstrap import get_storage
+from ..extensions import head_revision
+from ..jobs import Job
+from ..storage.adapter import Storage
+from ..storage.modes import MEMORY, Mode
+from ..storage.private_files import owner_only
+from .operator import operator
+from .output import reported_errors
 
 
 def _warn_about_memory(names: list[str], endpoint: str) -> None:
@@ -69,22 +44,21 @@ def _using_memory(storage: Storage) -> list[str]:
 
 
 @click.command("export")
-@with_appcontext
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def export_command(file: str) -> None:
     """Write every repository to FILE ('-': standard output) as one export document."""
     storage = get_storage()
     _warn_about_memory(_reading_memory(storage), "GET /admin/export")
-    with _clear_errors():
+    with reported_errors():
         if file == "-":
             with click.open_file("-", "w", encoding="utf-8") as stream:
-                counts = write_export(storage, stream, _schema_revision())
+                counts = write_export(storage, stream, head_revision())
         else:
             try:
                 counts = _export_to_file(storage, file)
             except OSError as error:
                 raise click.ClickException(f"cannot write {file}: {error.strerror}") from None
-        record_export(storage, _actor(), "cli")
+        record_export(storage, operator(), "cli")
     click.echo(json.dumps({"file": file, "records": counts}), err=True)
 
 
@@ -93,7 +67,7 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
     partial = f"{file}.partial"
     try:
         with open(partial, "w", encoding="utf-8", opener=owner_only) as stream:
-            counts = write_export(storage, stream, _schema_revision())
+            counts = write_export(storage, stream, head_revision())
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(partial, file)
@@ -104,7 +78,6 @@ def _export_to_file(storage: Storage, file: str) -> dict[str, int]:
 
 
 @click.command("import")
-@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 @click.option("--force", is_flag=True, help="Import the valid records when some are not.")
@@ -125,14 +98,14 @@ def import_command(
         _warn_about_memory(_using_memory(storage), "POST /admin/import")
     shown = _progress_line() if (sys.stderr.isatty() if progress is None else progress) else None
     try:
-        with _clear_errors():
+        with reported_errors():
             report = import_export(
                 storage,
                 file,
                 dry_run=dry_run,
                 force=force,
-                schema_revision=_schema_revision(),
-                actor=_actor(),
+                schema_revision=head_revision(),
+                actor=operator(),
                 batch_size=batch_size,
                 progress=shown,
             )
@@ -160,7 +133,6 @@ def _progress_line() -> Job:
 
 
 @click.command("check-integrity")
-@with_appcontext
 @click.option("--fix", is_flag=True, help="Remove orphans whose parent is gone everywhere.")
 @click.option("--repository", "repositories", multiple=True, help="Only these (repeatable).")
 def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
@@ -174,8 +146,11 @@ def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
             param_hint="--repository",
         )
     _warn_about_memory(_using_memory(storage), "POST /admin/integrity")
-    with _clear_errors():
-        report = check_integrity(storage, repositories or None, fix=fix, actor=_actor())
+    with reported_errors():
+        report = check_integrity(storage, repositories or None, fix=fix, actor=operator())
     click.echo(json.dumps(report, indent=2, default=str))
     if report["problems"]:
         raise click.exceptions.Exit(1)
+
+
+COMMANDS = [export_command, import_command, check_integrity_command]

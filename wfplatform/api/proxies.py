@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import ConfigurationError
+from ..config import ConfigurationError
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,8 @@
-"""`GET /health/ready`: is this process able to serve, in the modes it runs?
+"""`GET /health`: the process answers; `GET /health/ready`: is it able to serve, in the
+modes it runs?
 
-Load balancers and orchestrators call it anonymously, so it names no host, user or driver
-text: the database's error goes to the log (once per new error) and to admins in
+Load balancers and orchestrators call them anonymously, so they name no host, user or
+driver text: the database's error goes to the log (once per new error) and to admins in
 `GET /admin/migration` (`database.last_error`)."""
 
 from __future__ import annotations
@@ -9,16 +10,31 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
+from flask import Blueprint, jsonify
 
-from .backends.sql import translate_faults
-from .errors import StorageUnavailable
-from .storage.adapter import Storage
-from .storage.journal import damage_warning
-from .storage.modes import MEMORY, Mode
-from .storage.warmup import NOT_LOADED
+from ..backends.sql import translate_faults
+from ..bootstrap import get_storage
+from ..errors import StorageUnavailable
+from ..storage.adapter import Storage
+from ..storage.journal import damage_warning
+from ..storage.modes import MEMORY, Mode
+from ..storage.warmup import NOT_LOADED
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = "the database does not answer (the log and GET /admin/migration say why)"
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/health")
+def liveness():
+    """The process answers (nothing else is checked: see /health/ready)."""
+    return jsonify({"status": "ok"})
+
+
+@blueprint.get("/health/ready")
+def ready():
+    body, status = probe(get_storage())
+    return jsonify(body), status
 
 
 def probe(storage: Storage) -> tuple[dict, int]:

@@ -1,4 +1,4 @@
-"""`scripts/migrate_data.py` and `flask wf migrate-data`: one command, two sources.
+"""`flask wf migrate-data` and `scripts/migrate_data.py`: one command, two sources.
 
     --url URL                 a running service backfills its live memory; we follow it
                               (the admin's token from WF_TOKEN or --token-file FILE)
@@ -13,14 +13,13 @@ import json
 import sys
 
 import click
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
+from flask.cli import ScriptInfo
 
-from ..errors import DomainError, GuardRefused, StorageUnavailable
-from ..extensions import db
-from . import guards
-from .backfiller import ON_CONFLICT, Backfiller, Options
-from .offline import offline_backfiller
-from .output import (
+from ..backfill import guards
+from ..backfill.backfiller import ON_CONFLICT, Backfiller, Options
+from ..backfill.offline import offline_backfiller
+from ..backfill.output import (
     EXIT_ERROR,
     ProgressBar,
     exit_code,
@@ -29,7 +28,10 @@ from .output import (
     refusal,
     rollback_exit_code,
 )
-from .remote import Service, ServiceError, Unreachable
+from ..backfill.remote import Service, ServiceError, Unreachable
+from ..bootstrap import get_storage
+from ..errors import DomainError, GuardRefused, StorageUnavailable
+from ..extensions import db
 
 
 class _Command(click.Command):
@@ -149,9 +151,7 @@ def _remote(request, rollback_run, force, as_json, *, url, token, source) -> int
 
 
 def _offline(request, rollback_run, force, as_json, *, url, token, source) -> int:
-    from .. import create_app
-
-    app = current_app._get_current_object() if has_app_context() else create_app()
+    app = _app()
     with app.app_context():
         try:
             return _run_offline(app, request, rollback_run, force, as_json, source)
@@ -162,9 +162,15 @@ def _offline(request, rollback_run, force, as_json, *, url, token, source) -> in
             return EXIT_ERROR
 
 
-def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
-    from ..storage_ext import get_storage
+def _app() -> Flask:
+    """The app of `flask wf migrate-data`, or the one `scripts/migrate_data.py` hands over
+    (as `ScriptInfo`, the way the Flask CLI finds its app)."""
+    if has_app_context():
+        return current_app._get_current_object()
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
 
+
+def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
     refused = guards.schema_refusal(db.engine)
     if refused:
         return refusal("the database is not ready", [refused])
@@ -195,3 +201,6 @@ def _reasons(details) -> list[str]:
     if isinstance(refused, dict):
         return [f"{name}: {reason}" for name, reasons in refused.items() for reason in reasons]
     return list(refused)
+
+
+COMMANDS = [migrate_data]

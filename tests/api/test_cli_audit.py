@@ -1,0 +1,81 @@
+"""`flask wf ...` commands are audited like the admin API, and every audit entry a command
+writes names the OS user who ran it."""
+
+from __future__ import annotations
+
+import getpass
+
+import pytest
+
+from tests.api.conftest import app_config
+from tests.apps import close_app
+from tests.factories import make_user, make_version, make_workflow
+from wfplatform import create_app
+from wfplatform.bootstrap import get_storage, services
+from wfplatform.repositories.audit import AuditQuery
+
+OPERATOR = f"cli:{getpass.getuser()}"
+
+
+@pytest.fixture
+def app(engine, database_url, tmp_path):
+    app = create_app(
+        app_config(database_url, "memory-only", None, tmp_path),
+        instance_path=str(tmp_path / "instance"),
+    )
+    yield app
+    close_app(app)
+
+
+def audit_entries(app) -> dict:
+    return {
+        entry.id: entry for entry in get_storage(app).audit_logs.list(AuditQuery(limit=1000)).items
+    }
+
+
+def plant_an_orphan(app) -> None:
+    """A version whose workflow is stored nowhere: what `check-integrity --fix` removes."""
+    orphan = make_version(make_workflow(make_user()), 1)
+    get_storage(app).memory_repository("workflow_versions").upsert(orphan)
+
+
+def test_every_audit_entry_a_command_writes_names_the_os_user(app, tmp_path):
+    export = str(tmp_path / "export.json")
+    commands = [
+        (None, ["create-admin", "--email", "ops@example.com", "--password", "admin password"]),
+        (None, ["mode", "set", "dual", "--reason", "start the cut-over"]),
+        (None, ["export", export]),
+        (None, ["import", export]),
+        (plant_an_orphan, ["check-integrity", "--fix"]),
+    ]
+    runner = app.test_cli_runner()
+    for prepare, args in commands:
+        if prepare is not None:
+            prepare(app)
+        before = audit_entries(app)
+        result = runner.invoke(args=["wf", *args])
+        assert result.exit_code == 0, (args, result.output)
+        written = [entry for key, entry in audit_entries(app).items() if key not in before]
+        assert written, f"flask wf {' '.join(args)} wrote no audit entry"
+        assert {entry.user_agent for entry in written} == {OPERATOR}, args
+        assert {entry.actor_id for entry in written} == {None}, args
+
+
+def test_a_switch_from_the_cli_keeps_its_audit_entry_when_the_command_dies_after_it(
+    app, monkeypatch
+):
+    class CommandDied(Exception):
+        pass
+
+    def dies(work):
+        raise CommandDied
+
+    runner = app.test_cli_runner()
+    with monkeypatch.context() as patched:
+        patched.setattr(get_storage(app), "atomic", dies)  # the audit log's write
+        died = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", "cut-over"])
+    assert isinstance(died.exception, CommandDied)
+
+    assert get_storage(app).modes.get("users").label() == "dual(read_from=memory)"
+    (entry,) = services(app).audit.list(AuditQuery(action="storage.mode_change")).items
+    assert (entry.user_agent, entry.changes["via"]) == (OPERATOR, "cli")

@@ -1,0 +1,201 @@
+"""The composition root: how storage and the services are built and started, for the app,
+the CLI and the tests alike. Nothing else wires parts together.
+
+    build_storage(engine, journal_path, default_mode)   # a storage (tests and tools too)
+    build_services(storage, config)                     # the services on a storage
+    get_storage(app), services(app)                     # the app's, built once on first use
+
+The app's storage is built on first use: by `start_serving` at the end of `create_app()` in
+a serving process, else by whatever needs it first (CLI commands such as `flask db upgrade`
+must run before its control-plane tables exist). With `WF_START_STORAGE=False` (tests) it
+is built on first use and never started.
+
+A serving process is ready before its first request, whatever started it: `gunicorn
+wfplatform.wsgi:app`, `gunicorn 'wfplatform:create_app()'`, `flask run` or a program
+embedding the app. Storage starts (the journal an earlier process left is replayed, the
+memory copies of repositories in `dual` are loaded, see `storage.warmup`) and the admins
+made from the CLI or by `WF_ADMIN_EMAIL` are in place. Other Flask CLI commands start
+nothing there: a one-off command starts storage when it first uses it. A process starting
+while the database is down (a worker gunicorn starts again after one died mid-outage)
+waits for it instead of failing: the stored modes decide how to serve, and a worker that
+fails to boot makes gunicorn stop serving altogether."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import get_debug_flag
+from limits.storage import storage_from_string
+from sqlalchemy.engine import Engine
+from werkzeug.serving import is_running_from_reloader
+
+from .backends.sql import configure_engine
+from .backfill.jobs import BackfillJobs
+from .backup.jobs import ImportJobs
+from .errors import StorageUnavailable
+from .extensions import built_once, db, head_revision
+from .observability import TracedBackfiller, get_metrics
+from .observability.metrics import Metrics
+from .repositories import REPOSITORIES, RepositoryBackends
+from .services import admins
+from .services.accounts import Accounts
+from .services.api_keys import ApiKeys
+from .services.audit import AuditLog
+from .services.cutover import Cutover
+from .services.login_throttle import LoginThrottle, ThrottlePolicy
+from .services.passwords import Passwords
+from .services.quotas import Quotas
+from .services.tokens import Tokens
+from .services.workflows import Workflows
+from .storage.adapter import Storage
+from .storage.mode_registry import ModeRegistry
+from .storage.modes import RepositoryMode
+from .storage.recent import Thresholds
+
+log = logging.getLogger(__name__)
+START_RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Services:
+    accounts: Accounts
+    api_keys: ApiKeys
+    workflows: Workflows
+    passwords: Passwords
+    audit: AuditLog
+    cutover: Cutover
+    backfills: BackfillJobs
+    imports: ImportJobs
+
+
+# -- building ----------------------------------------------------------------------------------
+def build_storage(
+    engine: Engine,
+    journal_path: str,
+    default_mode: RepositoryMode,
+    *,
+    repositories: Iterable[RepositoryBackends] = REPOSITORIES,
+    retry_after: float = 1.0,
+    sync_interval: float = 1.0,
+    shadow_capacity: int = 1000,
+    thresholds: Thresholds | None = None,
+) -> Storage:
+    """Storage on `engine`, in the modes the database holds (`default_mode` where it holds
+    none yet), not started."""
+    repositories = list(repositories)
+    modes = ModeRegistry(engine, [binding.name for binding in repositories], default_mode)
+    modes.load()
+    return Storage(
+        engine,
+        modes,
+        journal_path,
+        repositories=repositories,
+        retry_after=retry_after,
+        sync_interval=sync_interval,
+        shadow_capacity=shadow_capacity,
+        thresholds=thresholds,
+    )
+
+
+def build_services(
+    storage: Storage, config: Mapping[str, Any], metrics: Metrics | None = None
+) -> Services:
+    passwords = Passwords(config["WF_PASSWORD_TIME_COST"], config["WF_PASSWORD_MEMORY_KIB"])
+    tokens = Tokens(config["SECRET_KEY"], config["WF_TOKEN_MAX_AGE"])
+    policy = ThrottlePolicy(
+        per_account_and_address=config["WF_LOGIN_MAX_FAILURES"],
+        per_account=config["WF_LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+        per_address=config["WF_LOGIN_MAX_FAILURES_PER_ADDRESS"],
+        longest_backoff=config["WF_LOGIN_BACKOFF_SECONDS"],
+    )
+    counters = storage_from_string(config["WF_RATELIMIT_STORAGE_URL"])
+    throttle = LoginThrottle(counters, policy, config.get("RATELIMIT_KEY_PREFIX", ""))
+    quotas = Quotas(
+        config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
+    )
+    audit_log = AuditLog(storage)
+    backfills = BackfillJobs(TracedBackfiller(storage, metrics))
+    return Services(
+        accounts=Accounts(storage, passwords, tokens, throttle),
+        api_keys=ApiKeys(storage),
+        workflows=Workflows(storage, quotas),
+        passwords=passwords,
+        audit=audit_log,
+        cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
+        backfills=backfills,
+        imports=ImportJobs(storage, head_revision()),
+    )
+
+
+# -- the app's ---------------------------------------------------------------------------------
+def init_app(app: Flask) -> None:
+    app.extensions["wf_storage"] = None
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def get_storage(app: Flask | None = None) -> Storage:
+    return built_once("wf_storage", _app_storage, app)
+
+
+def services(app: Flask | None = None) -> Services:
+    return built_once("wf_services", _app_services, app)
+
+
+def _app_storage(app: Flask) -> Storage:
+    config = app.config
+    with app.app_context():
+        engine = db.engine
+    storage = build_storage(
+        engine,
+        config["WF_JOURNAL_PATH"],
+        config["WF_STORAGE_DEFAULT"],
+        retry_after=config["WF_DB_RETRY_AFTER"],
+        sync_interval=config["WF_SYNC_INTERVAL"],
+    )
+    if config["WF_START_STORAGE"]:
+        storage.start()
+        atexit.register(storage.close)
+    return storage
+
+
+def _app_services(app: Flask) -> Services:
+    return build_services(get_storage(app), app.config, get_metrics(app))
+
+
+# -- starting a serving process ----------------------------------------------------------------
+def start_serving(app: Flask) -> None:
+    """Last in `create_app()`: everything a request needs is registered by then."""
+    if app.config["WF_START_STORAGE"] and _about_to_serve():
+        _start(app)
+
+
+def _start(app: Flask) -> None:
+    while True:
+        try:
+            admins.bootstrap(get_storage(app), services(app).passwords, app.config)
+            services(app).audit.deliver()  # what a process that stopped short left waiting
+            return
+        except StorageUnavailable as fault:
+            log.warning("the database does not answer (%s); waiting for it before serving", fault)
+            time.sleep(START_RETRY_SECONDS)
+
+
+def _about_to_serve() -> bool:
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return True  # not the Flask CLI: a WSGI server, or a program embedding the app
+    if context.command.name != "run":
+        return False
+    reload = context.params.get("reload")
+    if reload is None:
+        reload = get_debug_flag()
+    # With the reloader, the watching parent never serves: its child does.
+    return not reload or is_running_from_reloader()
