@@ -30,7 +30,7 @@ def storage(request, make_storage) -> Storage:
 
 
 def assert_backends_agree(storage: Storage) -> None:
-    if storage.modes.get("users").mode.value == "dual":
+    if storage.parts.modes.get("users").mode.value == "dual":
         assert storage.verify()["differences"] == 0
 
 

@@ -67,10 +67,10 @@ def test_the_factory_replays_an_earlier_journal_and_loads_memory_before_any_requ
 
     storage = app.extensions["wf_storage"]
     assert storage is not None, "storage was not started with the app"
-    assert len(storage.journal) == 0
-    with new_session(storage.engine) as session:
+    assert len(storage.parts.journal) == 0
+    with new_session(storage.parts.engine) as session:
         assert USERS.sql(session).fetch(journaled.id) == journaled
-    assert storage.warmup.pending() == []
+    assert storage.parts.warmup.pending() == []
     assert storage.users.get(in_database.id) == in_database
     assert storage.users.get(journaled.id) == journaled
 
@@ -107,7 +107,7 @@ def test_a_service_starts_with_a_damaged_journal_replays_the_intact_entries_and_
         )
 
     storage = app.extensions["wf_storage"]
-    with new_session(storage.engine) as session:
+    with new_session(storage.parts.engine) as session:
         assert USERS.sql(session).fetch_many([first.id, last.id]) == {
             first.id: first,
             last.id: last,

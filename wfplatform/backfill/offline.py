@@ -23,7 +23,7 @@ def load_export(storage: Storage, path: str) -> list[dict]:
                  "reason": str(invalid.problems)}
             )  # fmt: skip
             continue
-        storage.memory_repository(repository).upsert(record)
+        storage.in_memory(repository).upsert(record)
     return problems
 
 

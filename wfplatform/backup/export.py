@@ -39,7 +39,7 @@ def export_chunks(
     yield "{" + ",\n ".join(f"{_json(name)}: {_json(value)}" for name, value in header.items())
     yield ',\n "repositories": {'
     with storage.snapshot() as records:
-        for position, name in enumerate(storage.bindings):
+        for position, name in enumerate(storage.repository_names):
             yield ("\n  " if position == 0 else ",\n  ") + f"{_json(name)}: ["
             counts[name] = 0
             for record in records(name, batch_size):

@@ -199,12 +199,12 @@ class Validator:
     def __init__(self, storage: Storage, batch_size: int = BATCH_SIZE) -> None:
         self._storage = storage
         self._batch_size = batch_size
-        self.reports = {name: RepositoryReport() for name in storage.bindings}
+        self.reports = {name: RepositoryReport() for name in storage.repository_names}
         self.rejected: set[tuple[str, int]] = set()
         parents = {
             parent.repository
-            for binding in storage.bindings.values()
-            for parent in binding.interface.spec.parents
+            for name in storage.repository_names
+            for parent in storage.spec(name).parents
         }
         self._document_keys: dict[str, set[str]] = {name: set() for name in parents}
         self._document_unique: dict[tuple[str, str], dict[Hashable, str]] = defaultdict(dict)

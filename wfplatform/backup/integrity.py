@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..backends.sql import new_session, translate_faults
 from ..domain.validation import validate_record
 from ..domain.workflows import graph_problems
 from ..errors import Conflict, ValidationFailed
@@ -75,16 +74,16 @@ def check_integrity(
     actor: Actor = SYSTEM,
 ) -> dict[str, Any]:
     """The report (see the module doc); `problems` counts what remains after `fix`."""
-    if fix and len(storage.journal):
+    if fix and storage.journal_length():
         raise Conflict(
-            f"the sync journal holds {len(storage.journal)} writes: replay it first "
+            f"the sync journal holds {storage.journal_length()} writes: replay it first "
             "(flask wf sync, or POST /admin/migration/sync) so both backends are current"
         )
-    wanted = set(repositories or storage.bindings)
-    modes = storage.modes.snapshot()
+    wanted = set(repositories or storage.repository_names)
+    modes = storage.current_modes()
     findings: list[Finding] = []
     checked: dict[tuple[str, str], int] = {}
-    for name in storage.bindings:  # parents first
+    for name in storage.repository_names:  # parents first
         if name in wanted:
             for backend in backends_in_use(modes[name]):
                 check = RepositoryCheck(storage, name, backend, modes)
@@ -110,8 +109,8 @@ class RepositoryCheck:
         self._holders: dict[tuple[str, Any], list[str]] = {}
         self._owns_records = any(
             parent.repository == name
-            for binding in storage.bindings.values()
-            for parent in binding.interface.spec.parents
+            for other in storage.repository_names
+            for parent in storage.spec(other).parents
         )
         self.findings: list[Finding] = []
 
@@ -202,11 +201,11 @@ def remove_orphans(storage: Storage, findings: list[Finding], modes: dict, actor
 
 def _discard(storage: Storage, name: str, backend: str, key: str) -> None:
     if backend == MEMORY:
-        storage.memory_repository(name).discard(key)
+        storage.in_memory(name).discard(key)
         return
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        storage.bindings[name].sql(session).discard(key)
-        session.commit()
+    with storage.on_database(write=True) as database:
+        database.repository(name).discard(key)
+        database.commit()
 
 
 def _report(findings: list[Finding], checked: dict, fixed: int) -> dict[str, Any]:

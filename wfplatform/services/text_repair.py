@@ -31,7 +31,7 @@ def repair_text(
     repaired: dict[str, int] = {}
     ids: dict[str, list[str]] = {}
     refused: dict[str, dict[str, str]] = {}
-    for name in repositories or list(storage.bindings):
+    for name in repositories or list(storage.repository_names):
         with storage.reading(name) as repository:
             keys = [
                 repository.spec.key(record)

@@ -31,7 +31,8 @@ from .journal import damage_warning
 from .locks import LockTimeout
 from .mode_registry import ModeChangeAudit, ModeRegistry
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
-from .parts import OnDatabase, StorageParts
+from .on_database import OnDatabase
+from .parts import StorageParts
 from .processes import ProcessRegistry
 from .reads import Reader
 from .recent import Thresholds
@@ -40,6 +41,7 @@ from .routing import AdaptedRepository
 from .sync_worker import SyncWorker
 from .tracing import operation_span
 from .unit_of_work import UnitOfWork
+from .warmup import NOT_LOADED
 
 T = TypeVar("T")
 LOCK_RETRIES = 5
@@ -57,7 +59,7 @@ class Storage:
       first) and `spec(name)`.
     - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
       process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
-      `describe()`; `memory_loaded(name)` (the start-up load, see `warmup`).
+      `describe()`; `waiting_for_memory(name)` (the start-up load, see `warmup`).
     - The cut-over's operations: `verify(...)`, `replay_journal()`, `reload_memory(...)`,
       `reset_stats(names)`.
     - Reading or writing one backend directly, for the backfill, backup and restore, the
@@ -98,13 +100,11 @@ class Storage:
         self.replicator = Replicator(self.parts, self.sync_worker.wake)
         self.reader = Reader(self.parts, self.replicator)
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> AdaptedRepository:
         parts = self.__dict__.get("parts")
-        if parts is None:
-            raise AttributeError(name)
-        if name in parts.bindings:
+        if parts is not None and name in parts.bindings:
             return self._adapted(name)
-        return getattr(parts, name)
+        raise AttributeError(name)
 
     def _adapted(self, name: str) -> AdaptedRepository:
         return AdaptedRepository(self.parts, name, self.atomic, self.reader)
@@ -348,9 +348,10 @@ class Storage:
         """Every mode change, newest first: who, when, from, to, why, forced."""
         return self.parts.modes.history(limit)
 
-    def memory_loaded(self, name: str) -> bool:
-        """False while the memory copy a start-up (or a walk back) needs is being loaded."""
-        return self.parts.warmup.is_loaded(name)
+    def waiting_for_memory(self, name: str) -> str | None:
+        """Why the repository cannot serve while the memory copy a start-up (or a walk
+        back) needs is being loaded (see `warmup`); None once it is loaded."""
+        return None if self.parts.warmup.is_loaded(name) else NOT_LOADED
 
     def reset_stats(self, names: Iterable[str]) -> None:
         for name in names:

@@ -14,18 +14,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from ..backends.memory import MemoryStore
 from ..backends.sql import new_session, translate_faults
 from ..repositories import RepositoryBackends
 from ..repositories.memory import MemoryRepository
-from ..repositories.sql import SqlRepository
 from .health import DatabaseHealth
 from .journal import SyncJournal
 from .locks import CommitSequencer, ModeGate, StripedLocks, WriteTracker
 from .mode_registry import ModeRegistry
 from .modes import MEMORY, RepositoryMode
+from .on_database import OnDatabase
 from .processes import ProcessRegistry
 from .recent import Thresholds
 from .shadow import ShadowReader
@@ -114,18 +113,3 @@ class StorageParts:
         when first used and commits only when asked."""
         with translate_faults(), new_session(self.engine, write=write) as session:
             yield OnDatabase(session, self.bindings)
-
-
-class OnDatabase:
-    """One session on the database and each repository's SQL side in it, for code that
-    reads or writes the database itself, whatever the modes."""
-
-    def __init__(self, session: Session, bindings: dict[str, RepositoryBackends]) -> None:
-        self.session = session
-        self._bindings = bindings
-
-    def repository(self, name: str) -> SqlRepository:
-        return self._bindings[name].sql(self.session)
-
-    def commit(self) -> None:
-        self.session.commit()

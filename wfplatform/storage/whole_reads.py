@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from ..repositories.base import Repository
 from .modes import MEMORY
-from .parts import OnDatabase, StorageParts
+from .on_database import OnDatabase
+from .parts import StorageParts
 
 Records = Callable[[str, int], Iterator[Any]]  # (repository, batch size) -> records by key
 
