@@ -5,8 +5,8 @@ history, stats, sync, verify, loading memory, repairing text)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
-from ..backfill.runs import RunStore
 from ..domain.audit import AuditEntry
 from ..storage.adapter import Storage
 from ..storage.modes import RepositoryMode
@@ -18,8 +18,14 @@ from .text_repair import repair_text
 MODE_CHANGE = "storage.mode_change"
 
 
+class BackfillRuns(Protocol):
+    """The backfill's runs, newest first (`backfill.runs.RunStore`)."""
+
+    def list(self, limit: int = 50) -> list[dict]: ...
+
+
 class Cutover:
-    def __init__(self, storage: Storage, audit_log: AuditLog, backfill_runs: RunStore) -> None:
+    def __init__(self, storage: Storage, audit_log: AuditLog, backfill_runs: BackfillRuns) -> None:
         self._storage = storage
         self._audit_log = audit_log
         self._backfill_runs = backfill_runs
