@@ -1,14 +1,21 @@
 # shellcheck shell=bash
-# Sourced by scripts/serve.sh and scripts/test.sh (not run on its own): make sure .venv
-# exists and has the project installed, without reinstalling when nothing changed.
+# Sourced by scripts/serve.sh, scripts/test.sh and scripts/demo_cutover.sh (not run on its
+# own): make sure .venv exists and holds the locked versions, without reinstalling when
+# nothing changed.
+#
+#   wf_ensure_venv runtime   requirements.lock: what serving needs
+#   wf_ensure_venv [dev]     requirements-dev.lock: the same pins plus the test and lint tools
+#
+# A dev install serves too, so a venv set up for the tests is not reinstalled to serve.
 #
 #   PYTHON=/path/to/python   the interpreter for a new .venv (default: python3.11, else python3)
 #   WF_REINSTALL=1           reinstall even though the stamp says the install is current
 #
-# The install is editable (-e): the app finds migrations/ beside its package, in this tree.
+# The venv keeps the pip it was created with (the one Python ships, 23.2 with 3.11): a lock
+# leaves pip nothing to search. The project itself is installed editable (-e) and without
+# dependencies: the app finds migrations/ beside its package, in this tree.
 
 WF_VENV=.venv
-WF_INSTALL_SPEC=".[dev]"
 WF_STAMP="$WF_VENV/.wfplatform-install.sha256"
 
 wf_pick_python() {
@@ -25,16 +32,39 @@ wf_pick_python() {
     return 1
 }
 
+wf_lock_file() {
+    case "$1" in
+        runtime) echo requirements.lock ;;
+        dev) echo requirements-dev.lock ;;
+        *)
+            echo "error: wf_ensure_venv takes runtime or dev, not '$1'" >&2
+            return 1
+            ;;
+    esac
+}
+
 wf_install_key() {
-    # Changes whenever the dependencies, the install spec or the interpreter change.
+    # "KIND DIGEST": the digest changes whenever the lock, the project's metadata or the
+    # interpreter change.
+    local kind="$1" lock
+    lock="$(wf_lock_file "$kind")"
     {
-        cat pyproject.toml
-        echo "spec=$WF_INSTALL_SPEC"
+        cat "$lock" setup.cfg pyproject.toml
         "$WF_VENV/bin/python" -c 'import sys; print(sys.version)'
-    } | sha256sum | cut -d' ' -f1
+    } | sha256sum | cut -d' ' -f1 | sed "s/^/$kind /"
+}
+
+wf_install_is_current() {
+    local kind="$1" installed
+    [[ "${WF_REINSTALL:-0}" != "1" && -f "$WF_STAMP" ]] || return 1
+    installed="$(cat "$WF_STAMP")"
+    [[ "$installed" == "$(wf_install_key "$kind")" ]] && return 0
+    [[ "$kind" == runtime && "$installed" == "$(wf_install_key dev)" ]]
 }
 
 wf_ensure_venv() {
+    local kind="${1:-dev}" lock key
+    lock="$(wf_lock_file "$kind")"
     if [[ -d "$WF_VENV" ]] && ! "$WF_VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
         echo "==> $WF_VENV is broken (its interpreter does not run): recreating it" >&2
         rm -rf "$WF_VENV"
@@ -46,16 +76,18 @@ wf_ensure_venv() {
         "$python" -m venv "$WF_VENV"
     fi
 
-    local key
-    key="$(wf_install_key)"
-    if [[ "${WF_REINSTALL:-0}" != "1" && -f "$WF_STAMP" && "$(cat "$WF_STAMP")" == "$key" ]]; then
-        return 0
-    fi
-    echo "==> installing the project into $WF_VENV (pip install -e '$WF_INSTALL_SPEC')" >&2
+    wf_install_is_current "$kind" && return 0
+    key="$(wf_install_key "$kind")"
+    echo "==> installing $lock and the project into $WF_VENV" >&2
     rm -f "$WF_STAMP"
-    # The pip a venv starts with may be too old to resolve today's dependency sets.
-    "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$WF_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -e "$WF_INSTALL_SPEC"
+    local pip=("$WF_VENV/bin/python" -m pip --disable-pip-version-check)
+    "${pip[@]}" install --quiet -r "$lock"
+    "${pip[@]}" install --quiet --no-deps -e .
+    local problems
+    if ! problems="$("${pip[@]}" check)"; then
+        echo "$problems" >&2
+        echo "error: $lock does not hold what setup.cfg asks for: run scripts/lock.sh" >&2
+        return 1
+    fi
     echo "$key" >"$WF_STAMP"
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/_venv.sh
 source scripts/_venv.sh
-wf_ensure_venv
+wf_ensure_venv runtime
 PY="$WF_VENV/bin/python"
 
 WORK="$(mktemp -d)"

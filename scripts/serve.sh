@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/_venv.sh
 source scripts/_venv.sh
-wf_ensure_venv
+wf_ensure_venv runtime
 
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/_venv.sh
 source scripts/_venv.sh
-wf_ensure_venv
+wf_ensure_venv dev
 
 echo "==> ruff check" >&2
 "$WF_VENV/bin/ruff" check .

@@ -90,7 +90,7 @@ def build_storage(
     """Storage on `engine`, in the modes the database holds (`default_mode` where it holds
     none yet), not started."""
     repositories = list(repositories)
-    modes = ModeRegistry(engine, [binding.name for binding in repositories], default_mode)
+    modes = ModeRegistry(engine, [binding.spec for binding in repositories], default_mode)
     modes.load()
     return Storage(
         engine,

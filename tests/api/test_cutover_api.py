@@ -8,9 +8,7 @@ from tests.api.conftest import app_config, login, make_admin, register
 from tests.apps import close_app
 from wfplatform import create_app
 from wfplatform.bootstrap import get_storage
-from wfplatform.repositories import REPOSITORIES
-
-NAMES = {binding.name for binding in REPOSITORIES}
+from wfplatform.repositories import NAMES
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def test_only_admins_reach_the_control_plane(client, auth, method, path):
 
 def test_the_overview_shows_every_repository(client, admin):
     body = client.get("/admin/migration", headers=admin).get_json()
-    assert set(body["repositories"]) == NAMES
+    assert set(body["repositories"]) == set(NAMES)
     users = body["repositories"]["users"]
     assert (users["mode"], users["read_from"], users["journal"]) == ("memory-only", "memory", 0)
     assert users["stats"]["backends"]["memory"]["reads"] >= 1  # the admin's own login
@@ -83,6 +81,27 @@ def test_a_refused_switch_says_why_and_what_to_run_first(client, admin):
     readiness = client.get("/admin/migration/readiness", headers=admin).get_json()
     step = readiness["repositories"]["users"]["steps"]["dual(read_from=database)"]
     assert step["safe"] is False and step["reasons"]
+
+
+def test_a_switch_leaving_a_child_looking_for_its_parents_where_they_are_not_is_refused(
+    client, admin
+):
+    # every repository to database-only (forced: the admin's audit entry is only in memory)
+    reads_database = {"mode": "dual", "read_from": "database"}
+    for step in ({"mode": "dual"}, reads_database, {"mode": "database-only"}):
+        assert switch(client, admin, reason="cut-over", force=True, **step).status_code == 200
+    back = {"mode": "dual", "read_from": "database", "repositories": ["api_keys"], "reason": "x"}
+    refused = switch(client, admin, **back)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["details"]["refused"] == {
+        "api_keys": [
+            "api_keys (dual(read_from=database)) would look for its users in memory (when it "
+            "falls back), which users (database-only) does not write to: switch them together, "
+            "or switch fallback off first"
+        ]
+    }
+    forced = switch(client, admin, force=True, **back)
+    assert forced.status_code == 200 and forced.get_json()["forced"] is True
 
 
 def test_a_dry_run_switches_nothing(client, admin):

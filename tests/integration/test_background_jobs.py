@@ -15,6 +15,7 @@ from wfplatform.errors import Conflict, ValidationFailed
 from wfplatform.jobs import BackgroundJobs, Job
 from wfplatform.jobs import runner as job_runner
 from wfplatform.jobs.store import JobStore
+from wfplatform.repositories import NAMES
 
 
 def jobs_of(storage) -> BackgroundJobs:
@@ -155,7 +156,7 @@ def test_a_job_is_described_safely_while_it_advances(make_storage):
     """`get` answers for this process's own job from a request thread while the job's
     thread replaces and fills `progress`/`totals`: describing it must never fail."""
     jobs = jobs_of(make_storage())
-    names = ["users", "workflows", "workflow_versions", "api_keys", "audit_logs"]
+    names = NAMES
     stop = threading.Event()
     errors: list[BaseException] = []
 

@@ -25,6 +25,7 @@ from wfplatform.backup import (
 from wfplatform.domain.audit import AuditEntry
 from wfplatform.domain.codec import to_dict
 from wfplatform.extensions import db
+from wfplatform.repositories import NAMES
 from wfplatform.storage.modes import DATABASE, MEMORY
 
 MODES = [
@@ -33,7 +34,6 @@ MODES = [
     pytest.param("dual", DATABASE, id="dual-read-database"),
     pytest.param("database-only", None, id="database-only"),
 ]
-NAMES = ["users", "workflows", "workflow_versions", "api_keys", "audit_logs"]
 IMPORTS = ("storage.import", "user.import", "api_key.import")  # what an import audits
 
 

@@ -35,7 +35,7 @@ from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import GuardRefused, StorageUnavailable
 from wfplatform.extensions import db
-from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories import BY_NAME
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
@@ -45,7 +45,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
 RETRY_AFTER = 0.2  # the circuit breaker's pause after a fault
-BINDINGS = {binding.name: binding for binding in REPOSITORIES}
 NAMES = ("users", "workflows")
 
 
@@ -123,7 +122,7 @@ class Acknowledged:
 
 def database_state(engine: Engine, repository: str) -> dict[str, dict]:
     with new_session(engine) as session:
-        return {r.id: to_dict(r) for r in BINDINGS[repository].sql(session).iter_all()}
+        return {r.id: to_dict(r) for r in BY_NAME[repository].sql(session).iter_all()}
 
 
 def memory_state(storage: Storage, repository: str) -> dict[str, dict]:

@@ -1,5 +1,7 @@
 """One behaviour suite for every repository, run through the adapter in every mode on real
-SQLite and real PostgreSQL: the answers must be the same whatever the mode."""
+SQLite and real PostgreSQL: the answers must be the same whatever the mode. What every
+repository shares is in `tests.integration.contract`; each class here makes its records
+and adds its own queries."""
 
 from __future__ import annotations
 
@@ -9,8 +11,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.factories import make_api_key, make_user, make_version, make_workflow
+from tests.integration.contract import (
+    ChildContract,
+    Contract,
+    LengthContract,
+    PagingContract,
+    ParentContract,
+    UniqueContract,
+    assert_backends_agree,
+)
 from wfplatform.domain.audit import AuditEntry
-from wfplatform.errors import Conflict, NotFound, ValidationFailed
+from wfplatform.errors import Conflict
+from wfplatform.repositories import NAMES
 from wfplatform.repositories.audit import AuditQuery
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
@@ -29,86 +41,43 @@ def storage(request, make_storage) -> Storage:
     return make_storage(mode, read_from=read_from)
 
 
-def assert_backends_agree(storage: Storage) -> None:
-    if storage.parts.modes.get("users").mode.value == "dual":
-        assert storage.verify()["differences"] == 0
+def test_every_repository_runs_the_contract():
+    assert set(Contract.by_name) == set(NAMES)
 
 
-class TestUsers:
-    def test_returns_what_was_added(self, storage):
+class TestUsers(ParentContract, UniqueContract, LengthContract, PagingContract):
+    name = "users"
+    too_long = {
+        "name": ("n" * 201, "at most 200 characters"),
+        "email": (f"{'e' * 310}@example.com", "at most 320 characters"),
+    }
+    at_the_limit = {"name": "n" * 200}
+
+    def make(self, storage, **overrides):
+        return make_user(**overrides)
+
+    def holding_the_same(self, storage, record, key):
+        return make_user(email=record.email.upper())  # emails are unique in any case
+
+    def several(self, storage, count):
+        return [storage.users.add(make_user()) for _ in range(count)]  # oldest first
+
+    def listed(self, storage, records, limit, offset):
+        return storage.users.list(limit=limit, offset=offset)
+
+    def test_is_found_by_email_in_any_case(self, storage):
         user = storage.users.add(make_user(email="Ada@Example.com"))
-        assert storage.users.get(user.id) == user
         assert storage.users.get_by_email("ada@example.COM") == user
-
-    def test_answers_none_for_an_unknown_key(self, storage):
-        assert storage.users.get("no-such-id") is None
         assert storage.users.get_by_email("nobody@example.com") is None
 
-    def test_hands_out_copies_that_cannot_change_storage(self, storage):
-        user = storage.users.add(make_user())
-        user.name = "changed by the caller"
-        fetched = storage.users.get(user.id)
-        assert fetched.name != "changed by the caller"
 
-    def test_refuses_an_email_taken_in_another_case(self, storage):
-        storage.users.add(make_user(email="grace@example.com"))
-        with pytest.raises(Conflict):
-            storage.users.add(make_user(email="GRACE@example.com"))
-        assert storage.users.list().total == 1
-        assert_backends_agree(storage)
+class TestWorkflows(ParentContract, ChildContract, LengthContract):
+    name = "workflows"
+    too_long = {"name": ("n" * 201, "at most 200 characters")}
+    at_the_limit = {"name": "n" * 200}
 
-    def test_refuses_a_duplicate_id(self, storage):
-        user = storage.users.add(make_user())
-        with pytest.raises(Conflict):
-            storage.users.add(make_user(id=user.id))
-
-    def test_updates_and_deletes(self, storage):
-        user = storage.users.add(make_user())
-        storage.users.update(dataclasses.replace(user, name="Renamed"))
-        assert storage.users.get(user.id).name == "Renamed"
-        storage.users.delete(user.id)
-        assert storage.users.get(user.id) is None
-        assert_backends_agree(storage)
-
-    def test_answers_not_found_for_changes_to_unknown_records(self, storage):
-        with pytest.raises(NotFound):
-            storage.users.update(make_user())
-        with pytest.raises(NotFound):
-            storage.users.delete("no-such-id")
-
-    def test_refuses_to_delete_a_user_who_owns_workflows(self, storage):
-        user = storage.users.add(make_user())
-        storage.workflows.add(make_workflow(user))
-        with pytest.raises(Conflict):
-            storage.users.delete(user.id)
-        assert storage.users.get(user.id) is not None
-
-    def test_refuses_values_longer_than_their_field(self, storage):
-        with pytest.raises(ValidationFailed) as refused:
-            storage.users.add(make_user(name="n" * 201, email=f"{'e' * 310}@example.com"))
-        assert refused.value.details == {
-            "name": "at most 200 characters",
-            "email": "at most 320 characters",
-        }
-        user = storage.users.add(make_user(name="n" * 200))  # the limit itself fits
-        with pytest.raises(ValidationFailed):
-            storage.users.update(dataclasses.replace(user, name="n" * 201))
-        assert storage.users.get(user.id) == user
-        assert storage.users.list().total == 1
-        assert_backends_agree(storage)
-
-    def test_paginates_oldest_first(self, storage):
-        users = [storage.users.add(make_user()) for _ in range(5)]
-        page = storage.users.list(limit=2, offset=1)
-        assert page.total == 5
-        assert [u.id for u in page.items] == [u.id for u in users[1:3]]
-
-
-class TestWorkflows:
-    def test_refuses_a_workflow_of_an_unknown_user(self, storage):
-        with pytest.raises(Conflict):
-            storage.workflows.add(make_workflow(make_user()))
-        assert storage.workflows.list(WorkflowQuery()).total == 0
+    def make(self, storage, **overrides):
+        return make_workflow(storage.users.add(make_user()), **overrides)
 
     def test_keeps_json_documents_intact(self, storage):
         user = storage.users.add(make_user())
@@ -181,18 +150,6 @@ class TestWorkflows:
         assert ids("HAUPTSTRASSE") == {street.id}  # full case folding: ß is ss
         assert ids("hauptstraße") == {street.id}
 
-    def test_refuses_a_name_longer_than_its_field(self, storage):
-        user = storage.users.add(make_user())
-        with pytest.raises(ValidationFailed) as refused:
-            storage.workflows.add(make_workflow(user, name="n" * 201))
-        assert refused.value.details == {"name": "at most 200 characters"}
-        workflow = storage.workflows.add(make_workflow(user, name="n" * 200))
-        with pytest.raises(ValidationFailed):
-            storage.workflows.update(dataclasses.replace(workflow, name="n" * 201))
-        assert storage.workflows.get(workflow.id) == workflow
-        assert storage.workflows.list(WorkflowQuery()).total == 1
-        assert_backends_agree(storage)
-
     def test_orders_and_paginates(self, storage):
         user = storage.users.add(make_user())
         for name in ["b", "c", "a", "d"]:
@@ -204,7 +161,24 @@ class TestWorkflows:
         assert [w.name for w in descending.items] == ["d", "c", "b", "a"]
 
 
-class TestWorkflowVersions:
+class TestWorkflowVersions(UniqueContract, ChildContract, PagingContract):
+    name = "workflow_versions"
+
+    def make(self, storage, **overrides):
+        workflow = storage.workflows.add(make_workflow(storage.users.add(make_user())))
+        return make_version(workflow, 1, **overrides)
+
+    def several(self, storage, count):
+        workflow = storage.workflows.add(make_workflow(storage.users.add(make_user())))
+        added = [
+            storage.workflow_versions.add(make_version(workflow, number))
+            for number in (2, 1, 3, 5, 4)[:count]
+        ]
+        return sorted(added, key=lambda version: version.number, reverse=True)  # newest first
+
+    def listed(self, storage, records, limit, offset):
+        return storage.workflow_versions.page_for(records[0].workflow_id, limit, offset)
+
     def test_numbers_are_unique_per_workflow(self, storage):
         user = storage.users.add(make_user())
         first, second = (storage.workflows.add(make_workflow(user)) for _ in range(2))
@@ -231,15 +205,12 @@ class TestWorkflowVersions:
         assert storage.workflows.get(workflow.id) is None
         assert_backends_agree(storage)
 
-    def test_pages_newest_first_and_knows_the_latest_number(self, storage):
+    def test_knows_the_latest_number(self, storage):
         user = storage.users.add(make_user())
         workflow = storage.workflows.add(make_workflow(user))
         assert storage.workflow_versions.latest_number(workflow.id) == 0
         for number in (1, 3, 2):
             storage.workflow_versions.add(make_version(workflow, number))
-        page = storage.workflow_versions.page_for(workflow.id, limit=2, offset=1)
-        assert page.total == 3
-        assert [v.number for v in page.items] == [2, 1]
         assert storage.workflow_versions.latest_number(workflow.id) == 3
 
 
@@ -352,7 +323,12 @@ class TestUnitsOfWork:
         assert_backends_agree(storage)
 
 
-class TestApiKeys:
+class TestApiKeys(UniqueContract, ChildContract):
+    name = "api_keys"
+
+    def make(self, storage, **overrides):
+        return make_api_key(storage.users.add(make_user()), **overrides)
+
     def test_found_by_hash_and_listed_per_user_oldest_first(self, storage):
         user = storage.users.add(make_user())
         first = storage.api_keys.add(make_api_key(user))
@@ -361,31 +337,36 @@ class TestApiKeys:
         assert storage.api_keys.get_by_hash("0" * 64) is None
         assert [k.id for k in storage.api_keys.list_for(user.id)] == [first.id, second.id]
 
-    def test_a_hash_is_unique_and_a_key_needs_its_user(self, storage):
-        user = storage.users.add(make_user())
-        key = storage.api_keys.add(make_api_key(user))
-        with pytest.raises(Conflict):
-            storage.api_keys.add(make_api_key(user, key_hash=key.key_hash))
-        with pytest.raises(Conflict):
-            storage.api_keys.add(make_api_key(make_user()))
-        with pytest.raises(Conflict):
-            storage.users.delete(user.id)
+
+def entry(n: int, action: str = "workflow.create", actor: str = "u1") -> AuditEntry:
+    return AuditEntry(
+        action=action,
+        resource_type="workflow",
+        resource_id=f"w{n}",
+        actor_id=actor,
+        changes={"name": {"from": "a", "to": "b"}},
+        created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n),
+    )
 
 
-class TestAuditLogs:
+class TestAuditLogs(PagingContract):
+    name = "audit_logs"
+    mutable = "action"
+
+    def make(self, storage, **overrides):
+        return dataclasses.replace(entry(0), **overrides)
+
+    def several(self, storage, count):
+        entries = [storage.audit_logs.add(entry(n)) for n in range(count)]
+        return entries[::-1]  # newest first
+
+    def listed(self, storage, records, limit, offset):
+        return storage.audit_logs.list(AuditQuery(limit=limit, offset=offset))
+
     def test_lists_newest_first_with_every_filter(self, storage):
         base = datetime(2026, 1, 1, tzinfo=UTC)
         entries = [
-            storage.audit_logs.add(
-                AuditEntry(
-                    action=action,
-                    resource_type="workflow",
-                    resource_id=f"w{n}",
-                    actor_id=actor,
-                    changes={"name": {"from": "a", "to": "b"}},
-                    created_at=base + timedelta(minutes=n),
-                )
-            )
+            storage.audit_logs.add(entry(n, action, actor))
             for n, (action, actor) in enumerate(
                 [("workflow.create", "u1"), ("workflow.update", "u1"), ("workflow.create", "u2")]
             )

@@ -18,12 +18,12 @@ from wfplatform import create_app
 from wfplatform.backends.sql import new_session
 from wfplatform.bootstrap import get_storage
 from wfplatform.domain.codec import to_dict
-from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories import Repositories
 from wfplatform.storage.journal import Change, SyncJournal, damage_warning
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import RepositoryMode
 
-USERS = next(binding for binding in REPOSITORIES if binding.name == "users")
+USERS = Repositories.users
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.conftest import build_storage
 from tests.factories import make_user
 from tests.sync import mirror_memory_to_database
 from wfplatform.errors import GuardRefused, StorageUnavailable, ValidationFailed
-from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories import NAMES, REPOSITORIES
 from wfplatform.storage import fleet
 from wfplatform.storage.journal import Change
 from wfplatform.storage.mode_registry import ModeRegistry
@@ -26,7 +26,7 @@ def refusal(excinfo, repository: str = "users") -> list[str]:
 def test_switches_every_repository_and_records_who_and_why(make_storage):
     storage = make_storage("memory-only")
     result = storage.switch("dual", reason="start the cut-over", actor="ops@example.com")
-    assert set(result["modes"]) == {binding.name for binding in REPOSITORIES}
+    assert set(result["modes"]) == set(NAMES)
     assert all(mode.mode is Mode.DUAL for mode in storage.parts.modes.snapshot().values())
     latest = storage.parts.modes.history()[0]
     assert latest["actor"] == "ops@example.com"
@@ -245,9 +245,9 @@ def test_readiness_names_every_reason_per_step(make_storage):
 def test_processes_starting_at_once_on_a_fresh_database_agree_on_the_modes(engine):
     """Two workers may both find no stored modes; the one that stores second adopts the
     first one's instead of failing to start."""
-    names = [binding.name for binding in REPOSITORIES]
-    winner = ModeRegistry(engine, names, RepositoryMode.of("dual", MEMORY))
-    loser = ModeRegistry(engine, names, RepositoryMode.of("memory-only"))
+    specs = [binding.spec for binding in REPOSITORIES]
+    winner = ModeRegistry(engine, specs, RepositoryMode.of("dual", MEMORY))
+    loser = ModeRegistry(engine, specs, RepositoryMode.of("memory-only"))
     store_initial_modes = loser.apply
 
     def after_the_winner(*args, **kwargs):

@@ -15,6 +15,7 @@ from wfplatform.backup import read_export, write_export
 from wfplatform.backup.export import buffered, export_chunks
 from wfplatform.domain.audit import AuditEntry
 from wfplatform.errors import ValidationFailed
+from wfplatform.repositories import REPOSITORIES
 from wfplatform.repositories.audit import AuditQuery
 from wfplatform.services.context import Actor
 from wfplatform.services.text_repair import repair_text
@@ -42,10 +43,10 @@ def test_no_backend_stores_unstorable_text_in_any_field(make_storage, mode, read
         make_workflow(owner, settings={"key \ud800": "value"}),
         AuditEntry("workflow.create", "workflow", changes={"name": "\ud800"}),
     ]
+    holding = {binding.spec.record_type: binding.name for binding in REPOSITORIES}
     for record in refused:
-        repository = {"User": "users", "Workflow": "workflows", "AuditEntry": "audit_logs"}
         with pytest.raises(ValidationFailed) as error:
-            getattr(storage, repository[type(record).__name__]).add(record)
+            storage.repository(holding[type(record)]).add(record)
         assert "\x00" not in str(error.value.details) and "\\x00" not in str(error.value.details)
     assert stored(storage) == before
     kept = storage.workflows.add(make_workflow(owner, name="tab\there, escape \x1b, bell \x07"))

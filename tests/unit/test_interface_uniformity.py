@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import sqlalchemy as sa
 
 from wfplatform.repositories import REPOSITORIES
 from wfplatform.repositories.base import READ, WRITE, Repository
@@ -34,5 +35,25 @@ def test_every_public_method_declares_whether_it_reads_or_writes(binding):
 def test_parents_come_before_children():
     order = [binding.name for binding in REPOSITORIES]
     for position, binding in enumerate(REPOSITORIES):
-        for parent in binding.interface.spec.parents:
+        for parent in binding.spec.parents:
             assert order.index(parent.repository) < position
+
+
+@pytest.mark.parametrize("binding", REPOSITORIES, ids=lambda b: b.name)
+def test_the_sql_table_has_the_constraints_the_spec_declares(binding):
+    """The spec is the one declaration memory derives its checks from; the SQL schema
+    (written as migrations) must say the same: a unique constraint per unique key, a
+    foreign key per parent and none for a soft reference."""
+    table = binding.sql.model.__table__
+    unique = {
+        tuple(column.name for column in constraint.columns)
+        for constraint in table.constraints
+        if isinstance(constraint, sa.UniqueConstraint)
+    }
+    unique |= {(column.name,) for column in table.columns if column.unique}
+    unique |= {
+        tuple(column.name for column in index.columns) for index in table.indexes if index.unique
+    }
+    assert unique == {key.fields for key in binding.spec.unique}
+    foreign = {(key.parent.name, key.column.table.name) for key in table.foreign_keys}
+    assert foreign == {(parent.field, parent.repository) for parent in binding.spec.parents}

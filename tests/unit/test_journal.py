@@ -97,7 +97,7 @@ def test_processes_sharing_a_path_each_own_a_file_and_the_living_adopt_the_dead(
 
 
 # -- a damaged journal --------------------------------------------------------------------------
-SPECS = {binding.name: binding.interface.spec for binding in REPOSITORIES}
+SPECS = {binding.name: binding.spec for binding in REPOSITORIES}
 
 
 def user_change(**overrides) -> Change:

@@ -9,9 +9,10 @@ from marshmallow import Schema, fields, validate
 from ..backfill.backfiller import ON_CONFLICT, Options
 from ..bootstrap import services
 from ..errors import NotFound, ValidationFailed
+from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean, JsonInteger
 from .blueprint import Blueprint
-from .cutover import NAMES, AdminView
+from .cutover import AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_user
 

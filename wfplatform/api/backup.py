@@ -17,9 +17,10 @@ from ..bootstrap import get_storage, services
 from ..domain.codec import utcnow
 from ..errors import NotFound
 from ..extensions import head_revision
+from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean
 from .blueprint import Blueprint
-from .cutover import NAMES, AdminView
+from .cutover import AdminView
 from .limits import api_limit, limiter
 from .security import SECURITY, current_actor, current_user
 

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from ..bootstrap import services
-from ..repositories import REPOSITORIES
+from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean
 from ..storage.modes import DATABASE, MEMORY, Mode
 from .blueprint import Blueprint
@@ -17,7 +17,6 @@ from .security import SECURITY, admin_required, current_actor
 
 blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
 limiter.limit(api_limit)(blp)
-NAMES = [binding.name for binding in REPOSITORIES]
 
 
 class RepositoriesSchema(Schema):

@@ -8,10 +8,9 @@ import sys
 
 import click
 
-from ..repositories import REPOSITORIES
+from ..repositories import NAMES
 from .classify import ACTIONS
 
-ORDER = [binding.name for binding in REPOSITORIES]  # parents first, as the run walks them
 EXIT_DONE, EXIT_ERROR, EXIT_ATTENTION, EXIT_REFUSED = 0, 1, 2, 3
 
 
@@ -57,7 +56,7 @@ def print_report(report: dict, as_json: bool) -> None:
     )
     click.echo(header)
     counts_by_name = report.get("repositories", {})
-    for name in sorted(counts_by_name, key=ORDER.index):
+    for name in sorted(counts_by_name, key=NAMES.index):  # parents first, as the run walks them
         counts = counts_by_name[name]
         row = f"{name:<20}" + "".join(f"{counts.get(action, 0):>11}" for action in ACTIONS)
         click.echo(row + f"{report.get('written', {}).get(name, 0):>10}")

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..domain.codec import to_dict
 from ..errors import Conflict, DomainError
-from ..repositories.base import IDENTICAL, INSERTED, UPDATED
+from ..repositories.base import IDENTICAL, INSERTED, UPDATED, RepositorySpec
 from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
 from .format import ExportHeader
 from .reader import ExportReader, Source, open_export
-from .records import BINDINGS, InvalidRecord, decode_record, unique_values
+from .records import InvalidRecord, decode_record, unique_values
 from .security import guarded, kept_entry, restore_guarded, secured
 
 if TYPE_CHECKING:
@@ -241,6 +241,9 @@ class Validator:
                 self.reports[name].keep(kept_entry(name, record, kept))
             self.reports[name].classify(current.get(record.id), record)
 
+    def _spec(self, name: str) -> RepositorySpec:
+        return self._storage.spec(name)
+
     def _reject(self, name: str, position: int, key: Any, problems: dict[str, Any]) -> None:
         self.rejected.add((name, position))
         self.reports[name].reject(position, key, problems)
@@ -248,13 +251,13 @@ class Validator:
     def _accept(self, name: str, record: Any) -> None:
         if name in self._document_keys:
             self._document_keys[name].add(record.id)
-        for index, value in unique_values(name, record):
+        for index, value in unique_values(self._spec(name), record):
             self._document_unique[(name, index)][value] = record.id
 
     def _missing_parents(self, name: str, records: list[Any]) -> set[tuple[str, str]]:
         """(parent repository, key) of parents neither valid in the document nor stored."""
         missing: set[tuple[str, str]] = set()
-        for parent in BINDINGS[name].interface.spec.parents:
+        for parent in self._spec(name).parents:
             keys = {getattr(record, parent.field) for record in records} - {None}
             keys -= self._document_keys[parent.repository]
             if not keys:
@@ -264,11 +267,10 @@ class Validator:
             missing |= {(parent.repository, key) for key in keys - found.keys()}
         return missing
 
-    @staticmethod
-    def _reference_problems(name: str, record: Any, missing: set) -> dict[str, str]:
+    def _reference_problems(self, name: str, record: Any, missing: set) -> dict[str, str]:
         return {
             parent.field: f"no {parent.repository} record {key} in the document or the target"
-            for parent in BINDINGS[name].interface.spec.parents
+            for parent in self._spec(name).parents
             if (key := getattr(record, parent.field)) is not None
             and (parent.repository, key) in missing
         }
@@ -278,7 +280,7 @@ class Validator:
         values themselves are not repeated: emails and key hashes are not for reports)."""
         problems = {}
         stored = self._target_holders(name)
-        for index, value in unique_values(name, record):
+        for index, value in unique_values(self._spec(name), record):
             in_document = self._document_unique[(name, index)].get(value)
             in_target = stored.get((index, value))
             if in_document not in (None, record.id):
@@ -291,10 +293,11 @@ class Validator:
         """(index, value) -> key over the target's records (read once per import)."""
         if name not in self._target_unique:
             holders: dict[tuple[str, Hashable], str] = {}
-            if BINDINGS[name].memory.unique:
+            spec = self._spec(name)
+            if spec.unique:
                 with self._storage.reading(name) as target:
                     for record in target.iter_all():
-                        for index, value in unique_values(name, record):
+                        for index, value in unique_values(spec, record):
                             holders[(index, value)] = record.id
             self._target_unique[name] = holders
         return self._target_unique[name]
@@ -351,7 +354,7 @@ def _write(uow, name: str, record: Any, actor: Actor) -> tuple[Any, str, list[st
     if guarded(name):
         outcome, kept = restore_guarded(uow, name, record, actor)
         return record, outcome, kept
-    return record, getattr(uow, name).restore(record), []
+    return record, uow.repository(name).restore(record), []
 
 
 def batches(document: ExportReader, size: int) -> Iterator[tuple[str, Batch]]:

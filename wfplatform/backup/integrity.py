@@ -10,6 +10,9 @@ Per repository and per backend in use (memory in `memory-only` and `dual`, the d
   hashes, version numbers of one workflow);
 - invalid: records failing their own `validate()`.
 
+Each rule comes from the repository's spec (`parents`, `soft_references`,
+`internal_references`, `unique`): a new repository is checked as it declares itself.
+
 The database's constraints rule most of these out there; memory enforces the same rules on
 domain writes, so problems come from replication primitives, old data or imports.
 
@@ -30,13 +33,12 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ..domain.validation import validate_record
-from ..domain.workflows import graph_problems
 from ..errors import Conflict, ValidationFailed
 from ..repositories.base import Parent
 from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
-from .records import BINDINGS, SOFT_REFERENCES, unique_values
+from .records import unique_values
 
 if TYPE_CHECKING:
     from ..storage.adapter import Storage
@@ -45,7 +47,6 @@ ORPHAN, BROKEN, DUPLICATE, INVALID = "orphans", "broken_references", "duplicates
 KINDS = (ORPHAN, BROKEN, DUPLICATE, INVALID)
 REPORT_CAP = 100
 BATCH_SIZE = 500
-GRAPHS = frozenset({"workflows", "workflow_versions"})
 log = logging.getLogger(__name__)
 
 
@@ -104,6 +105,7 @@ class RepositoryCheck:
     def __init__(self, storage: Storage, name: str, backend: str, modes: dict) -> None:
         self._storage = storage
         self._name = name
+        self._spec = storage.spec(name)
         self._backend = backend
         self._modes = modes
         self._holders: dict[tuple[str, Any], list[str]] = {}
@@ -128,11 +130,10 @@ class RepositoryCheck:
     def _check(self, records: list[Any]) -> None:
         for record in records:
             self._check_record(record)
-        spec = BINDINGS[self._name].interface.spec
-        for parent in spec.parents:
+        for parent in self._spec.parents:
             for record, key in self._dangling(records, parent):
                 self._orphan(record, parent, key)
-        for parent in SOFT_REFERENCES.get(self._name, ()):
+        for parent in self._spec.soft_references:
             for record, key in self._dangling(records, parent):
                 self._found(BROKEN, record.id, f"{parent.field}: no {parent.repository} {key}")
 
@@ -141,11 +142,10 @@ class RepositoryCheck:
             validate_record(record)
         except ValidationFailed as error:
             self._found(INVALID, record.id, f"{error.message}: {error.details}")
-        if self._name in GRAPHS:
-            problems = graph_problems(record.nodes, record.edges)
-            if problems:
-                self._found(BROKEN, record.id, f"the graph names missing nodes: {problems}")
-        for index, value in unique_values(self._name, record):
+        broken = self._spec.internal_references
+        if broken is not None and (detail := broken(record)):
+            self._found(BROKEN, record.id, detail)
+        for index, value in unique_values(self._spec, record):
             self._holders.setdefault((index, value), []).append(record.id)
 
     def _dangling(self, records: list[Any], parent: Parent) -> list[tuple[Any, str]]:

@@ -20,11 +20,11 @@ import codecs
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
-from ..repositories import REPOSITORIES
+from ..repositories import NAMES
 from .format import HEADER_FIELDS, ExportFormatError, ExportHeader, check_identity
 
 Source = str | os.PathLike | IO[str] | IO[bytes]
@@ -56,9 +56,9 @@ def open_export(source: Source) -> Iterator[ExportReader]:
 class ExportReader:
     """One pass over a document: `header`, then iterate (once) for (repository, record)."""
 
-    def __init__(self, stream: IO[str] | IO[bytes], names: list[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | IO[bytes], names: Sequence[str] = NAMES) -> None:
         self._tokens = _Tokens(stream)
-        self._names = names or [binding.name for binding in REPOSITORIES]
+        self._names = list(names)
         self._consumed = False
         self.header = self._read_header()
 

@@ -22,11 +22,10 @@ from ..domain.codec import from_dict
 from ..domain.ids import is_uuid
 from ..domain.validation import validate_record
 from ..errors import ValidationFailed
-from ..repositories import REPOSITORIES, RepositoryBackends
-from ..repositories.base import Parent
+from ..repositories import BY_NAME
+from ..repositories.base import RepositorySpec
 from ..services.workflow_content import content_problems, plain_json
 
-BINDINGS: dict[str, RepositoryBackends] = {binding.name: binding for binding in REPOSITORIES}
 # JSON carries datetimes as ISO 8601 strings (the codec parses them).
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {datetime: (str,), float: (int, float)}
 JSON_NAMES = {
@@ -40,12 +39,6 @@ JSON_NAMES = {
 }
 
 
-# References without a foreign key (a dangling one is an integrity finding, not refused).
-SOFT_REFERENCES: dict[str, tuple[Parent, ...]] = {
-    "workflow_versions": (Parent("users", "created_by"),),
-}
-# Ids that refer to records of any kind (the audit trail's actor and resource).
-OTHER_IDS: dict[str, tuple[str, ...]] = {"audit_logs": ("actor_id", "resource_id")}
 _EMAIL = validate.Email()
 
 
@@ -76,7 +69,7 @@ class InvalidRecord(Exception):
 def decode_record(repository: str, data: dict[str, Any]) -> Any:
     """The domain record for one exported record, or `InvalidRecord` saying what is wrong:
     unknown or missing fields, values of the wrong JSON type, failed `validate()`."""
-    record_type = BINDINGS[repository].interface.spec.record_type
+    record_type = BY_NAME[repository].spec.record_type
     problems = _shape_problems(record_type, data) or _json_problems(data)
     if problems:
         raise InvalidRecord(problems)
@@ -112,17 +105,10 @@ def _json_problems(data: dict[str, Any]) -> dict[str, list[str]]:
     return problems
 
 
-def id_fields(repository: str) -> tuple[str, ...]:
-    """The fields of a repository's records that hold record ids."""
-    spec = BINDINGS[repository].interface.spec
-    references = (*spec.parents, *SOFT_REFERENCES.get(repository, ()))
-    return ("id", *(parent.field for parent in references), *OTHER_IDS.get(repository, ()))
-
-
 def _id_problems(repository: str, record: Any) -> dict[str, str]:
     return {
         name: "not a UUID"
-        for name in id_fields(repository)
+        for name in BY_NAME[repository].spec.id_fields()
         if getattr(record, name) is not None and not is_uuid(getattr(record, name))
     }
 
@@ -138,10 +124,9 @@ def _length_problems(repository: str, record: Any) -> dict[str, str]:
 @functools.cache
 def _column_lengths(repository: str) -> dict[str, int]:
     """Field -> the length of its SQL column, for the record's string columns."""
-    table = BINDINGS[repository].sql.model.__table__
-    fields = {
-        field.name for field in dataclasses.fields(BINDINGS[repository].interface.spec.record_type)
-    }
+    binding = BY_NAME[repository]
+    table = binding.sql.model.__table__
+    fields = {field.name for field in dataclasses.fields(binding.spec.record_type)}
     return {
         column.name: column.type.length
         for column in table.columns
@@ -149,16 +134,13 @@ def _column_lengths(repository: str) -> dict[str, int]:
     }
 
 
-def unique_values(repository: str, record: Any) -> Iterator[tuple[str, Hashable]]:
-    """(index, value) for every unique field of the record, as memory indexes them (emails
-    case-insensitively, one value or several per index)."""
-    for index, index_key in BINDINGS[repository].memory.unique.items():
-        value = index_key(record)
-        if value is None:
-            continue
-        values = value if isinstance(value, list | set | frozenset) else [value]
-        for item in values:
-            yield index, item
+def unique_values(spec: RepositorySpec, record: Any) -> Iterator[tuple[str, Hashable]]:
+    """(index, value) for every unique key of the record, as memory indexes them (emails
+    case-insensitively)."""
+    for key in spec.unique:
+        value = key.value(record)
+        if value is not None:
+            yield key.name, value
 
 
 def _shape_problems(record_type: type, data: dict[str, Any]) -> dict[str, str]:

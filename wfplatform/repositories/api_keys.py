@@ -8,13 +8,24 @@ import sqlalchemy as sa
 
 from ..domain.api_keys import ApiKey
 from ..models import ApiKeyModel
-from .base import Parent, Repository, RepositorySpec, reads, writes
+from .base import Parent, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
+from .security_state import OnImport, SecurityState
 from .sql import SqlRepository
 
 
 class ApiKeyRepository(Repository):
-    spec = RepositorySpec("api_keys", ApiKey, parents=(Parent("users", "user_id"),))
+    spec = RepositorySpec(
+        "api_keys",
+        ApiKey,
+        parents=(Parent("users", "user_id"),),
+        unique=(UniqueKey("key_hash", ("key_hash",)),),
+        security=SecurityState(
+            "api_key",
+            identity=("user_id", "name"),
+            fields=(("revoked_at", OnImport.SET_ON_EITHER),),
+        ),
+    )
 
     @reads
     @abstractmethod
@@ -44,8 +55,6 @@ class ApiKeyRepository(Repository):
 
 
 class MemoryApiKeyRepository(MemoryRepository, ApiKeyRepository):
-    unique = {"key_hash": lambda key: key.key_hash}
-
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         with self._store.lock:
             key = self._view.holder("key_hash", key_hash)
@@ -60,7 +69,6 @@ class MemoryApiKeyRepository(MemoryRepository, ApiKeyRepository):
 
 class SqlApiKeyRepository(SqlRepository, ApiKeyRepository):
     model = ApiKeyModel
-    unique_columns = (("key_hash",),)
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         row = self._session.scalar(sa.select(ApiKeyModel).where(ApiKeyModel.key_hash == key_hash))

@@ -29,7 +29,7 @@ class AuditQuery:
 
 
 class AuditRepository(Repository):
-    spec = RepositorySpec("audit_logs", AuditEntry)
+    spec = RepositorySpec("audit_logs", AuditEntry, other_ids=("actor_id", "resource_id"))
 
     @reads
     @abstractmethod

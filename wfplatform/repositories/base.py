@@ -10,23 +10,36 @@ which records an operation touched and can copy their final state to the other b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar, overload
 
 from ..domain.codec import to_dict
 from ..domain.validation import validate_record
 from ..errors import CHANGED_MEANWHILE, Conflict, NotFound
+from .security_state import SecurityState
 
 READ = "read"
 WRITE = "write"
 INSERTED, UPDATED, IDENTICAL = "inserted", "updated", "identical"
 
 
-def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
-    """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync)."""
+Method = TypeVar("Method", bound=Callable[..., Any])
 
-    def mark(method: Callable) -> Callable:
+
+@overload
+def reads(fn: Method) -> Method: ...
+
+
+@overload
+def reads(*, key_arg: str | None = None) -> Callable[[Method], Method]: ...
+
+
+def reads(fn: Any = None, *, key_arg: str | None = None) -> Any:
+    """Mark a read. `key_arg` names the argument holding a record key (enables lazy sync).
+    The method keeps its signature, for readers and type checkers."""
+
+    def mark(method: Method) -> Method:
         method.__storage_kind__ = READ  # type: ignore[attr-defined]
         method.__storage_key_arg__ = key_arg  # type: ignore[attr-defined]
         return method
@@ -34,7 +47,7 @@ def reads(fn: Callable | None = None, *, key_arg: str | None = None) -> Any:
     return mark(fn) if fn is not None else mark
 
 
-def writes(method: Callable) -> Callable:
+def writes(method: Method) -> Method:
     method.__storage_kind__ = WRITE  # type: ignore[attr-defined]
     return method
 
@@ -70,13 +83,64 @@ class Parent:
 
 
 @dataclass(frozen=True)
+class UniqueKey:
+    """Values no two records of a repository share, besides the key. `fields` are record
+    attributes (a property such as a user's `email_key` counts) and, by the same names, the
+    columns of the SQL table's unique constraint; memory indexes the value of one field,
+    or the tuple of several."""
+
+    name: str
+    fields: tuple[str, ...]
+
+    def value(self, record: Any) -> Hashable | None:
+        values = tuple(getattr(record, field) for field in self.fields)
+        return values[0] if len(values) == 1 else values
+
+
+# The storage adapter's parts (`storage.parts.StorageParts`: `on_database()`,
+# `memory_repository(name)`, ...), the repository's current mode and the proposed one ->
+# the reasons the step is not safe yet (the type is not named: repositories sit below it).
+ReadinessCheck = Callable[[Any, Any, Any], Iterable[str]]
+
+
+@dataclass(frozen=True)
 class RepositorySpec:
+    """Everything the adapter, the backups and the guards know of a repository, declared
+    once: memory's indexes, the SQL conflict columns, the integrity checks and the
+    readiness report are derived from it.
+
+    - `parents`: references with a foreign key; a write whose parent is missing, or a
+      delete of a parent still referenced, is refused in every backend.
+    - `unique`: values no two records share (a `Conflict` in every backend).
+    - `soft_references`: references without a foreign key (they may dangle, e.g. a version's
+      author who was deleted since): checked by the integrity check, never refused.
+    - `other_ids`: fields holding ids of records of any kind (the audit trail's actor and
+      resource), checked only to be ids.
+    - `internal_references`: what in a record names other parts of it that do not exist
+      (a workflow's edges naming missing nodes), described, or None.
+    - `readiness`: the repository's own reasons a step is not safe yet (e.g. credentials
+      that do not decrypt before reads move to the database), shown and enforced like
+      the adapter's guards (see `storage.readiness`); a `StorageUnavailable` it raises is
+      a reason too.
+    - `security`: the security state an import keeps (see `SecurityState`)."""
+
     name: str
     record_type: type
     parents: tuple[Parent, ...] = ()
+    unique: tuple[UniqueKey, ...] = ()
+    soft_references: tuple[Parent, ...] = ()
+    other_ids: tuple[str, ...] = ()
+    internal_references: Callable[[Any], str | None] | None = None
+    readiness: ReadinessCheck | None = None
+    security: SecurityState | None = None
 
     def key(self, record: Any) -> str:
         return record.id
+
+    def id_fields(self) -> tuple[str, ...]:
+        """The fields of a record that hold record ids."""
+        references = (*self.parents, *self.soft_references)
+        return ("id", *(parent.field for parent in references), *self.other_ids)
 
     def parent_keys(self, record: Any) -> list[tuple[str, str]]:
         return [

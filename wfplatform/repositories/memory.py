@@ -22,8 +22,6 @@ class MemoryRepository(Repository):
     """Thread-safe through the store's lock; hands out and keeps copies only."""
 
     backend: ClassVar[str] = "memory"
-    unique: ClassVar[dict[str, IndexKey]] = {}
-    indexes: ClassVar[dict[str, IndexKey]] = {}
 
     def __init__(
         self,
@@ -39,13 +37,15 @@ class MemoryRepository(Repository):
 
     @classmethod
     def create_table(cls, store: MemoryStore) -> MemoryTable:
-        indexes = dict(cls.indexes)
+        """The table with the spec's unique keys, and an index on each parent reference."""
+        unique: dict[str, IndexKey] = {key.name: key.value for key in cls.spec.unique}
+        indexes: dict[str, IndexKey] = {}
         for parent in cls.spec.parents:
             indexes[reference_index(parent.field)] = operator.attrgetter(parent.field)
             store.references[parent.repository].append((cls.spec.name, parent.field))
             store.parents[cls.spec.name].append((parent.repository, parent.field))
         return store.add_table(
-            MemoryTable(cls.spec.name, cls.spec.key, unique=cls.unique, indexes=indexes)
+            MemoryTable(cls.spec.name, cls.spec.key, unique=unique, indexes=indexes)
         )
 
     @staticmethod

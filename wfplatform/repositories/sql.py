@@ -32,12 +32,16 @@ class SqlRepository(Repository):
 
     backend: ClassVar[str] = "database"
     model: ClassVar[type]
-    # Column sets with a unique constraint besides the key (values come from `to_columns`).
-    unique_columns: ClassVar[tuple[tuple[str, ...], ...]] = ()
 
     def __init__(self, session: Session, changes: ChangeSink | None = None) -> None:
         super().__init__(changes)
         self._session = session
+
+    @property
+    def unique_columns(self) -> tuple[tuple[str, ...], ...]:
+        """Column sets with a unique constraint besides the key: the spec's unique keys
+        (values come from `to_columns`)."""
+        return tuple(key.fields for key in self.spec.unique)
 
     # -- mapping ----------------------------------------------------------------------------
     def derived_columns(self, record: Any) -> dict[str, Any]:

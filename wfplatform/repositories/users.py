@@ -8,13 +8,29 @@ import sqlalchemy as sa
 
 from ..domain.users import User
 from ..models import UserModel
-from .base import Page, Repository, RepositorySpec, reads, writes
+from .base import Page, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
+from .security_state import OnImport, SecurityState
 from .sql import SqlRepository
 
 
 class UserRepository(Repository):
-    spec = RepositorySpec("users", User)
+    spec = RepositorySpec(
+        "users",
+        User,
+        unique=(UniqueKey("email", ("email_key",)),),
+        security=SecurityState(
+            "user",
+            identity=("email",),
+            fields=(
+                ("password_hash", OnImport.KEEP_TARGETS),
+                ("role", OnImport.KEEP_TARGETS),
+                ("is_active", OnImport.TRUE_ON_BOTH),
+                ("failed_logins", OnImport.KEEP_TARGETS),
+                ("locked_until", OnImport.KEEP_TARGETS),
+            ),
+        ),
+    )
 
     @reads
     @abstractmethod
@@ -41,8 +57,6 @@ class UserRepository(Repository):
 
 
 class MemoryUserRepository(MemoryRepository, UserRepository):
-    unique = {"email": lambda user: user.email_key}
-
     def get_by_email(self, email: str) -> User | None:
         with self._store.lock:
             key = self._view.holder("email", email.strip().lower())
@@ -62,7 +76,6 @@ class MemoryUserRepository(MemoryRepository, UserRepository):
 
 class SqlUserRepository(SqlRepository, UserRepository):
     model = UserModel
-    unique_columns = (("email_key",),)
 
     def derived_columns(self, record: User) -> dict:
         return {"email_key": record.email_key}

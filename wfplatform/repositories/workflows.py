@@ -9,10 +9,16 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ..domain.codec import utcnow
-from ..domain.workflows import VERSION_CONTENT, WORKFLOW_CONTENT, Workflow, WorkflowVersion
+from ..domain.workflows import (
+    VERSION_CONTENT,
+    WORKFLOW_CONTENT,
+    Workflow,
+    WorkflowVersion,
+    graph_problems,
+)
 from ..errors import Conflict
 from ..models import WorkflowModel, WorkflowVersionModel
-from .base import Page, Parent, Repository, RepositorySpec, reads, writes
+from .base import Page, Parent, Repository, RepositorySpec, UniqueKey, reads, writes
 from .json_filters import json_array_overlaps
 from .memory import MemoryRepository
 from .sql import SqlRepository
@@ -51,12 +57,22 @@ class Usage:
     bytes: int = 0
 
 
+def _missing_nodes(record: Workflow | WorkflowVersion) -> str | None:
+    problems = graph_problems(record.nodes, record.edges)
+    return f"the graph names missing nodes: {problems}" if problems else None
+
+
 def _usage(records: list) -> Usage:
     return Usage(len(records), sum(record.stored_bytes for record in records))
 
 
 class WorkflowRepository(Repository):
-    spec = RepositorySpec("workflows", Workflow, parents=(Parent("users", "user_id"),))
+    spec = RepositorySpec(
+        "workflows",
+        Workflow,
+        parents=(Parent("users", "user_id"),),
+        internal_references=_missing_nodes,
+    )
 
     @reads
     @abstractmethod
@@ -92,7 +108,12 @@ class WorkflowRepository(Repository):
 
 class WorkflowVersionRepository(Repository):
     spec = RepositorySpec(
-        "workflow_versions", WorkflowVersion, parents=(Parent("workflows", "workflow_id"),)
+        "workflow_versions",
+        WorkflowVersion,
+        parents=(Parent("workflows", "workflow_id"),),
+        unique=(UniqueKey("number", ("workflow_id", "number")),),
+        soft_references=(Parent("users", "created_by"),),
+        internal_references=_missing_nodes,
     )
 
     @reads
@@ -244,8 +265,6 @@ def _escape_like(text: str) -> str:
 
 
 class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepository):
-    unique = {"number": lambda version: (version.workflow_id, version.number)}
-
     def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
         with self._store.lock:
             key = self._view.holder("number", (workflow_id, number))
@@ -288,7 +307,6 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
 
 class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     model = WorkflowVersionModel
-    unique_columns = (("workflow_id", "number"),)
 
     def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
         row = self._session.scalar(

@@ -56,12 +56,12 @@ def _repair(storage: Storage, name: str, key: str, actor: Actor) -> bool:
     it needed no repair any more."""
 
     def repair(uow) -> bool:
-        record = getattr(uow, name).get(key)
+        record = uow.repository(name).get(key)
         data = to_dict(record) if record is not None else {}
         problems = text_problems(data)
         if not problems:
             return False
-        getattr(uow, name).restore(from_dict(type(record), scrub(data)))
+        uow.repository(name).restore(from_dict(type(record), scrub(data)))
         audit.record(uow, actor, ACTION, name, key, {"fields": sorted(map(str, problems))})
         return True
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
 from ..errors import Conflict, StorageUnavailable
-from ..repositories import REPOSITORIES, RepositoryBackends
+from ..repositories import REPOSITORIES, Repositories, RepositoryBackends
 from ..repositories.base import RepositorySpec
 from ..repositories.memory import MemoryRepository
 from . import fleet, loading, readiness, switching, verify, whole_reads
@@ -48,15 +48,15 @@ LOCK_RETRIES = 5
 log = logging.getLogger(__name__)
 
 
-class Storage:
+class Storage(Repositories):
     """Every repository routed by its mode, and the cut-over's controls. The adapter
     composes its pieces around one `StorageParts`; code outside `wfplatform.storage` uses
     only the methods below, never the parts (see docs/ARCHITECTURE.md, "The storage
     package's layers"):
 
-    - Repositories: `storage.<name>` and `repository(name)` (reads routed, each write its
-      own unit of work), `atomic(work)` for several writes, `repository_names` (parents
-      first) and `spec(name)`.
+    - Repositories: `storage.<name>` (each registry line a typed attribute) and
+      `repository(name)` (reads routed, each write its own unit of work), `atomic(work)`
+      for several writes, `repository_names` (parents first) and `spec(name)`.
     - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
       process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
       `describe()`; `waiting_for_memory(name)` (the start-up load, see `warmup`).
@@ -100,12 +100,6 @@ class Storage:
         self.replicator = Replicator(self.parts, self.sync_worker.wake)
         self.reader = Reader(self.parts, self.replicator)
 
-    def __getattr__(self, name: str) -> AdaptedRepository:
-        parts = self.__dict__.get("parts")
-        if parts is not None and name in parts.bindings:
-            return self._adapted(name)
-        raise AttributeError(name)
-
     def _adapted(self, name: str) -> AdaptedRepository:
         return AdaptedRepository(self.parts, name, self.atomic, self.reader)
 
@@ -120,7 +114,7 @@ class Storage:
         return tuple(self.parts.bindings)
 
     def spec(self, name: str) -> RepositorySpec:
-        return self.parts.bindings[name].interface.spec
+        return self.parts.bindings[name].spec
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -2,8 +2,11 @@
 
 A fresh database takes its modes from the configured default (`WF_STORAGE_MODE`); after
 that the stored modes win on restart, and the log says so when they differ from the
-environment. Every change is stored with who made it, when and why, and with its audit
-entry waiting in the outbox (see `audit_outbox`).
+environment. A repository a release adds (no stored mode yet) starts where its parents are
+(see `placement.starting_mode`): it is empty, and in the default mode memory's parent check
+would refuse its writes while its parents live in the database. Every change is stored
+with who made it, when and why, and with its audit entry waiting in the outbox (see
+`audit_outbox`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from ..backends.sql import new_session, translate_faults
 from ..domain.audit import AuditEntry
 from ..domain.codec import as_utc, utcnow
 from ..models import ModeChangeModel, StorageModeModel
+from ..repositories.base import RepositorySpec
 from . import audit_outbox
 from .modes import RepositoryMode
+from .placement import starting_mode
 
 log = logging.getLogger(__name__)
 # The audit entry of a mode change, from the new modes and whether the guards were forced.
@@ -29,9 +34,12 @@ ModeChangeAudit = Callable[[dict[str, RepositoryMode], bool], AuditEntry]
 
 
 class ModeRegistry:
-    def __init__(self, engine: Engine, repositories: Iterable[str], default: RepositoryMode):
+    def __init__(
+        self, engine: Engine, repositories: Iterable[RepositorySpec], default: RepositoryMode
+    ):
         self._engine = engine
-        self._names = list(repositories)
+        self._specs = list(repositories)
+        self._names = [spec.name for spec in self._specs]
         self._default = default
         self._lock = threading.Lock()
         self._modes: dict[str, RepositoryMode] = {name: default for name in self._names}
@@ -39,8 +47,8 @@ class ModeRegistry:
     def load(self) -> None:
         with translate_faults(), new_session(self._engine) as session:
             rows = {row.repository: row for row in session.scalars(sa.select(StorageModeModel))}
-        missing = {name: self._default for name in self._names if name not in rows}
         loaded = {name: _from_row(rows[name]) for name in self._names if name in rows}
+        missing = self._starting_modes(loaded)
         for name, mode in loaded.items():
             if mode.label() != self._default.label():
                 log.warning(
@@ -53,10 +61,25 @@ class ModeRegistry:
             self._modes.update(loaded)
         if not missing:
             return
+        reason = "initial mode from configuration"
+        if loaded:
+            reason = "a new repository starts where its parents are"
+            log.info(
+                "repositories new to this database start beside their parents: %s", _labels(missing)
+            )
         try:
-            self.apply(missing, actor="system", reason="initial mode from configuration", new=True)
+            self.apply(missing, actor="system", reason=reason, new=True)
         except sa_exc.IntegrityError:  # another process starting at once stored them first
             self.load()
+
+    def _starting_modes(self, loaded: dict[str, RepositoryMode]) -> dict[str, RepositoryMode]:
+        """Modes for the repositories without a stored one, parents first."""
+        known, missing = dict(loaded), {}
+        for spec in self._specs:
+            if spec.name not in known:
+                start = starting_mode(spec, self._specs, known, self._default)
+                known[spec.name] = missing[spec.name] = start.with_settings(changed_at=utcnow())
+        return missing
 
     def stored_changes(self) -> dict[str, RepositoryMode]:
         """Modes stored (by another process) that differ from the ones in use here."""
@@ -136,6 +159,10 @@ class ModeRegistry:
                 }
                 for row in rows
             ]
+
+
+def _labels(modes: dict[str, RepositoryMode]) -> str:
+    return ", ".join(f"{name}: {mode.label()}" for name, mode in sorted(modes.items()))
 
 
 def _from_row(row: StorageModeModel) -> RepositoryMode:

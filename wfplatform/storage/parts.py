@@ -59,7 +59,7 @@ class StorageParts:
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)
         self.journal = SyncJournal(
-            journal_path, {name: binding.interface.spec for name, binding in self.bindings.items()}
+            journal_path, {name: binding.spec for name, binding in self.bindings.items()}
         )
         self.shadow = ShadowReader(shadow_capacity)
         self.processes = ProcessRegistry(engine)

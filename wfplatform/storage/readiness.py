@@ -1,6 +1,7 @@
-"""Whether each next step of the cut-over is safe for a repository, and every reason not.
+"""Whether each next step of the cut-over is safe for a repository, and every reason not:
+the adapter's (`refusals`) and the repository's own (its spec's `readiness` check).
 
-The mode switch's guards use exactly this."""
+The mode switch's guards use exactly this (`step_refusals`)."""
 
 from __future__ import annotations
 
@@ -124,6 +125,31 @@ def refusals(
     return reasons
 
 
+def step_refusals(
+    parts: StorageParts,
+    repository: str,
+    current: RepositoryMode,
+    target: RepositoryMode,
+    counts: BackendCounts,
+) -> list[str]:
+    """`refusals`, then the repository's own reasons."""
+    reasons = refusals(current, target, counts, parts.thresholds)
+    return reasons + own_refusals(parts, repository, current, target)
+
+
+def own_refusals(
+    parts: StorageParts, repository: str, current: RepositoryMode, target: RepositoryMode
+) -> list[str]:
+    """What the repository's spec says against the step (see `RepositorySpec.readiness`)."""
+    check = parts.bindings[repository].spec.readiness
+    if check is None:
+        return []
+    try:
+        return list(check(parts, current, target))
+    except StorageUnavailable as fault:
+        return [f"{repository}'s own readiness check could not run: {fault.message}"]
+
+
 def readiness(parts: StorageParts, repository: str) -> dict:
     current = parts.modes.get(repository)
     counts = backend_counts(parts, repository)
@@ -132,7 +158,7 @@ def readiness(parts: StorageParts, repository: str) -> dict:
         if 0 <= step < len(STEPS):
             mode, read_from = STEPS[step]
             target = RepositoryMode.of(mode.value, read_from)
-            reasons = refusals(current, target, counts, parts.thresholds)
+            reasons = step_refusals(parts, repository, current, target, counts)
             steps[target.label()] = {"safe": not reasons, "reasons": reasons}
     return {
         "repository": repository,

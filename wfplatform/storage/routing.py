@@ -43,7 +43,7 @@ class AdaptedRepository:
 
             def write(*args: Any, **kwargs: Any) -> Any:
                 return atomic(
-                    lambda uow: getattr(getattr(uow, repository), operation)(*args, **kwargs)
+                    lambda uow: getattr(uow.repository(repository), operation)(*args, **kwargs)
                 )
 
             return write

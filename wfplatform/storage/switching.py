@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
+from . import placement
 from .guard_counts import gathered
 from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
 from .parts import StorageParts
-from .readiness import refusals
+from .readiness import step_refusals
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,12 @@ def switch(
         refused = {}
         for name in names:
             counts = guard_counts.counts(name, current[name], targets[name])
-            reasons = refusals(current[name], targets[name], counts, parts.thresholds)
+            reasons = step_refusals(parts, name, current[name], targets[name], counts)
             if reasons:
                 refused[name] = reasons
+        specs = [binding.spec for binding in parts.bindings.values()]
+        for name, reasons in placement.refusals(specs, {**current, **targets}, names).items():
+            refused.setdefault(name, []).extend(reasons)
         result = {
             "dry_run": dry_run,
             "forced": bool(refused) and force,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..backends.sql import new_session, translate_faults
 from ..domain.codec import to_dict
 from ..errors import StorageUnavailable
+from ..repositories import Repositories
 from ..repositories.base import Repository, RepositorySpec
 from .journal import Change
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
@@ -27,8 +28,9 @@ from .routing import BoundRepository
 MIXED_LOCK_PATIENCE = 0.5  # seconds
 
 
-class UnitOfWork:
-    """`replicator` brings the secondaries up to date once the primaries committed."""
+class UnitOfWork(Repositories):
+    """`uow.users` (each registry line a typed attribute) runs calls inside this unit;
+    `replicator` brings the secondaries up to date once the primaries committed."""
 
     def __init__(
         self,
@@ -49,10 +51,10 @@ class UnitOfWork:
         # parents copied to the database: counted, and told to the write tracker, at commit
         self.lazy_synced: list[tuple[str, str]] = []
 
-    def __getattr__(self, name: str) -> Any:
-        if name in self.parts.bindings:
-            return BoundRepository(self, name)
-        raise AttributeError(name)
+    def repository(self, name: str) -> BoundRepository:
+        if name not in self.parts.bindings:
+            raise KeyError(f"unknown repository {name!r}")
+        return BoundRepository(self, name)
 
     # -- routing ------------------------------------------------------------------------------
     def primary(self, repository: str) -> str:
