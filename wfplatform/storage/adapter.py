@@ -59,9 +59,9 @@ class Storage(Repositories):
       for several writes, `repository_names` (parents first) and `spec(name)`.
     - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
       process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
-      `describe()`; `waiting_for_memory(name)` (the start-up load, see `warmup`).
-    - The cut-over's operations: `verify(...)`, `replay_journal()`, `reload_memory(...)`,
-      `reset_stats(names)`.
+      `describe()`; `waiting_for_memory(name)` (the start-up load).
+    - The cut-over's operations: `verify(...)`, `replay_journal()`, `reload_memory(...)`
+      (`load_memory(name)`: one repository, without its guards), `reset_stats(names)`.
     - Reading or writing one backend directly, for the backfill, backup and restore, the
       integrity check, admin loading and text repair: `changing(records)` (the records'
       locks, held around such writes), `in_memory(name)`, `on_database(write=...)`,
@@ -70,9 +70,10 @@ class Storage(Repositories):
       `journal_length()`, `journal_damage()`, `journal_warning()`, `database_health()`,
       `check_database()`, `process_warning()`, `process_registry` (also what background
       jobs fence with), `report_stats_to(listener)`.
-    - The control plane's own tables (jobs, backfill runs, the schema check):
-      `control_plane_engine`.
-    - Its life: `start()`, `catch_up()`, `close()`.
+    - The control plane's own tables (jobs, backfill runs, the audit outbox, the schema
+      check): `control_plane_engine`.
+    - Its life: `start()`, `catch_up()` and `follow_mode_changes()` (the background
+      worker's round), `close()`.
     """
 
     def __init__(
