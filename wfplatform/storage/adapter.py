@@ -1,4 +1,4 @@
-"""The storage storage adapter: every repository, routed by its mode.
+"""The storage adapter: every repository, routed by its mode.
 
     storage.users.add(user)                 # one write, its own unit of work
     storage.atomic(lambda uow: ...)         # several writes, atomic in every mode
