@@ -124,7 +124,7 @@ def backfill(count: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
             storage = build_storage(engine, Path(folder) / "journal.log", "memory-only")
             for name, records in (("users", users), ("workflows", workflows)):
-                memory = storage.memory_repository(name)
+                memory = storage.in_memory(name)
                 for record in records:
                     memory.upsert(record)
             storage.switch("dual", reason="benchmark", actor="bench")
@@ -154,16 +154,16 @@ def replay_seconds(entries: int, batch: int) -> float:
         db.metadata.create_all(engine)
         databases.stamp_head(engine)
         storage = build_storage(engine, Path(folder) / "journal.log", "dual", read_from="memory")
-        storage.health.mark_down("benchmark: writes go to the journal")
+        storage.parts.health.mark_down("benchmark: writes go to the journal")
         for _ in range(entries):
             storage.users.add(make_user())
-        storage.health.mark_up()
+        storage.parts.health.mark_up()
         replication.REPLAY_BATCH, default = batch, replication.REPLAY_BATCH
         try:
             seconds = timed(storage.replay_journal)
         finally:
             replication.REPLAY_BATCH = default
-        assert len(storage.journal) == 0 and storage.verify(["users"])["differences"] == 0
+        assert len(storage.parts.journal) == 0 and storage.verify(["users"])["differences"] == 0
         storage.close()
         engine.dispose()
     return seconds
@@ -215,7 +215,7 @@ class Traffic:
 
 def timing_the_gate(storage) -> list[float]:
     """Seconds each switch of `storage` holds its gate, from now on."""
-    held, switch = [], storage.gate.switch
+    held, switch = [], storage.parts.gate.switch
 
     @contextmanager
     def timed(*args, **kwargs):
@@ -226,14 +226,14 @@ def timing_the_gate(storage) -> list[float]:
             finally:
                 held.append(time.perf_counter() - started)
 
-    storage.gate.switch = timed
+    storage.parts.gate.switch = timed
     return held
 
 
 def dry_run_before(storage) -> None:
     """What a dry run did before: every repository compared completely under the gate."""
-    with storage.gate.switch():
-        for name in storage.bindings:
+    with storage.parts.gate.switch():
+        for name in storage.parts.bindings:
             readiness.backend_counts(storage, name)
 
 
@@ -273,7 +273,7 @@ def pause_figures(storage, workflows, dry_run) -> dict:
             dry_run(storage)
             ended = time.perf_counter()
         time.sleep(0.2)
-    del storage.gate.switch
+    del storage.parts.gate.switch
     during = {
         kind: [seconds for at, seconds in timed if at < ended and at + seconds > started]
         for kind, timed in (("reads", traffic.reads), ("writes", traffic.writes))

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from wfplatform.storage.sql import configure_engine, engine_options
+from wfplatform.backends.sql import configure_engine, engine_options
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "WF_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"

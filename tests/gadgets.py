@@ -22,7 +22,6 @@ from wfplatform.repositories.base import Parent, Repository, RepositorySpec, wri
 from wfplatform.repositories.memory import MemoryRepository
 from wfplatform.repositories.sql import SqlRepository
 from wfplatform.storage.modes import DATABASE, MEMORY, RepositoryMode
-from wfplatform.storage.sql import new_session
 
 SEALED = "sealed-with-an-old-key:"
 
@@ -50,12 +49,12 @@ class GadgetModel(GadgetBase):
     secret: so.Mapped[str] = so.mapped_column(sa.Text)
 
 
-def secrets_open(storage: Any, current: RepositoryMode, target: RepositoryMode) -> list[str]:
+def secrets_open(parts: Any, current: RepositoryMode, target: RepositoryMode) -> list[str]:
     """Before reads move to the database, every secret stored there must open."""
     if not (current.primary == MEMORY and target.primary == DATABASE):
         return []
-    with new_session(storage.engine) as session:
-        gadgets = storage.bindings["gadgets"].sql(session).iter_all()
+    with parts.on_database() as database:
+        gadgets = database.repository("gadgets").iter_all()
         sealed = sum(gadget.secret.startswith(SEALED) for gadget in gadgets)
     if not sealed:
         return []

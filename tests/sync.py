@@ -3,20 +3,20 @@ the cut-over's steps. A full reload in one transaction, under every record's loc
 
 from __future__ import annotations
 
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
-from wfplatform.storage.sql import new_session
 
 
 def mirror_memory_to_database(storage: Storage) -> None:
     removals, puts = [], []
-    for name, binding in storage.bindings.items():  # parents before children
-        memory = storage.memory_repository(name)
-        with new_session(storage.engine) as session:
+    for name, binding in storage.parts.bindings.items():  # parents before children
+        memory = storage.in_memory(name)
+        with new_session(storage.parts.engine) as session:
             database_keys = binding.sql(session).keys()
         removals = [Change(name, key, None) for key in sorted(database_keys)] + removals
         puts += [Change(name, r.id, to_dict(r)) for r in memory.iter_all()]
     changes = removals + puts
-    with storage.locks.hold((change.repository, change.key) for change in changes):
+    with storage.parts.locks.hold((change.repository, change.key) for change in changes):
         storage.replicator.apply(changes)

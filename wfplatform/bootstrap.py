@@ -36,6 +36,7 @@ from limits.storage import storage_from_string
 from sqlalchemy.engine import Engine
 from werkzeug.serving import is_running_from_reloader
 
+from .backends.sql import configure_engine
 from .backfill.jobs import BackfillJobs
 from .backup.jobs import ImportJobs
 from .errors import StorageUnavailable
@@ -56,8 +57,7 @@ from .services.workflows import Workflows
 from .storage.adapter import Storage
 from .storage.mode_registry import ModeRegistry
 from .storage.modes import RepositoryMode
-from .storage.readiness import Thresholds
-from .storage.sql import configure_engine
+from .storage.recent import Thresholds
 
 log = logging.getLogger(__name__)
 START_RETRY_SECONDS = 1.0

@@ -9,9 +9,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from .backends.sql import TimeBounds, engine_options
 from .errors import ValidationFailed
 from .storage.modes import RepositoryMode
-from .storage.sql import TimeBounds, engine_options
 
 log = logging.getLogger(__name__)
 

@@ -182,11 +182,11 @@ def test_the_cli_exports_imports_and_checks(app, client, admin, tmp_path):
 
 def test_the_cli_check_finds_and_fixes_an_orphan(app, client, admin):
     storage = app.extensions["wf_storage"]
-    memory_in_use = storage.modes.get("workflow_versions").mode.value != "database-only"
+    memory_in_use = storage.parts.modes.get("workflow_versions").mode.value != "database-only"
     if not memory_in_use:
         pytest.skip("the database's foreign keys rule orphans out")
     orphan = make_version(make_workflow(make_user()), 1)
-    storage.memory_repository("workflow_versions").upsert(orphan)
+    storage.in_memory("workflow_versions").upsert(orphan)
     runner = app.test_cli_runner()
 
     found = runner.invoke(args=["wf", "check-integrity", "--repository", "workflow_versions"])
@@ -195,7 +195,7 @@ def test_the_cli_check_finds_and_fixes_an_orphan(app, client, admin):
     fixed = runner.invoke(args=["wf", "check-integrity", "--fix"])
     assert fixed.exit_code == 0, fixed.output
     assert json.loads(fixed.stdout)["fixed"] == 1
-    assert storage.memory_repository("workflow_versions").fetch(orphan.id) is None
+    assert storage.in_memory("workflow_versions").fetch(orphan.id) is None
 
 
 def test_an_export_to_standard_output_is_the_document(app, admin):

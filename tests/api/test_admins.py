@@ -25,7 +25,7 @@ def test_an_admin_made_by_another_process_logs_in_without_a_restart(app, client)
     """The CLI runs in its own process: it writes the admin to the database only."""
     storage = get_storage(app)
     admins.ensure_admin(storage, services(app).passwords, "ops@example.com", "admin password")
-    memory = storage.memory_repository("users")
+    memory = storage.in_memory("users")
     known = memory.get_by_email("ops@example.com")
     if known is not None:
         memory.discard(known.id)  # as if this process never saw it
@@ -151,11 +151,11 @@ def test_a_promotion_only_the_database_saw_reaches_memory_with_its_revocations(a
     body = {"name": "planted", "current_password": "correct horse"}
     key = client.post("/api/users/me/api-keys", json=body, headers=headers).get_json()
     storage = get_storage(app)
-    memory_users = storage.memory_repository("users")
+    memory_users = storage.in_memory("users")
     held = memory_users.fetch(user["id"])
     memory_users.discard(user["id"])  # as if this process never saw the account
     assert create_admin(app, "--email", user["email"], "--promote").exit_code == 0
-    with storage.engine.connect() as connection:
+    with storage.parts.engine.connect() as connection:
         role = connection.scalar(sa.text("SELECT role FROM users WHERE id = :id"), user)
         revoked_at = connection.scalar(
             sa.text("SELECT revoked_at FROM api_keys WHERE id = :id"), key

@@ -105,7 +105,7 @@ def test_a_backed_off_unknown_email_costs_no_more_work_than_a_known_one(app, cli
     def statements_for(email: str) -> int:
         seen: list[str] = []
         listen = lambda *args: seen.append(args[2])  # noqa: E731 (before_cursor_execute)
-        engine = get_storage(app).engine
+        engine = get_storage(app).parts.engine
         sa.event.listen(engine, "before_cursor_execute", listen)
         try:
             assert attempt(client, email, "guess", ATTACKER).status_code == 429

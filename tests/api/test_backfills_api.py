@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.conftest import make_admin, register
 from tests.api.test_cutover_api import app  # noqa: F401 (starts in memory-only)
-from wfplatform.storage.sql import new_session
+from wfplatform.backends.sql import new_session
 
 
 @pytest.fixture
@@ -97,8 +97,8 @@ def test_a_failed_backfill_started_over_http_resumes_over_http(client, admin, ap
     client.put("/admin/migration/mode", json={"mode": "dual", "reason": "go"}, headers=admin)
     storage = app.extensions["wf_storage"]
     differing = dataclasses.replace(storage.users.get(users[0]["id"]), name="Edited in the db")
-    with new_session(storage.engine, write=True) as session:
-        storage.bindings["users"].sql(session).upsert(differing)
+    with new_session(storage.parts.engine, write=True) as session:
+        storage.parts.bindings["users"].sql(session).upsert(differing)
         session.commit()
 
     failed = start(client, admin, dry_run=False, on_conflict="fail")

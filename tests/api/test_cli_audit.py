@@ -36,7 +36,7 @@ def audit_entries(app) -> dict:
 def plant_an_orphan(app) -> None:
     """A version whose workflow is stored nowhere: what `check-integrity --fix` removes."""
     orphan = make_version(make_workflow(make_user()), 1)
-    get_storage(app).memory_repository("workflow_versions").upsert(orphan)
+    get_storage(app).in_memory("workflow_versions").upsert(orphan)
 
 
 def test_every_audit_entry_a_command_writes_names_the_os_user(app, tmp_path):
@@ -76,6 +76,6 @@ def test_a_switch_from_the_cli_keeps_its_audit_entry_when_the_command_dies_after
         died = runner.invoke(args=["wf", "mode", "set", "dual", "--reason", "cut-over"])
     assert isinstance(died.exception, CommandDied)
 
-    assert get_storage(app).modes.get("users").label() == "dual(read_from=memory)"
+    assert get_storage(app).parts.modes.get("users").label() == "dual(read_from=memory)"
     (entry,) = services(app).audit.list(AuditQuery(action="storage.mode_change")).items
     assert (entry.user_agent, entry.changes["via"]) == (OPERATOR, "cli")

@@ -156,7 +156,7 @@ def test_readiness_probe_reports_degraded_while_serving_from_the_fallback(client
     switch(client, admin, mode="dual", reason="cut-over")
     switch(client, admin, mode="dual", read_from="database", reason="flip", force=True)
     storage = get_storage(app)
-    storage.journal.append([])  # a write waiting for the database
+    storage.parts.journal.append([])  # a write waiting for the database
     body = client.get("/health/ready")
     assert body.status_code == 200
     assert body.get_json()["status"] == "degraded"
@@ -168,10 +168,10 @@ def test_two_processes_in_memory_modes_are_warned_about(client, admin, app, engi
     from tests.conftest import build_storage
     from wfplatform.bootstrap import get_storage
 
-    get_storage(app).processes.beat()
+    get_storage(app).parts.processes.beat()
     other = build_storage(engine, tmp_path / "other.log", "memory-only")
     try:
-        other.processes.beat({"journal": 3, "recent": {}})
+        other.parts.processes.beat({"journal": 3, "recent": {}})
         body = client.get("/admin/migration", headers=admin).get_json()
         assert len(body["processes"]) == 2
         assert "2 processes use this database" in body["warnings"][0]
@@ -239,7 +239,7 @@ def test_a_switch_keeps_its_audit_entry_when_the_process_dies_right_after_it(
         with pytest.raises(ProcessDied):
             switch(client, admin, mode="dual", reason="start the cut-over")
 
-    assert storage.modes.get("users").label() == "dual(read_from=memory)"
+    assert storage.parts.modes.get("users").label() == "dual(read_from=memory)"
     (latest, *_) = client.get("/admin/migration/history", headers=admin).get_json()["items"]
     assert latest["reason"] == "start the cut-over"
     audit = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()

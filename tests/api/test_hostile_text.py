@@ -10,10 +10,10 @@ import pytest
 
 from tests.api.conftest import login, make_admin, register
 from tests.api.workflow_helpers import create, url
+from wfplatform.backends.sql import new_session
 from wfplatform.bootstrap import get_storage, services
 from wfplatform.domain.users import User
 from wfplatform.services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION
-from wfplatform.storage.sql import new_session
 
 # A lone high and a lone low surrogate (not valid Unicode: UTF-8 cannot encode them), and
 # NUL (valid Unicode, but PostgreSQL stores it in neither text nor jsonb).
@@ -32,10 +32,10 @@ def stored(app) -> dict[str, tuple[int, int]]:
     """How many records each repository holds in memory and in the database."""
     with app.app_context():
         storage = get_storage()
-        with new_session(storage.engine) as session:
+        with new_session(storage.parts.engine) as session:
             return {
-                name: (storage.memory_repository(name).count(), binding.sql(session).count())
-                for name, binding in storage.bindings.items()
+                name: (storage.in_memory(name).count(), binding.sql(session).count())
+                for name, binding in storage.parts.bindings.items()
             }
 
 
@@ -173,7 +173,7 @@ def test_records_stored_before_the_checks_break_neither_the_export_nor_later_wri
     with app.app_context():
         hashed = services().passwords.hash("correct horse")
         owner = User(email="early@example.com", password_hash=hashed, name="Ada \ud800")
-        get_storage().memory_repository("users").upsert(owner)
+        get_storage().in_memory("users").upsert(owner)
     headers = login(client, "early@example.com")
     response = client.post("/api/workflows", json={"name": "Later"}, headers=headers)
     assert response.status_code == 201, response.get_json()
@@ -222,7 +222,7 @@ def test_an_admin_repairs_text_stored_before_the_checks(app, client, auth):
     with app.app_context():
         hashed = services().passwords.hash("correct horse")
         owner = User(email="early@example.com", password_hash=hashed, name="Ada \ud800")
-        get_storage().memory_repository("users").upsert(owner)
+        get_storage().in_memory("users").upsert(owner)
     admin = make_admin(app, client)
     assert client.post("/admin/migration/repair-text", json={}, headers=auth).status_code == 403
 

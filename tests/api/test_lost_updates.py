@@ -45,8 +45,8 @@ def test_racing_conditional_updates_lose_no_accepted_change(app: Flask):
     contention.assert_history_holds_every_accepted_change(sender(app, headers), FIRST_NAME)
     storage = get_storage(app)
     figures = contention.summary()
-    mode = storage.modes.get("workflows")
+    mode = storage.parts.modes.get("workflows")
     if mode.mode is Mode.DUAL:
         figures["differences"] = storage.verify()["differences"]
         assert figures["differences"] == 0
-    report(f"lost-updates-in-process {storage.engine.dialect.name} {mode.label()}", figures)
+    report(f"lost-updates-in-process {storage.parts.engine.dialect.name} {mode.label()}", figures)

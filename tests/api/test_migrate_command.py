@@ -72,7 +72,7 @@ def test_a_dry_run_with_conflicts_exits_2(service, client, app):  # noqa: F811
     from tests.factories import make_user
 
     storage.replicator.copy_to_database("users", make_user(email="dup@example.com"))
-    storage.memory_repository("users").upsert(make_user(email="DUP@example.com"))
+    storage.in_memory("users").upsert(make_user(email="DUP@example.com"))
     result = run("--url", url, "--token", token)
     assert result.exit_code == 2
     assert "conflict" in result.output

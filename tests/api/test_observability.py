@@ -54,7 +54,7 @@ def test_metrics_parse_and_follow_the_naming_conventions(app, client, auth):
     assert any(s.labels["le"] == "+Inf" and s.value > 0 for s in storage_buckets)
     assert samples(families, "wf_storage_journal_entries")[0].value == 0
     assert {s.labels["mode"] for s in samples(families, "wf_storage_mode")} == {
-        get_storage(app).modes.get("users").mode.value
+        get_storage(app).parts.modes.get("users").mode.value
     }
 
 
@@ -192,8 +192,8 @@ def test_no_password_key_or_token_in_spans_metrics_or_logs(app, client, spans, c
         client.get("/api/users/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     )
     storage = get_storage(app)
-    storage.shadow.drain()
-    stored = storage.memory_repository("users").fetch(user["id"]) or storage.users.get(user["id"])
+    storage.parts.shadow.drain()
+    stored = storage.in_memory("users").fetch(user["id"]) or storage.users.get(user["id"])
     secrets = {
         password,
         new_password,

@@ -21,7 +21,7 @@ from wfplatform.storage.adapter import Storage
 
 
 def assert_backends_agree(storage: Storage) -> None:
-    if storage.modes.get("users").mode.value == "dual":
+    if storage.parts.modes.get("users").mode.value == "dual":
         assert storage.verify()["differences"] == 0
 
 

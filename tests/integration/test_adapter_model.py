@@ -117,7 +117,7 @@ class AdapterAgainstModel(RuleBasedStateMachine):
     # -- mode switches, one step at a time -------------------------------------------------
     @rule(forward=st.booleans())
     def switch_mode(self, forward):
-        current = self.storage.modes.get("users").step
+        current = self.storage.parts.modes.get("users").step
         target = current + (1 if forward else -1)
         if not 0 <= target < len(STEPS):
             return
@@ -125,13 +125,13 @@ class AdapterAgainstModel(RuleBasedStateMachine):
         if current == 0:
             mirror_memory_to_database(self.storage)  # the backfill, before dual
         if target == 1 and current == 2:
-            for name in self.storage.bindings:
+            for name in self.storage.parts.bindings:
                 self.storage.load_memory(name)
         if target == 2 and current == 3:
-            for name in self.storage.bindings:
+            for name in self.storage.parts.bindings:
                 self.storage.load_memory(name)
         self.storage.switch(mode.value, read_from=read_from, reason="model", actor="test")
-        event(f"reached {self.storage.modes.get('users').label()}")
+        event(f"reached {self.storage.parts.modes.get('users').label()}")
 
     # -- reads ---------------------------------------------------------------------------
     @rule(tag=st.sampled_from(["ops", "chat", "mail"]), status=statuses)
@@ -155,7 +155,7 @@ class AdapterAgainstModel(RuleBasedStateMachine):
 
     @invariant()
     def dual_has_no_differences(self):
-        if self.storage.modes.get("users").mode is Mode.DUAL:
+        if self.storage.parts.modes.get("users").mode is Mode.DUAL:
             report = self.storage.verify()
             assert report["differences"] == 0, report
 

@@ -37,14 +37,14 @@ def make_app(tmp_path, monkeypatch):
 
 def test_a_fresh_database_takes_its_modes_from_the_environment(make_app):
     app = make_app("dual")
-    assert get_storage(app).modes.get("workflows").label() == "dual(read_from=memory)"
+    assert get_storage(app).parts.modes.get("workflows").label() == "dual(read_from=memory)"
 
 
 def test_stored_modes_win_on_restart_and_the_log_says_so(make_app, caplog):
     get_storage(make_app("dual"))
     with caplog.at_level(logging.WARNING, logger="wfplatform.storage.mode_registry"):
         restarted = get_storage(make_app("memory-only"))
-    assert restarted.modes.get("users").label() == "dual(read_from=memory)"
+    assert restarted.parts.modes.get("users").label() == "dual(read_from=memory)"
     assert "as stored in the database, not memory-only from the environment" in caplog.text
 
 

@@ -60,7 +60,7 @@ def test_confirm_copies_what_is_only_in_memory_and_a_rerun_writes_nothing(storag
 
 def test_classifies_updates_conflicts_and_invalid_records(storage, engine):
     user = storage.users.list().items[0]
-    memory = storage.memory_repository("users")
+    memory = storage.in_memory("users")
     # the database holds an older copy of one user, and another id holding an email
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="older"))
     rival = make_user(email="taken@example.com")
@@ -167,7 +167,7 @@ def test_an_interrupted_run_resumes_to_the_same_end_state(storage):
         storage.users.add(make_user())  # dual: these are in both already
     extra = [make_user() for _ in range(4)]
     for user in extra:
-        storage.memory_repository("users").upsert(user)  # only in memory
+        storage.in_memory("users").upsert(user)  # only in memory
     backfiller = Backfiller(storage)
 
     def stop_after_first_batch(repository, done, total):

@@ -19,8 +19,8 @@ from wfplatform.repositories import NAMES
 
 
 def jobs_of(storage) -> BackgroundJobs:
-    storage.processes.beat()
-    return BackgroundJobs("test", JobStore(storage.engine, "test"), storage.processes)
+    storage.parts.processes.beat()
+    return BackgroundJobs("test", JobStore(storage.parts.engine, "test"), storage.parts.processes)
 
 
 @pytest.fixture

@@ -310,10 +310,10 @@ def test_an_export_while_the_database_is_behind_its_journal_reads_memory(make_st
 
     storage = make_storage("dual", read_from="database")
     storage.users.add(make_user())
-    storage.health.mark_down("connection refused")  # as after a failed database call
+    storage.parts.health.mark_down("connection refused")  # as after a failed database call
     late = storage.users.add(make_user())  # served from memory, journaled
-    assert len(storage.journal) == 1
-    storage.health.mark_up()
+    assert len(storage.parts.journal) == 1
+    storage.parts.health.mark_up()
     stream = io.StringIO()
     write_export(storage, stream, None)
     stream.seek(0)

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.backfill.runs import RunStore
 from wfplatform.errors import Conflict
 from wfplatform.models import LedgerEntryModel
 from wfplatform.repositories.users import SqlUserRepository
 from wfplatform.repositories.workflows import SqlWorkflowRepository
-from wfplatform.storage.sql import new_session
 
 
 @pytest.fixture

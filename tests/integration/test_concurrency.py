@@ -202,7 +202,7 @@ def pause_the_first_replication(storage: Storage, threads: Threads, monkeypatch)
 def share_a_stripe(storage: Storage, *records: tuple[str, str]) -> bool:
     """Records on one lock stripe are written one after the other, whole commits apart:
     the interleavings under test need them on different stripes."""
-    return len({storage.locks._stripe(repository, key) for repository, key in records}) < len(
+    return len({storage.parts.locks._stripe(repository, key) for repository, key in records}) < len(
         records
     )
 
@@ -218,8 +218,8 @@ def owner_only_in_memory(make_storage) -> tuple[Storage, User]:
 
 def assert_written_through(storage: Storage) -> None:
     """No false outage, nothing left for later: both backends hold every write."""
-    assert not storage.health.is_down()
-    assert len(storage.journal) == 0
+    assert not storage.parts.health.is_down()
+    assert len(storage.parts.journal) == 0
     assert storage.verify()["differences"] == 0
 
 
@@ -230,7 +230,7 @@ def test_a_read_copying_a_parent_and_a_write_of_its_child_do_not_deadlock(
     """The read holds the parent's record lock while it copies the parent; the child's unit
     of work holds the database's lock on the parent row until it commits."""
     storage, owner = owner_only_in_memory(make_storage)
-    storage.locks = StripedLocks(stripes=1)  # every record on one lock: the worst case
+    storage.parts.locks = StripedLocks(stripes=1)  # every record on one lock: the worst case
     workflow = make_workflow(owner)
     writer, pause = paused_unit_of_work(
         threads, storage, "add a workflow", lambda uow: uow.workflows.add(workflow)
@@ -259,10 +259,10 @@ def test_journal_replay_and_a_database_first_write_of_the_same_record_do_not_dea
         "request",
         lambda uow: uow.users.update(dataclasses.replace(user, name="by the request")),
     )
-    storage.health.mark_down("server closed the connection")  # another request's fault
+    storage.parts.health.mark_down("server closed the connection")  # another request's fault
     journaled = dataclasses.replace(user, name="while the database was down")
     threads.start("journaled write", lambda: storage.users.update(journaled)).result()
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
     replay = threads.start("journal replay", storage.replay_journal)
     wait_until_blocked_in_the_database(engine)
 
@@ -339,12 +339,12 @@ def test_replay_keeps_a_database_first_write_that_committed_after_a_journaled_on
         "slow request",
         lambda uow: uow.users.update(dataclasses.replace(user, name="committed last")),
     )
-    storage.health.mark_down("server closed the connection")  # another request's fault
+    storage.parts.health.mark_down("server closed the connection")  # another request's fault
     journaled = dataclasses.replace(user, name="journaled first")
     threads.start("journaled write", lambda: storage.users.update(journaled)).result()
     pause.release()
     slow.result()
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
 
     assert storage.replay_journal()["pending"] == 0
 
@@ -369,7 +369,7 @@ def test_a_workflow_and_then_its_owner_deleted_reach_the_database_in_that_order(
     pause.wait_reached()
     second = threads.start("delete its owner", lambda: storage.users.delete(owner.id))
     wait_until(
-        lambda: storage.memory_repository("users").fetch(owner.id) is None,
+        lambda: storage.in_memory("users").fetch(owner.id) is None,
         "the owner's delete committed in memory",
     )
     second.finished_within(0.3)  # time to reach the database, were it not waiting its turn
@@ -378,7 +378,7 @@ def test_a_workflow_and_then_its_owner_deleted_reach_the_database_in_that_order(
 
     first.result()
     second.result()
-    assert storage.stats.snapshot("users")["secondary_conflicts"] == 0
+    assert storage.parts.stats.snapshot("users")["secondary_conflicts"] == 0
     assert_written_through(storage)
 
 
@@ -398,7 +398,7 @@ def test_an_email_freed_and_then_taken_reaches_the_database_in_that_order(
     pause.wait_reached()
     second = threads.start("take the email", lambda: storage.users.add(newcomer))
     wait_until(
-        lambda: storage.memory_repository("users").get_by_email("shared@example.com") is not None,
+        lambda: storage.in_memory("users").get_by_email("shared@example.com") is not None,
         "the newcomer committed in memory",
     )
     second.finished_within(0.3)  # time to reach the database, were it not waiting its turn
@@ -408,7 +408,7 @@ def test_an_email_freed_and_then_taken_reaches_the_database_in_that_order(
     first.result()
     assert second.result() == newcomer
     assert storage.users.get_by_email("shared@example.com") == newcomer
-    assert storage.stats.snapshot("users")["secondary_conflicts"] == 0
+    assert storage.parts.stats.snapshot("users")["secondary_conflicts"] == 0
     assert_written_through(storage)
 
 
@@ -430,7 +430,7 @@ def test_two_workflows_of_an_owner_missing_in_the_database_are_both_written(
     written = {first.result().id, second.result().id}
     listed = storage.workflows.list(WorkflowQuery(user_id=owner.id)).items
     assert {workflow.id for workflow in listed} == written
-    assert storage.stats.snapshot("users")["lazy_synced"] == 1  # one copy, not two
+    assert storage.parts.stats.snapshot("users")["lazy_synced"] == 1  # one copy, not two
     assert_written_through(storage)
 
 

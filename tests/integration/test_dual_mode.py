@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.errors import Conflict
 from wfplatform.models import UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import new_session
 
 SECRET = "argon2-secret-hash-do-not-log"
 
@@ -28,8 +28,8 @@ def change_behind_the_adapters_back(engine, user_id: str, **values) -> None:
 
 def store_in_the_database_only(storage, user) -> None:
     """A row memory does not have, as an earlier, abandoned cut-over may leave behind."""
-    with new_session(storage.engine) as session:
-        storage.bindings["users"].sql(session).upsert(user)
+    with new_session(storage.parts.engine) as session:
+        storage.parts.bindings["users"].sql(session).upsert(user)
         session.commit()
 
 
@@ -43,7 +43,7 @@ def test_a_child_written_in_dual_brings_its_memory_only_parent_along(make_storag
     report = storage.verify()
     assert report["repositories"]["users"]["counts"]["only_in_memory"] == 0
     assert report["repositories"]["workflows"]["differences"] == 0
-    assert storage.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.parts.stats.snapshot("users")["lazy_synced"] == 1
     assert storage.workflows.get(workflow.id) == workflow
 
 
@@ -55,7 +55,7 @@ def test_reading_the_database_copies_a_record_found_only_in_memory(make_storage)
 
     assert storage.users.get(user.id) == user
 
-    assert storage.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.parts.stats.snapshot("users")["lazy_synced"] == 1
     assert storage.verify()["differences"] == 0
 
 
@@ -83,7 +83,7 @@ def test_a_dual_write_the_database_refuses_is_reported_as_divergence(make_storag
 
     user = storage.users.add(make_user(email="taken@example.com", password_hash=SECRET))
 
-    stats = storage.stats.snapshot("users")
+    stats = storage.parts.stats.snapshot("users")
     assert stats["secondary_conflicts"] == 1
     report = storage.verify(["users"])["repositories"]["users"]
     assert (report["only_in_memory"], report["only_in_database"]) == ([user.id], [leftover.id])
@@ -96,16 +96,16 @@ def test_replay_sets_a_refused_entry_aside_and_replays_the_rest(make_storage, ca
     storage = make_storage("dual", read_from=DATABASE)
     leftover = make_user(email="taken@example.com")
     store_in_the_database_only(storage, leftover)
-    storage.health.mark_down("connection refused")  # writes go to memory and the journal
+    storage.parts.health.mark_down("connection refused")  # writes go to memory and the journal
     refused = storage.users.add(make_user(email="taken@example.com", password_hash=SECRET))
     later = storage.users.add(make_user())
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
 
     assert storage.replay_journal() == {"replayed": 2, "pending": 0, "error": None}
 
     report = storage.verify(["users"])["repositories"]["users"]
     assert (report["only_in_memory"], report["only_in_database"]) == ([refused.id], [leftover.id])
-    assert storage.stats.snapshot("users")["secondary_conflicts"] == 1
+    assert storage.parts.stats.snapshot("users")["secondary_conflicts"] == 1
     assert storage.users.get(later.id) == later
     assert SECRET not in caplog.text
 
@@ -117,9 +117,9 @@ class TestShadowReads:
         change_behind_the_adapters_back(engine, user.id, password_hash="other-secret-value")
 
         assert storage.users.get(user.id) == user
-        storage.shadow.drain()
+        storage.parts.shadow.drain()
 
-        stats = storage.stats.snapshot("users")
+        stats = storage.parts.stats.snapshot("users")
         assert stats["shadow_compares"] == 1
         assert stats["mismatches"] == 1
         sample = stats["mismatch_samples"][0]
@@ -133,24 +133,24 @@ class TestShadowReads:
         storage.workflows.add(make_workflow(user))
         storage.users.get(user.id)
         storage.workflows.list(WorkflowQuery(user_id=user.id))
-        storage.shadow.drain()
-        stats = storage.stats.snapshot("users")
+        storage.parts.shadow.drain()
+        stats = storage.parts.stats.snapshot("users")
         assert stats["shadow_compares"] == 1
         assert stats["mismatches"] == 0
-        assert storage.stats.snapshot("workflows")["mismatches"] == 0
+        assert storage.parts.stats.snapshot("workflows")["mismatches"] == 0
 
     def test_a_write_racing_the_comparison_is_skipped_not_reported(self, make_storage):
         storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
         user = storage.users.add(make_user(name="before"))
         worker_busy = threading.Event()
-        storage.shadow.submit(worker_busy.wait)  # hold the worker so the write lands first
+        storage.parts.shadow.submit(worker_busy.wait)  # hold the worker so the write lands first
 
         storage.users.get(user.id)  # primary answers "before"
         storage.users.update(dataclasses.replace(user, name="after"))
         worker_busy.set()
-        storage.shadow.drain()
+        storage.parts.shadow.drain()
 
-        stats = storage.stats.snapshot("users")
+        stats = storage.parts.stats.snapshot("users")
         assert stats["mismatches"] == 0
         assert stats["shadow_skipped"] == 1
 
@@ -161,15 +161,15 @@ class TestShadowReads:
         user = storage.users.add(make_user(id="00000000-0000-4000-8000-000000000001"))
         other = storage.users.add(make_user(id="00000000-0000-4000-8000-000000000002"))
         worker_busy = threading.Event()
-        storage.shadow.submit(worker_busy.wait)
+        storage.parts.shadow.submit(worker_busy.wait)
 
         storage.users.get(user.id)
         storage.users.update(dataclasses.replace(other, name="after"))
         storage.users.list()  # a list is raced by any write: compared only when quiet
         worker_busy.set()
-        storage.shadow.drain()
+        storage.parts.shadow.drain()
 
-        stats = storage.stats.snapshot("users")
+        stats = storage.parts.stats.snapshot("users")
         assert (stats["shadow_compares"], stats["mismatches"]) == (2, 0)
 
     def test_a_record_not_backfilled_yet_is_missing_not_a_mismatch(self, make_storage):
@@ -180,9 +180,9 @@ class TestShadowReads:
         storage.switch("dual", reason="cut-over", actor="ops", shadow_rate=1.0)
 
         assert storage.users.get(user.id) == user
-        storage.shadow.drain()
+        storage.parts.shadow.drain()
 
-        stats = storage.stats.snapshot("users")
+        stats = storage.parts.stats.snapshot("users")
         assert (stats["shadow_missing"], stats["mismatches"]) == (1, 0)
         assert storage.readiness("users")["only_in_memory"] == 1
 
@@ -194,37 +194,37 @@ class TestShadowReads:
         storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
         user = storage.users.add(make_user(name="before"))
         worker_busy = threading.Event()
-        storage.shadow.submit(worker_busy.wait)
+        storage.parts.shadow.submit(worker_busy.wait)
 
         storage.users.get(user.id)  # memory answers "before"
         change_behind_the_adapters_back(engine, user.id, name="loaded")
         assert storage.load_memory("users") == 1  # memory takes "loaded" meanwhile
         worker_busy.set()
-        storage.shadow.drain()
+        storage.parts.shadow.drain()
 
-        stats = storage.stats.snapshot("users")
+        stats = storage.parts.stats.snapshot("users")
         assert (stats["shadow_skipped"], stats["mismatches"]) == (1, 0)
 
     def test_a_full_queue_drops_samples_instead_of_waiting(self, make_storage):
         storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0, shadow_capacity=1)
         user = storage.users.add(make_user())
         release = threading.Event()
-        storage.shadow.submit(release.wait)  # the worker is busy with this one
-        storage.shadow.submit(lambda: None)  # and this one fills the queue
+        storage.parts.shadow.submit(release.wait)  # the worker is busy with this one
+        storage.parts.shadow.submit(lambda: None)  # and this one fills the queue
 
         for _ in range(3):
             assert storage.users.get(user.id) == user
 
         release.set()
-        storage.shadow.drain()
-        assert storage.stats.snapshot("users")["shadow_dropped"] == 3
+        storage.parts.shadow.drain()
+        assert storage.parts.stats.snapshot("users")["shadow_dropped"] == 3
 
     def test_never_run_outside_dual(self, make_storage):
         storage = make_storage("database-only", shadow_rate=1.0)
         user = storage.users.add(make_user())
         storage.users.get(user.id)
-        storage.shadow.drain()
-        assert storage.stats.snapshot("users")["shadow_compares"] == 0
+        storage.parts.shadow.drain()
+        assert storage.parts.stats.snapshot("users")["shadow_compares"] == 0
 
 
 def rename_with_workflow(uow, user, name: str) -> None:

@@ -31,6 +31,7 @@ from tests.apps import close_app
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import GuardRefused, StorageUnavailable
 from wfplatform.extensions import db
@@ -39,7 +40,6 @@ from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 from wfplatform.storage.journal import Change
 from wfplatform.storage.modes import DATABASE, MEMORY, RepositoryMode
-from wfplatform.storage.sql import new_session
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
@@ -126,7 +126,7 @@ def database_state(engine: Engine, repository: str) -> dict[str, dict]:
 
 
 def memory_state(storage: Storage, repository: str) -> dict[str, dict]:
-    return {r.id: to_dict(r) for r in storage.memory_repository(repository).iter_all()}
+    return {r.id: to_dict(r) for r in storage.in_memory(repository).iter_all()}
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
@@ -139,7 +139,9 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
 
 def wait_for_breaker(storage: Storage) -> None:
     """After the database is back, the circuit breaker lets operations through again."""
-    wait_until(lambda: not storage.health.is_down(), timeout=5 * RETRY_AFTER + 1, what="breaker")
+    wait_until(
+        lambda: not storage.parts.health.is_down(), timeout=5 * RETRY_AFTER + 1, what="breaker"
+    )
 
 
 @dataclasses.dataclass
@@ -193,8 +195,8 @@ def assert_backends_converged(storage: Storage, engine: Engine, acked: Acknowled
     assert report["differences"] == 0, report
     for name in NAMES:
         assert database_state(engine, name) == acked.expected(name)
-    assert len(storage.journal) == 0
-    assert storage.journal.path.stat().st_size == 0
+    assert len(storage.parts.journal) == 0
+    assert storage.parts.journal.path.stat().st_size == 0
 
 
 def assert_acknowledged_in_memory_and_journaled(
@@ -202,12 +204,12 @@ def assert_acknowledged_in_memory_and_journaled(
 ) -> None:
     for name in NAMES:
         assert memory_state(storage, name) == acked.expected(name)
-        assert storage.stats.snapshot(name)["journaled"] == OUTAGE_CHANGES[name]
-    assert len(storage.journal) == entries_before + OUTAGE_UNITS
+        assert storage.parts.stats.snapshot(name)["journaled"] == OUTAGE_CHANGES[name]
+    assert len(storage.parts.journal) == entries_before + OUTAGE_UNITS
 
 
 def stats(storage: Storage, repository: str, backend: str = DATABASE) -> dict:
-    return storage.stats.snapshot(repository)["backends"][backend]
+    return storage.parts.stats.snapshot(repository)["backends"][backend]
 
 
 # -- dual reading memory: the database is the secondary ------------------------------------------
@@ -215,7 +217,7 @@ def test_dual_reading_memory_acknowledges_writes_during_an_outage_and_replays_th
     storage = bed.storage("dual", read_from="memory")
     acked = Acknowledged()
     seeded = seed(storage, acked)
-    assert len(storage.journal) == 0
+    assert len(storage.parts.journal) == 0
     assert database_state(bed.engine, "users") == acked.expected("users")
 
     bed.cluster.stop()
@@ -233,11 +235,11 @@ def test_dual_reading_memory_acknowledges_writes_during_an_outage_and_replays_th
 
     assert result == {"replayed": OUTAGE_UNITS, "pending": 0, "error": None}
     for name in NAMES:
-        assert storage.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
+        assert storage.parts.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
     assert_backends_converged(storage, bed.engine, acked)
 
     later = acked.put("users", storage.users.add(make_user()))  # straight through again
-    assert len(storage.journal) == 0
+    assert len(storage.parts.journal) == 0
     assert database_state(bed.engine, "users")[later.id] == to_dict(later)
 
 
@@ -254,10 +256,10 @@ def test_dual_reading_memory_sync_worker_replays_by_itself_once_the_database_is_
     assert_acknowledged_in_memory_and_journaled(storage, acked, entries_before=0)
 
     bed.cluster.start()
-    wait_until(lambda: len(storage.journal) == 0, timeout=8, what="the worker to replay")
+    wait_until(lambda: len(storage.parts.journal) == 0, timeout=8, what="the worker to replay")
 
     for name in NAMES:
-        assert storage.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
+        assert storage.parts.stats.snapshot(name)["replayed"] == OUTAGE_CHANGES[name]
     assert_backends_converged(storage, bed.engine, acked)
 
 
@@ -272,7 +274,7 @@ def test_dual_reading_memory_queues_writes_behind_the_journal_until_it_is_replay
     wait_for_breaker(storage)
     acked.put("users", storage.users.update(dataclasses.replace(user, name="After")))
 
-    assert len(storage.journal) == 2  # behind the outage's entry, not ahead of it
+    assert len(storage.parts.journal) == 2  # behind the outage's entry, not ahead of it
     assert database_state(bed.engine, "users")[user.id]["name"] == user.name
     assert storage.replay_journal()["replayed"] == 2
     assert database_state(bed.engine, "users")[user.id]["name"] == "After"
@@ -291,7 +293,7 @@ def test_a_replay_that_meets_an_outage_counts_a_database_error(bed):
 
     assert result["replayed"] == 0 and result["pending"] == 1
     assert stats(storage, "users")["errors"] == errors + 1
-    assert storage.stats.recent("users")["errors"] >= 2  # the guards' window sees it too
+    assert storage.parts.stats.recent("users")["errors"] >= 2  # the guards' window sees it too
 
 
 # -- database-only: no fallback, no silent loss ----------------------------------------------------
@@ -323,7 +325,7 @@ def test_refuses_reads_and_writes_while_the_database_is_down_when_it_may_not_fal
         storage.atomic(lambda uow: (uow.users.add(make_user()), uow.users.delete(user.id)))
 
     # Refused, not parked somewhere: no journal, memory untouched, errors counted.
-    assert len(storage.journal) == 0
+    assert len(storage.parts.journal) == 0
     assert memory_state(storage, "users") == memory_before
     assert stats(storage, "users")["errors"] >= 1
     assert stats(storage, "users")["fallbacks"] == 0
@@ -405,7 +407,7 @@ def test_a_step_into_a_mode_using_the_database_is_refused_while_it_is_down(bed, 
         storage.switch(target[0], read_from=target[1], reason="test", actor="ops")
     reasons = refused.value.details["refused"]["users"]
     assert any(reason.startswith("the database does not answer") for reason in reasons), reasons
-    assert storage.modes.get("users").label() == RepositoryMode.of(*start).label()
+    assert storage.parts.modes.get("users").label() == RepositoryMode.of(*start).label()
 
 
 # -- dual reading the database: memory is the fallback -----------------------------------------
@@ -556,12 +558,12 @@ def test_writes_journaled_by_a_killed_process_reach_the_database_on_the_next_sta
 
     bed.restart_as_new_process()
     storage = bed.storage("dual", read_from="memory")  # same journal path
-    pending = len(storage.journal)
+    pending = len(storage.parts.journal)
     assert pending >= len(acked)
     storage.start()  # replays what the killed process left, then loads memory from it
 
-    assert len(storage.journal) == 0
-    assert storage.stats.snapshot("users")["replayed"] == pending
+    assert len(storage.parts.journal) == 0
+    assert storage.parts.stats.snapshot("users")["replayed"] == pending
     assert_database_holds(bed.engine, acked)
     # The killed process's memory is gone; the database had everything to rebuild it.
     for name in NAMES:
@@ -576,7 +578,7 @@ def test_a_torn_final_journal_line_is_ignored_without_losing_earlier_entries(bed
 
     bed.restart_as_new_process()
     storage = bed.storage("dual", read_from="memory")
-    assert len(storage.journal) >= len(acked)
+    assert len(storage.parts.journal) >= len(acked)
     result = storage.replay_journal()
 
     assert result["error"] is None and result["pending"] == 0
@@ -595,18 +597,18 @@ def test_entries_journaled_after_a_torn_line_survive_another_restart(bed):
 
     bed.cluster.start()
     second = bed.storage("dual", read_from="memory")
-    assert len(second.journal) == 2
+    assert len(second.parts.journal) == 2
     bed.cluster.stop()
     second.start()  # the replay fails: the database went away again
     with pytest.raises(StorageUnavailable):  # memory cannot be loaded: it serves nothing
         second.users.add(make_user())
     late = acked.put("users", make_user())  # journaled after the torn line was cut off
-    second.journal.append([Change("users", late.id, to_dict(late))])
-    assert len(second.journal) == 3
+    second.parts.journal.append([Change("users", late.id, to_dict(late))])
+    assert len(second.parts.journal) == 3
     bed.close(second)  # and this process ends too, before the database is back
 
     bed.cluster.start()
     third = bed.storage("dual", read_from="memory")
-    assert len(third.journal) == 3
+    assert len(third.parts.journal) == 3
     assert third.replay_journal() == {"replayed": 3, "pending": 0, "error": None}
     assert database_state(bed.engine, "users") == acked.expected("users")

@@ -23,7 +23,7 @@ def test_a_journal_replayed_at_start_up_counts_for_the_guards_meanwhile(make_sto
     switch decided elsewhere during that replay sees it."""
     here = make_storage("dual", read_from=DATABASE)
     there = make_storage("dual", read_from=DATABASE)
-    there.journal.append([Change("users", make_user().id, None)])  # adopted, say
+    there.parts.journal.append([Change("users", make_user().id, None)])  # adopted, say
     seen = {}
     replay = there.replay_journal
 
@@ -46,13 +46,13 @@ def test_a_journal_no_live_process_holds_any_more_still_refuses(make_storage, en
     user = here.users.add(make_user(name="before"))
     there = make_storage("dual", read_from=DATABASE, journal_path=tmp_path / "gone.log")
     changed = to_dict(dataclasses.replace(user, name="written while the database was away"))
-    there.journal.append([Change("users", user.id, changed)])
-    there.processes.beat(fleet.activity(there))
-    there.journal.close()  # the process is killed: its file is left, its heartbeat stops
+    there.parts.journal.append([Change("users", user.id, changed)])
+    there.parts.processes.beat(fleet.activity(there.parts))
+    there.parts.journal.close()  # the process is killed: its file is left, its heartbeat stops
     with engine.begin() as connection:
         connection.execute(
             sa.update(StorageProcessModel)
-            .where(StorageProcessModel.id == there.processes.id)
+            .where(StorageProcessModel.id == there.parts.processes.id)
             .values(last_seen=utcnow() - timedelta(seconds=30))
         )
 
@@ -66,14 +66,14 @@ def test_a_write_waiting_in_the_journal_is_not_a_shadow_mismatch(make_storage):
     next step for five minutes although verify finds nothing)."""
     storage = make_storage("dual", read_from=MEMORY, shadow_rate=1.0)
     user = storage.users.add(make_user(name="before"))
-    storage.health.mark_down("a blip")
+    storage.parts.health.mark_down("a blip")
     storage.users.update(dataclasses.replace(user, name="after"))  # journaled
-    storage.health.mark_up()
-    assert len(storage.journal) == 1
+    storage.parts.health.mark_up()
+    assert len(storage.parts.journal) == 1
 
     assert storage.users.get(user.id).name == "after"
-    storage.shadow.drain()
+    storage.parts.shadow.drain()
     storage.replay_journal()
 
     assert storage.verify()["differences"] == 0
-    assert storage.stats.snapshot("users")["mismatches"] == 0
+    assert storage.parts.stats.snapshot("users")["mismatches"] == 0

@@ -6,20 +6,20 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import make_api_key, make_user, make_version, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.backup import check_integrity
 from wfplatform.errors import Conflict
 from wfplatform.storage.modes import MEMORY
-from wfplatform.storage.sql import new_session
 
 
 def plant_in_memory(storage, repository: str, record) -> None:
     """What the replication primitives (or old data) can leave: no checks at all."""
-    storage.memory_repository(repository).upsert(record)
+    storage.in_memory(repository).upsert(record)
 
 
 def store_in_the_database_only(storage, repository: str, record) -> None:
-    with new_session(storage.engine) as session:
-        storage.bindings[repository].sql(session).upsert(record)
+    with new_session(storage.parts.engine) as session:
+        storage.parts.bindings[repository].sql(session).upsert(record)
         session.commit()
 
 
@@ -57,8 +57,8 @@ def test_an_orphan_planted_in_memory_is_found_and_removed(make_storage):
     }
     fixed = check_integrity(storage, fix=True)
     assert (fixed["fixed"], fixed["problems"]) == (2, 0)
-    assert storage.memory_repository("workflow_versions").fetch(orphan.id) is None
-    assert storage.memory_repository("api_keys").fetch(lost_key.id) is None
+    assert storage.in_memory("workflow_versions").fetch(orphan.id) is None
+    assert storage.in_memory("api_keys").fetch(lost_key.id) is None
     assert check_integrity(storage)["found"] == 0
 
 
@@ -76,8 +76,8 @@ def test_users_and_workflows_are_never_deleted_and_duplicates_are_only_reported(
     assert (orphan["id"], orphan["removable"]) == (stray.id, False)
     (duplicate,) = report["backends"]["memory"]["users"]["duplicates"]
     assert duplicate["detail"] == "2 records share one email"
-    assert storage.memory_repository("workflows").fetch(stray.id) is not None
-    assert storage.memory_repository("users").count() == 2
+    assert storage.in_memory("workflows").fetch(stray.id) is not None
+    assert storage.in_memory("users").count() == 2
 
 
 def test_an_orphan_whose_parent_the_other_backend_has_is_not_removed(make_storage):
@@ -93,7 +93,7 @@ def test_an_orphan_whose_parent_the_other_backend_has_is_not_removed(make_storag
     (orphan,) = report["backends"]["memory"]["api_keys"]["orphans"]
     assert orphan["removable"] is False and "database has it" in orphan["detail"]
     assert report["problems"] == 1
-    assert storage.memory_repository("api_keys").fetch(key.id) is not None
+    assert storage.in_memory("api_keys").fetch(key.id) is not None
 
 
 def test_broken_references_in_the_database_are_reported(make_storage):
@@ -118,7 +118,7 @@ def test_broken_references_in_the_database_are_reported(make_storage):
 
 def test_fixing_waits_for_the_journal(make_storage):
     storage = make_storage("dual", read_from=MEMORY)
-    storage.journal.append([])  # a write waiting for the database
+    storage.parts.journal.append([])  # a write waiting for the database
     with pytest.raises(Conflict, match="replay it first"):
         check_integrity(storage, fix=True)
     assert check_integrity(storage)["problems"] == 0  # checking alone is fine

@@ -25,8 +25,8 @@ def test_a_new_repository_starts_where_its_parents_are(engine, tmp_path):
     try:
         gadget = after.repository("gadgets").add(Gadget(user_id=owner.id, name="lamp"))
         assert after.repository("gadgets").get(gadget.id) == gadget
-        assert after.modes.get("gadgets").label() == "database-only"
-        assert after.modes.history()[0]["repository"] == "gadgets"
+        assert after.parts.modes.get("gadgets").label() == "database-only"
+        assert after.parts.modes.history()[0]["repository"] == "gadgets"
     finally:
         after.close()
 
@@ -35,7 +35,7 @@ def test_a_new_repository_starts_where_its_parents_are(engine, tmp_path):
 def test_on_a_fresh_database_a_new_repository_takes_the_default_as_its_parents_do(engine, tmp_path):
     storage = build_storage(engine, tmp_path / "j.log", "dual", repositories=WITH_GADGETS)
     try:
-        assert {mode.label() for mode in storage.modes.snapshot().values()} == {
+        assert {mode.label() for mode in storage.parts.modes.snapshot().values()} == {
             "dual(read_from=memory)"
         }
     finally:
@@ -55,7 +55,7 @@ def test_a_parent_switched_where_its_children_do_not_look_is_refused(make_storag
         "or switch fallback off first"
     ) in reasons
     assert any(reason.startswith("api_keys (") for reason in reasons)
-    assert storage.modes.get("users").mode is Mode.DUAL
+    assert storage.parts.modes.get("users").mode is Mode.DUAL
 
 
 def test_a_child_switched_where_its_parent_does_not_write_is_refused_unless_forced(make_storage):
@@ -69,7 +69,7 @@ def test_a_child_switched_where_its_parent_does_not_write_is_refused_unless_forc
         "or switch fallback off first"
     ]
     storage.switch("dual", read_from=DATABASE, fallback=False, **moving_back)
-    assert storage.modes.get("api_keys").label() == "dual(read_from=database)"
+    assert storage.parts.modes.get("api_keys").label() == "dual(read_from=database)"
     with pytest.raises(GuardRefused) as refused:
         storage.switch("dual", read_from="memory", **moving_back)
     assert refused.value.details["refused"]["api_keys"] == [
@@ -78,10 +78,10 @@ def test_a_child_switched_where_its_parent_does_not_write_is_refused_unless_forc
     ]
     result = storage.switch("dual", read_from="memory", force=True, **moving_back)
     assert result["forced"] is True
-    assert storage.modes.history()[0]["forced"] is True
+    assert storage.parts.modes.history()[0]["forced"] is True
 
 
 def test_switching_them_together_is_not_refused(make_storage):
     storage = make_storage("dual", read_from=DATABASE)
     storage.switch("database-only", reason="all at once", actor="ops")
-    assert {mode.mode for mode in storage.modes.snapshot().values()} == {Mode.DATABASE_ONLY}
+    assert {mode.mode for mode in storage.parts.modes.snapshot().values()} == {Mode.DATABASE_ONLY}

@@ -79,11 +79,11 @@ def test_a_refused_migration_is_an_error_span_and_counted(make_storage, spans):
 def test_a_journal_replay_and_a_verify_are_spans_with_counts(make_storage, spans, caplog):
     caplog.set_level(logging.INFO)
     storage = make_storage("dual", read_from="memory")
-    storage.health.mark_down("connection refused")  # dual writes go to the journal
+    storage.parts.health.mark_down("connection refused")  # dual writes go to the journal
     storage.users.add(make_user())
     storage.users.add(make_user())
     assert gauges(Metrics(lambda: storage))[key("wf_storage_journal_entries")] == 2
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
 
     assert storage.replay_journal()["replayed"] == 2
     replay = named(spans, "journal.replay")[0]
@@ -91,7 +91,7 @@ def test_a_journal_replay_and_a_verify_are_spans_with_counts(make_storage, spans
     assert replay.attributes["wf.journal.pending"] == 0
     assert any(r.levelname == "INFO" and "replayed 2" in r.getMessage() for r in caplog.records)
 
-    storage.memory_repository("users").upsert(make_user())  # only in memory
+    storage.in_memory("users").upsert(make_user())  # only in memory
     storage.verify()
     verify = named(spans, "storage.verify")[0]
     assert verify.attributes["wf.verify.differences"] == 1
@@ -104,7 +104,7 @@ def test_a_journal_replay_and_a_verify_are_spans_with_counts(make_storage, spans
 def test_adapter_latency_becomes_a_cumulative_histogram_in_seconds(make_storage):
     storage = make_storage("memory-only")
     storage.users.add(make_user())
-    storage.stats.observe("users", "memory", "read", 3000.0)  # slower than the last bound
+    storage.parts.stats.observe("users", "memory", "read", 3000.0)  # slower than the last bound
     values = gauges(Metrics(lambda: storage))
     name = "wf_storage_operation_duration_seconds"
     labels = {"backend": "memory", "repository": "users"}

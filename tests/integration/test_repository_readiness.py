@@ -46,7 +46,7 @@ def test_the_switch_refuses_on_them_unless_forced(storage):
         "gadgets": [REFUSAL]
     }
     storage.switch("dual", force=True, **step)
-    assert storage.modes.get("gadgets").label() == READS_DATABASE
+    assert storage.parts.modes.get("gadgets").label() == READS_DATABASE
 
 
 def test_a_repository_whose_check_finds_nothing_moves_on(storage):

@@ -111,7 +111,7 @@ def test_after_a_restart_a_fallback_serves_every_record_the_database_held(on_clu
     cluster.stop()
 
     assert_serves(restarted, owner, workflow)  # from memory, the fallback
-    assert restarted.stats.snapshot("users")["backends"][DATABASE]["fallbacks"] >= 1
+    assert restarted.parts.stats.snapshot("users")["backends"][DATABASE]["fallbacks"] >= 1
 
 
 @pytest.mark.cluster
@@ -160,7 +160,7 @@ def test_readiness_tells_anonymous_callers_no_driver_detail_while_the_database_i
         assert detail not in text
     logged = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
     assert len(logged) == 1 and str(cluster.port) in logged[0]  # the operator's detail
-    assert str(cluster.port) in storage.health.last_error  # admins: GET /admin/migration
+    assert str(cluster.port) in storage.parts.health.last_error  # admins: GET /admin/migration
 
 
 def test_walking_back_from_database_only_to_dual_loads_the_stale_memory_copy(make_storage):
@@ -174,8 +174,8 @@ def test_walking_back_from_database_only_to_dual_loads_the_stale_memory_copy(mak
     storage.catch_up()  # what the background worker does within a second
 
     assert storage.serving_mode("users").can_fall_back is True
-    assert storage.memory_repository("users").fetch(owner.id) == owner
-    assert storage.memory_repository("workflows").fetch(workflow.id) == workflow
+    assert storage.in_memory("users").fetch(owner.id) == owner
+    assert storage.in_memory("workflows").fetch(workflow.id) == workflow
     assert storage.verify()["differences"] == 0
 
 
@@ -188,4 +188,4 @@ def test_a_walk_back_switched_by_another_process_loads_memory_too(make_storage):
     storage.follow_mode_changes()
     storage.catch_up()
 
-    assert storage.memory_repository("users").fetch(owner.id) == owner
+    assert storage.in_memory("users").fetch(owner.id) == owner

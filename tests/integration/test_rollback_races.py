@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user
+from wfplatform.backends.sql import new_session
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.jobs.runner import JobFenced
 from wfplatform.models import LedgerEntryModel, UserModel
 from wfplatform.repositories.workflows import WorkflowQuery
-from wfplatform.storage.sql import new_session
 
 USERS = Options(repositories=("users",), on_conflict="overwrite")
 
@@ -28,8 +28,8 @@ def storage(backfill_ready):
 
 
 def database_copy(storage, user_id):
-    with new_session(storage.engine) as session:
-        return storage.bindings["users"].sql(session).fetch(user_id)
+    with new_session(storage.parts.engine) as session:
+        return storage.parts.bindings["users"].sql(session).fetch(user_id)
 
 
 def test_a_row_another_run_put_back_is_not_taken_for_undone(storage):
@@ -37,7 +37,7 @@ def test_a_row_another_run_put_back_is_not_taken_for_undone(storage):
     at A's before-image is not taken for undone by A (only ledger entries marked undone
     are): A cannot read `rolled_back` while B's rollback later restores A's value."""
     user = storage.users.list().items[0]
-    memory = storage.memory_repository("users")
+    memory = storage.in_memory("users")
     storage.replicator.copy_to_database("users", dataclasses.replace(user, name="x"))
     memory.upsert(dataclasses.replace(user, name="y"))
     backfiller = Backfiller(storage)
@@ -83,7 +83,7 @@ def test_a_run_reported_interrupted_while_it_still_writes_is_not_rolled_back_hal
     longer `running`), so the rollback, which read the ledger first, never ends
     `rolled_back` with rows of the run left behind."""
     for _ in range(2):
-        storage.memory_repository("users").upsert(make_user())  # only in memory
+        storage.in_memory("users").upsert(make_user())  # only in memory
     backfiller = Backfiller(storage)
     options = Options(repositories=("users",), batch_size=1)
     run_id = backfiller.start(options, actor="ops")
@@ -122,7 +122,7 @@ def test_a_resumed_run_counts_what_it_wrote_once(storage, engine, monkeypatch):
     """A batch whose commit fails is not written and not counted: a resumed run, which
     carries the earlier counts over, ends with `written` equal to its ledger."""
     for _ in range(3):
-        storage.memory_repository("users").upsert(make_user())  # 4 users only in memory
+        storage.in_memory("users").upsert(make_user())  # 4 users only in memory
     backfiller = Backfiller(storage)
     options = Options(repositories=("users",), batch_size=1)
     record_batch = backfiller.runs.record_batch

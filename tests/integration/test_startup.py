@@ -15,13 +15,13 @@ from flask_migrate import upgrade
 from tests.apps import close_app
 from tests.factories import make_user
 from wfplatform import create_app
+from wfplatform.backends.sql import new_session
 from wfplatform.bootstrap import get_storage
 from wfplatform.domain.codec import to_dict
 from wfplatform.repositories import Repositories
 from wfplatform.storage.journal import Change, SyncJournal, damage_warning
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import RepositoryMode
-from wfplatform.storage.sql import new_session
 
 USERS = Repositories.users
 
@@ -67,10 +67,10 @@ def test_the_factory_replays_an_earlier_journal_and_loads_memory_before_any_requ
 
     storage = app.extensions["wf_storage"]
     assert storage is not None, "storage was not started with the app"
-    assert len(storage.journal) == 0
-    with new_session(storage.engine) as session:
+    assert len(storage.parts.journal) == 0
+    with new_session(storage.parts.engine) as session:
         assert USERS.sql(session).fetch(journaled.id) == journaled
-    assert storage.warmup.pending() == []
+    assert storage.parts.warmup.pending() == []
     assert storage.users.get(in_database.id) == in_database
     assert storage.users.get(journaled.id) == journaled
 
@@ -107,7 +107,7 @@ def test_a_service_starts_with_a_damaged_journal_replays_the_intact_entries_and_
         )
 
     storage = app.extensions["wf_storage"]
-    with new_session(storage.engine) as session:
+    with new_session(storage.parts.engine) as session:
         assert USERS.sql(session).fetch_many([first.id, last.id]) == {
             first.id: first,
             last.id: last,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
 from tests.integration.test_restart import cluster, on_cluster  # noqa: F401 (fixtures)
+from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import StorageUnavailable
 from wfplatform.models import UserModel
@@ -20,7 +21,6 @@ from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.journal import Change, SyncJournal
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import DATABASE
-from wfplatform.storage.sql import new_session
 
 FIRST, SECOND = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
 
@@ -43,7 +43,7 @@ def test_a_walk_back_while_memory_loads_leaves_memory_not_loaded(make_storage):
     held, release = threading.Event(), threading.Event()
 
     def hold_second_record() -> None:  # a user's write to it, in flight
-        with storage.locks.hold([("users", second.id)]):
+        with storage.parts.locks.hold([("users", second.id)]):
             held.set()
             release.wait(10)
 
@@ -52,7 +52,7 @@ def test_a_walk_back_while_memory_loads_leaves_memory_not_loaded(make_storage):
     held.wait(10)
     loader = threading.Thread(target=storage.load_memory, args=("users",), kwargs={"batch_size": 1})
     loader.start()
-    wait_until(lambda: storage.tracker.token("users", second.id) is None)  # on batch 2
+    wait_until(lambda: storage.parts.tracker.token("users", second.id) is None)  # on batch 2
 
     storage.switch("database-only", reason="step forward", actor="ops")
     renamed = storage.users.update(dataclasses.replace(first, name="renamed in database-only"))
@@ -61,8 +61,8 @@ def test_a_walk_back_while_memory_loads_leaves_memory_not_loaded(make_storage):
     holder.join(10)
     loader.join(10)
 
-    stale = storage.memory_repository("users").fetch(first.id) != renamed
-    assert not (storage.warmup.is_loaded("users") and stale), (
+    stale = storage.in_memory("users").fetch(first.id) != renamed
+    assert not (storage.parts.warmup.is_loaded("users") and stale), (
         "memory is marked loaded while it holds the record as it was before database-only"
     )
 
@@ -75,13 +75,13 @@ def test_a_replayed_journal_never_overwrites_a_newer_acknowledged_write(make_sto
     seeding = make_storage("dual", read_from=DATABASE)
     target = seeding.users.add(make_user())
     seeding.close()
-    path = tmp_path / "earlier.journal"
+    path = tmp_path / "earlier.parts.journal"
     earlier = SyncJournal(path)  # acknowledged by a process that died before replaying it
     journaled = dataclasses.replace(target, name="journaled earlier")
     earlier.append([Change("users", target.id, to_dict(journaled))])
     earlier.close()
     storage = make_storage("dual", read_from=DATABASE, journal_path=path)
-    storage.warmup.expect(["users"])  # what start() leaves when the database did not answer
+    storage.parts.warmup.expect(["users"])  # what start() leaves when the database did not answer
 
     with pytest.raises(StorageUnavailable):
         storage.users.update(dataclasses.replace(journaled, name="the user's rename"))
@@ -89,7 +89,7 @@ def test_a_replayed_journal_never_overwrites_a_newer_acknowledged_write(make_sto
     renamed = storage.users.update(dataclasses.replace(journaled, name="the user's rename"))
 
     assert storage.users.get(target.id) == renamed
-    assert storage.memory_repository("users").fetch(target.id) == renamed
+    assert storage.in_memory("users").fetch(target.id) == renamed
     assert storage.verify(["users"])["differences"] == 0
 
 
@@ -141,14 +141,14 @@ def test_load_memory_while_the_journal_drains_keeps_the_writes_made_during_the_o
     storage.users.add(make_user())
     cluster.stop()
     signed_up = storage.users.add(make_user())  # served from memory, journaled
-    assert len(storage.journal) == 1
+    assert len(storage.parts.journal) == 1
     cluster.start()
 
     storage.reload_memory(["users"])
 
     assert storage.users.get(signed_up.id) == signed_up
     storage.replay_journal()
-    assert storage.memory_repository("users").fetch(signed_up.id) == signed_up
+    assert storage.in_memory("users").fetch(signed_up.id) == signed_up
 
 
 def test_a_refused_replay_batch_counts_each_parent_copied_to_the_database_once(make_storage):
@@ -161,14 +161,14 @@ def test_a_refused_replay_batch_counts_each_parent_copied_to_the_database_once(m
     taken = storage.users.add(make_user())  # in both
     workflow = make_workflow(owner)
     clash = make_user(email=taken.email)  # refused by the database's unique key
-    storage.journal.append([Change("workflows", workflow.id, to_dict(workflow))])
-    storage.journal.append([Change("users", clash.id, to_dict(clash))])
+    storage.parts.journal.append([Change("workflows", workflow.id, to_dict(workflow))])
+    storage.parts.journal.append([Change("users", clash.id, to_dict(clash))])
 
     result = storage.replay_journal()
 
     assert result["pending"] == 0
-    assert storage.stats.snapshot("users")["secondary_conflicts"] == 1
-    assert storage.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.parts.stats.snapshot("users")["secondary_conflicts"] == 1
+    assert storage.parts.stats.snapshot("users")["lazy_synced"] == 1
 
 
 @pytest.mark.cluster
@@ -183,15 +183,15 @@ def test_a_replay_that_meets_a_read_only_database_keeps_the_journal(on_cluster, 
     cluster.stop()
     signed_up = [storage.users.add(make_user()) for _ in range(2)]  # journaled
     cluster.start()
-    set_read_only(storage.engine, "on")
+    set_read_only(storage.parts.engine, "on")
 
     try:
         storage.replay_journal()
     finally:
-        set_read_only(storage.engine, "off")
+        set_read_only(storage.parts.engine, "off")
 
-    assert len(storage.journal) == len(signed_up)
-    assert storage.stats.snapshot("users")["secondary_errors"] == 0
+    assert len(storage.parts.journal) == len(signed_up)
+    assert storage.parts.stats.snapshot("users")["secondary_errors"] == 0
 
 
 def set_read_only(engine, value: str) -> None:
@@ -212,7 +212,7 @@ def test_a_repair_that_would_make_two_emails_equal_still_repairs_every_other_rec
     refusal ends the whole repair (a 409 naming no record), so every record after it,
     here a workflow, is never repaired and the flip of reads stays refused for good."""
     storage = make_storage("memory-only")
-    memory = storage.memory_repository
+    memory = storage.in_memory
     owner = make_user(email="ada\ud800@example.com")
     memory("users").upsert(owner)
     memory("users").upsert(make_user(email="ada\x00@example.com"))
@@ -235,13 +235,13 @@ def test_a_process_catching_up_never_answers_from_a_database_behind_its_journal(
     memory is not loaded) before the journal is replayed. A user who signed up during the
     earlier outage is "not found" (cannot sign in; may sign up again, and the replay of the
     first account is then refused by the unique email and dropped)."""
-    path = tmp_path / "earlier.journal"
+    path = tmp_path / "earlier.parts.journal"
     signed_up = make_user()
     earlier = SyncJournal(path)  # acknowledged by a process that died before replaying it
     earlier.append([Change("users", signed_up.id, to_dict(signed_up))])
     earlier.close()
     storage = make_storage("dual", read_from=DATABASE, journal_path=path)
-    storage.warmup.expect(["users"])  # what start() leaves when the database did not answer
+    storage.parts.warmup.expect(["users"])  # what start() leaves when the database did not answer
 
     try:
         found = storage.users.get_by_email(signed_up.email)

@@ -102,7 +102,7 @@ def test_reads_and_writes_go_on_while_a_switch_compares_the_backends(
 
     assert held.released_in_time == [True]  # the read and the write did not wait for it
     assert switch.error is None
-    assert storage.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
+    assert storage.parts.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
     assert storage.users.get(added.id) == added
 
 
@@ -127,19 +127,19 @@ def test_a_difference_written_during_the_comparison_is_still_refused(
     switch.start()
     assert held.wait()
 
-    storage.health.mark_down("a blip")
+    storage.parts.health.mark_down("a blip")
     if write == "rename":
         storage.users.update(dataclasses.replace(user, name="after"))
     else:
         storage.users.delete(user.id)
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
     held.release()
     switch.join()
 
     assert held.released_in_time == [True]
     assert isinstance(switch.error, GuardRefused), switch.result
     assert switch.error.details["refused"]["users"] == [reason]
-    assert storage.modes.get("users").read_from == DATABASE
+    assert storage.parts.modes.get("users").read_from == DATABASE
 
 
 @pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "switch"])
@@ -163,8 +163,8 @@ def test_a_difference_settled_during_the_comparison_no_longer_refuses(
 
     assert held.released_in_time == [True]
     assert switch.error is None
-    assert storage.stats.snapshot("users")["lazy_synced"] == 1
-    assert storage.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
+    assert storage.parts.stats.snapshot("users")["lazy_synced"] == 1
+    assert storage.parts.modes.get("users").read_from == (MEMORY if dry_run else DATABASE)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_a_step_no_guard_compares_for_makes_no_comparison(make_storage, monkeypa
 
     assert switch.error is None
     assert held.passes == 0
-    assert storage.modes.get("users").shadow_rate == 0.5
+    assert storage.parts.modes.get("users").shadow_rate == 0.5
 
 
 def test_the_steps_that_compare_still_compare_each_repository(make_storage, monkeypatch):
@@ -202,15 +202,15 @@ def test_the_steps_that_compare_still_compare_each_repository(make_storage, monk
     switch.join()
 
     assert switch.error is None
-    assert held.passes == len(storage.bindings)
+    assert held.passes == len(storage.parts.bindings)
 
 
 def renamed_during_a_blip(storage, users) -> None:
     """Renamed in memory and the journal, not in the database (marked down meanwhile)."""
-    storage.health.mark_down("a blip")
+    storage.parts.health.mark_down("a blip")
     for user in users:
         storage.users.update(dataclasses.replace(user, name="after"))
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
 
 
 def test_writes_that_outrun_the_watch_are_compared_anew(make_storage, monkeypatch):
@@ -229,7 +229,7 @@ def test_writes_that_outrun_the_watch_are_compared_anew(make_storage, monkeypatc
     switch.join()
 
     assert held.released_in_time == [True]
-    assert held.passes == len(storage.bindings) + 1  # users compared anew
+    assert held.passes == len(storage.parts.bindings) + 1  # users compared anew
     assert switch.error.details["refused"]["users"] == [
         "2 records differ between memory and the database: load memory first"
     ]
@@ -251,7 +251,7 @@ def test_writes_that_outrun_the_watch_twice_are_compared_under_the_gate(make_sto
     switch.join()
 
     assert held.released_in_time == [True, True]
-    assert held.passes == len(storage.bindings) + 2  # anew, then completely under the gate
+    assert held.passes == len(storage.parts.bindings) + 2  # anew, then completely under the gate
     assert switch.error.details["refused"]["users"] == [
         "4 records differ between memory and the database: load memory first"
     ]

@@ -27,8 +27,8 @@ def test_switches_every_repository_and_records_who_and_why(make_storage):
     storage = make_storage("memory-only")
     result = storage.switch("dual", reason="start the cut-over", actor="ops@example.com")
     assert set(result["modes"]) == set(NAMES)
-    assert all(mode.mode is Mode.DUAL for mode in storage.modes.snapshot().values())
-    latest = storage.modes.history()[0]
+    assert all(mode.mode is Mode.DUAL for mode in storage.parts.modes.snapshot().values())
+    latest = storage.parts.modes.history()[0]
     assert latest["actor"] == "ops@example.com"
     assert latest["reason"] == "start the cut-over"
     assert latest["from"] == {"mode": "memory-only", "read_from": "memory"}
@@ -39,8 +39,8 @@ def test_switches_every_repository_and_records_who_and_why(make_storage):
 def test_switches_one_repository_alone(make_storage):
     storage = make_storage("memory-only")
     storage.switch("dual", repositories=["workflows"], reason="workflows first", actor="ops")
-    assert storage.modes.get("workflows").mode is Mode.DUAL
-    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert storage.parts.modes.get("workflows").mode is Mode.DUAL
+    assert storage.parts.modes.get("users").mode is Mode.MEMORY_ONLY
 
 
 def test_refuses_to_skip_a_step(make_storage):
@@ -48,7 +48,7 @@ def test_refuses_to_skip_a_step(make_storage):
     with pytest.raises(GuardRefused) as refused:
         storage.switch("database-only", reason="hurry", actor="ops")
     assert any("one step at a time" in reason for reason in refusal(refused))
-    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert storage.parts.modes.get("users").mode is Mode.MEMORY_ONLY
 
 
 def test_refuses_database_reads_while_records_exist_only_in_memory(make_storage):
@@ -61,14 +61,14 @@ def test_refuses_database_reads_while_records_exist_only_in_memory(make_storage)
 
     mirror_memory_to_database(storage)
     storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")
-    assert storage.modes.get("users").read_from == DATABASE
+    assert storage.parts.modes.get("users").read_from == DATABASE
 
 
 def test_refuses_database_reads_while_the_journal_holds_writes(make_storage):
     storage = make_storage("dual", read_from=MEMORY)
     user = make_user()
-    storage.memory_repository("users").upsert(user)
-    storage.journal.append([Change("users", user.id, None)])
+    storage.in_memory("users").upsert(user)
+    storage.parts.journal.append([Change("users", user.id, None)])
     with pytest.raises(GuardRefused) as refused:
         storage.switch("dual", read_from=DATABASE, reason="flip reads", actor="ops")
     assert "the sync journal holds 1 writes: run sync first" in refusal(refused)
@@ -109,19 +109,19 @@ def test_refuses_to_turn_fallback_off_while_the_journal_holds_writes(make_storag
     writes after them would take the database back in time."""
     storage = make_storage("dual", read_from=DATABASE)
     user = storage.users.add(make_user())
-    storage.health.mark_down("connection refused")  # as after a failed database call
+    storage.parts.health.mark_down("connection refused")  # as after a failed database call
     storage.users.update(dataclasses.replace(user, name="journaled"))
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
     with pytest.raises(GuardRefused) as refused:
         storage.switch("dual", read_from=DATABASE, fallback=False, reason="flaps", actor="ops")
     assert refusal(refused) == [
         "the sync journal holds 1 writes: run sync before turning fallback off"
     ]
-    assert storage.modes.get("users").fallback is True
+    assert storage.parts.modes.get("users").fallback is True
 
     assert storage.replay_journal()["pending"] == 0
     storage.switch("dual", read_from=DATABASE, fallback=False, reason="flaps", actor="ops")
-    assert storage.modes.get("users").fallback is False
+    assert storage.parts.modes.get("users").fallback is False
     assert storage.users.get(user.id).name == "journaled"
     assert storage.verify()["differences"] == 0
 
@@ -132,15 +132,15 @@ def test_force_overrides_a_guard_and_says_so(make_storage):
     storage.switch("dual", reason="cut-over", actor="ops")
     result = storage.switch("dual", read_from=DATABASE, reason="I know", actor="ops", force=True)
     assert result["forced"] is True
-    assert storage.modes.history()[0]["forced"] is True
+    assert storage.parts.modes.history()[0]["forced"] is True
 
 
 def test_dry_run_reports_without_switching(make_storage):
     storage = make_storage("memory-only")
     result = storage.switch("dual", reason="what if", actor="ops", dry_run=True)
     assert result["dry_run"] is True
-    assert storage.modes.get("users").mode is Mode.MEMORY_ONLY
-    assert len(storage.modes.history()) == len(REPOSITORIES)  # only the initial modes
+    assert storage.parts.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert len(storage.parts.modes.history()) == len(REPOSITORIES)  # only the initial modes
 
 
 @pytest.mark.parametrize(
@@ -171,7 +171,7 @@ def test_a_restart_comes_back_in_the_last_chosen_modes(make_storage, engine, tmp
     storage.switch("dual", reason="cut-over", actor="ops", shadow_rate=0.25)
     restarted = build_storage(engine, tmp_path / "restarted.log", "memory-only")
     try:
-        mode = restarted.modes.get("users")
+        mode = restarted.parts.modes.get("users")
         assert (mode.mode, mode.read_from, mode.shadow_rate) == (Mode.DUAL, MEMORY, 0.25)
     finally:
         restarted.close()
@@ -182,8 +182,8 @@ def test_adopts_the_modes_another_process_switched(make_storage):
     here.switch("dual", repositories=["workflows"], reason="workflows first", actor="ops")
 
     assert elsewhere.follow_mode_changes() == ["workflows"]
-    assert elsewhere.modes.get("workflows").label() == "dual(read_from=memory)"
-    assert elsewhere.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert elsewhere.parts.modes.get("workflows").label() == "dual(read_from=memory)"
+    assert elsewhere.parts.modes.get("users").mode is Mode.MEMORY_ONLY
     assert elsewhere.follow_mode_changes() == []
 
 
@@ -195,11 +195,11 @@ def test_a_started_storage_follows_another_process_switch_within_two_seconds(mak
     here.switch("database-only", reason="cut-over", actor="ops")
 
     deadline = time.monotonic() + 2.0
-    while elsewhere.modes.get("users").mode is not Mode.DATABASE_ONLY:
+    while elsewhere.parts.modes.get("users").mode is not Mode.DATABASE_ONLY:
         assert time.monotonic() < deadline, "still dual 2 s after the switch elsewhere"
         time.sleep(0.05)
-    assert {mode.label() for mode in elsewhere.modes.snapshot().values()} == {"database-only"}
-    elsewhere.health.mark_down("connection refused")
+    assert {mode.label() for mode in elsewhere.parts.modes.snapshot().values()} == {"database-only"}
+    elsewhere.parts.health.mark_down("connection refused")
     with pytest.raises(StorageUnavailable):  # no fallback to its memory any more
         elsewhere.users.get(user.id)
 
@@ -266,11 +266,11 @@ def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage
     waiting journal or recent errors must refuse the step there too."""
     here = make_storage("dual", read_from=DATABASE)
     there = make_storage("dual", read_from=DATABASE)
-    there.journal.append([Change("users", make_user().id, None)])
+    there.parts.journal.append([Change("users", make_user().id, None)])
     for _ in range(9):
-        there.stats.observe("users", DATABASE, "read", 1.0)
-    there.stats.error("users", DATABASE, fell_back=True)
-    there.processes.beat(fleet.activity(there))
+        there.parts.stats.observe("users", DATABASE, "read", 1.0)
+    there.parts.stats.error("users", DATABASE, fell_back=True)
+    there.parts.processes.beat(fleet.activity(there.parts))
 
     report = here.readiness("users")
     assert report["journal"] == 1
@@ -282,6 +282,6 @@ def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage
     assert any(reason.startswith("1 errors in 9 operations") for reason in reasons), reasons
 
     assert there.replay_journal()["pending"] == 0  # replayed; the errors age out...
-    there.stats.reset()
-    there.processes.beat(fleet.activity(there))
+    there.parts.stats.reset()
+    there.parts.processes.beat(fleet.activity(there.parts))
     here.switch("database-only", reason="finish", actor="ops")  # ... so the step is safe

@@ -12,9 +12,9 @@ from opentelemetry.trace import StatusCode
 
 from tests.conftest import build_storage
 from tests.factories import make_user
+from wfplatform.backends.sql import ENGINE_OPTIONS
 from wfplatform.errors import Conflict, StorageUnavailable
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import ENGINE_OPTIONS
 
 
 def spans_named(exporter, name: str) -> list:
@@ -42,12 +42,12 @@ def test_one_span_per_operation_with_mode_and_backends(make_storage, spans):
 def test_a_fallback_read_says_so(make_storage, spans):
     storage = make_storage("dual", read_from=DATABASE)
     user = storage.users.add(make_user())
-    storage.health.mark_down("connection refused")  # as after a failed database call
+    storage.parts.health.mark_down("connection refused")  # as after a failed database call
     assert storage.users.get(user.id) == user
     (read,) = spans_named(spans, "users.get")
     assert read.attributes["wf.storage.backends"] == (MEMORY,)
     assert read.attributes["wf.storage.fallback"] is True
-    assert storage.stats.snapshot("users")["backends"][DATABASE]["fallbacks"] == 1
+    assert storage.parts.stats.snapshot("users")["backends"][DATABASE]["fallbacks"] == 1
 
 
 def test_domain_errors_are_answers_not_span_errors(make_storage, spans):
@@ -60,7 +60,7 @@ def test_domain_errors_are_answers_not_span_errors(make_storage, spans):
     failed = spans_named(spans, "users.add")[-1]
     assert failed.attributes["wf.error.code"] == "conflict"
     assert failed.status.status_code is not StatusCode.ERROR
-    assert storage.stats.snapshot("users")["backends"][DATABASE]["errors"] == 0
+    assert storage.parts.stats.snapshot("users")["backends"][DATABASE]["errors"] == 0
 
 
 def test_no_secret_reaches_a_span(make_storage, spans):
@@ -69,7 +69,7 @@ def test_no_secret_reaches_a_span(make_storage, spans):
     user = storage.users.add(make_user(password_hash=secret))
     storage.users.update(dataclasses.replace(user, password_hash=secret + "-2"))
     storage.users.get(user.id)
-    storage.shadow.drain()
+    storage.parts.shadow.drain()
     for span in spans.get_finished_spans():
         text = repr(dict(span.attributes)) + repr([e.attributes for e in span.events])
         assert secret not in text

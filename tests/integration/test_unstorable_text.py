@@ -9,6 +9,7 @@ import io
 import pytest
 
 from tests.factories import make_user, make_workflow
+from wfplatform.backends.sql import new_session
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.backup import read_export, write_export
 from wfplatform.backup.export import buffered, export_chunks
@@ -19,7 +20,6 @@ from wfplatform.repositories.audit import AuditQuery
 from wfplatform.services.context import Actor
 from wfplatform.services.text_repair import repair_text
 from wfplatform.storage.modes import DATABASE, MEMORY
-from wfplatform.storage.sql import new_session
 
 MODES = [
     pytest.param("memory-only", None, id="memory-only"),
@@ -55,16 +55,16 @@ def test_no_backend_stores_unstorable_text_in_any_field(make_storage, mode, read
 
 def stored(storage) -> dict[str, tuple[int, int]]:
     """How many records each repository holds in memory and in the database."""
-    with new_session(storage.engine) as session:
+    with new_session(storage.parts.engine) as session:
         return {
-            name: (storage.memory_repository(name).count(), binding.sql(session).count())
-            for name, binding in storage.bindings.items()
+            name: (storage.in_memory(name).count(), binding.sql(session).count())
+            for name, binding in storage.parts.bindings.items()
         }
 
 
 def _store_before_the_fix(storage):
     """Records as an earlier version accepted them: straight into memory, unchecked."""
-    memory = storage.memory_repository
+    memory = storage.in_memory
     owner = make_user(name="Zoë \ud800")
     memory("users").upsert(owner)
     memory("users").upsert(make_user(email="nul\x00@example.com"))  # a unique field
@@ -125,16 +125,16 @@ def test_a_dual_write_the_database_fails_on_unexpectedly_is_counted_not_raised(
     (not journaled: a replay would fail the same way forever, holding every later write)."""
     storage = make_storage("dual", read_from=MEMORY)
     owner = make_user(name="Ada \ud800")
-    storage.memory_repository("users").upsert(owner)
+    storage.in_memory("users").upsert(owner)
 
     workflow = storage.workflows.add(make_workflow(owner))
 
     assert storage.workflows.get(workflow.id) == workflow
-    stats = storage.stats.snapshot("workflows")
+    stats = storage.parts.stats.snapshot("workflows")
     assert stats["secondary_errors"] == 1 and stats["journaled"] == 0
     (sample,) = stats["mismatch_samples"]
     assert sample["keys"] == [workflow.id] and sample["reason"] == "UnicodeEncodeError"
-    assert len(storage.journal) == 0
+    assert len(storage.parts.journal) == 0
     report = storage.verify(["workflows"])["repositories"]["workflows"]
     assert report["only_in_memory"] == [workflow.id]
     later = storage.workflows.add(make_workflow(storage.users.add(make_user())))
@@ -150,20 +150,20 @@ def test_a_journaled_change_the_database_fails_on_is_set_aside_and_the_rest_repl
 ):
     storage = make_storage("dual", read_from=MEMORY)
     owner = make_user(name="Ada \ud800")
-    storage.memory_repository("users").upsert(owner)
-    storage.health.mark_down("connection refused")  # writes go to memory and the journal
+    storage.in_memory("users").upsert(owner)
+    storage.parts.health.mark_down("connection refused")  # writes go to memory and the journal
     refused = storage.workflows.add(make_workflow(owner))
     later = storage.users.add(make_user())
-    storage.health.mark_up()
+    storage.parts.health.mark_up()
 
     assert storage.replay_journal() == {"replayed": 2, "pending": 0, "error": None}
 
-    assert storage.stats.snapshot("workflows")["secondary_errors"] == 1
+    assert storage.parts.stats.snapshot("workflows")["secondary_errors"] == 1
     report = storage.verify(["workflows", "users"])["repositories"]
     assert report["workflows"]["only_in_memory"] == [refused.id]
     assert report["users"]["only_in_memory"] == [owner.id]
-    with new_session(storage.engine) as session:
-        assert storage.bindings["users"].sql(session).fetch(later.id) is not None
+    with new_session(storage.parts.engine) as session:
+        assert storage.parts.bindings["users"].sql(session).fetch(later.id) is not None
 
 
 def test_repairing_records_stored_before_the_fix_lets_the_backfill_copy_them_all(make_storage):
@@ -177,7 +177,7 @@ def test_repairing_records_stored_before_the_fix_lets_the_backfill_copy_them_all
 
     preview = repair_text(storage, actor, dry_run=True)
     assert preview["repaired"] == {"users": 2, "workflows": 1, "audit_logs": 1}
-    assert storage.memory_repository("users").fetch(owner.id) == owner  # a preview
+    assert storage.in_memory("users").fetch(owner.id) == owner  # a preview
     assert repair_text(storage, actor)["repaired"] == preview["repaired"]
 
     assert storage.users.get(owner.id).name == "Zoë \ufffd"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from wfplatform.backends.memory import MemoryStore, MemoryTable
 from wfplatform.errors import Conflict
-from wfplatform.storage.memory import MemoryStore, MemoryTable
 
 
 @dataclass

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
 from ..bootstrap import get_storage
-from ..errors import StorageUnavailable
 from ..storage.adapter import Storage
-from ..storage.journal import damage_warning
 from ..storage.modes import MEMORY, Mode
-from ..storage.sql import translate_faults
-from ..storage.warmup import NOT_LOADED
 
 log = logging.getLogger(__name__)
 DATABASE_DOWN = "the database does not answer (the log and GET /admin/migration say why)"
@@ -42,20 +37,21 @@ def probe(storage: Storage) -> tuple[dict, int]:
     or not ready (503, with the failing parts and why); `warnings` while damaged journal
     lines are kept aside (the service serves, but some writes were not replayed)."""
     database_ok = _database_answers(storage)
-    journal = len(storage.journal)
+    journal = storage.journal_length()
     repositories, degraded, failing = {}, False, []
-    for name in storage.bindings:
+    for name in storage.repository_names:
         mode = storage.serving_mode(name)
-        if storage.warmup.is_loaded(name):
+        waiting = storage.waiting_for_memory(name)
+        if waiting is None:
             state = _repository_state(mode, database_ok, journal)
         else:
-            state = {"usable": False, "serving_from": None, "behind": True, "reason": NOT_LOADED}
+            state = {"usable": False, "serving_from": None, "behind": True, "reason": waiting}
         repositories[name] = {"mode": mode.label(), **state}
         degraded = degraded or state["serving_from"] != mode.primary or state["behind"]
         if not state["usable"]:
             failing.append(name)
     status = "not_ready" if failing else "degraded" if degraded else "ready"
-    warning = damage_warning(storage.journal.set_aside_lines())
+    warning = storage.journal_warning()
     body = {
         "status": status,
         "database": {"reachable": database_ok, "error": None if database_ok else DATABASE_DOWN},
@@ -68,15 +64,11 @@ def probe(storage: Storage) -> tuple[dict, int]:
 
 
 def _database_answers(storage: Storage) -> bool:
-    try:
-        with translate_faults(), storage.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except StorageUnavailable as fault:
-        if fault.message != storage.health.last_error:
-            log.warning("readiness: the database does not answer: %s", fault.message)
-        storage.health.mark_down(fault.message)
-        return False
-    return True
+    known = storage.database_health()["last_error"]
+    error = storage.check_database()
+    if error is not None and error != known:
+        log.warning("readiness: the database does not answer: %s", error)
+    return error is None
 
 
 def _repository_state(mode, database_ok: bool, journal: int) -> dict:

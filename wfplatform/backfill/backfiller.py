@@ -15,7 +15,6 @@ from ..domain.codec import comparable, from_dict, to_dict
 from ..errors import Conflict, GuardRefused, ValidationFailed
 from ..storage.adapter import Storage
 from ..storage.modes import DATABASE
-from ..storage.sql import new_session, translate_faults
 from . import guards
 from .classify import (
     ACTIONS,
@@ -77,7 +76,7 @@ class Backfiller:
         self.storage = storage
         self.source = source
         self.live = source == "memory"
-        self.runs = RunStore(storage.engine)
+        self.runs = RunStore(storage.control_plane_engine)
 
     # -- backfill -----------------------------------------------------------------------------
     def dry_run(self, options: Options, progress: Progress | None = None) -> dict:
@@ -143,15 +142,12 @@ class Backfiller:
             raise ValidationFailed(f"on_conflict must be one of {', '.join(ON_CONFLICT)}")
         if options.batch_size < 1:
             raise ValidationFailed("batch_size must be at least 1")
-        names = [
-            n
-            for n in self.storage.bindings
-            if not options.repositories or n in options.repositories
-        ]
-        unknown = set(options.repositories) - set(self.storage.bindings)
+        known = self.storage.repository_names
+        names = [n for n in known if not options.repositories or n in options.repositories]
+        unknown = set(options.repositories) - set(known)
         if unknown:
             raise ValidationFailed(f"unknown repositories: {', '.join(sorted(unknown))}")
-        reasons = [guards.schema_refusal(self.storage.engine)]
+        reasons = [guards.schema_refusal(self.storage.control_plane_engine)]
         if writing and self.live:
             reasons += guards.mode_refusals(self.storage, names)
         reasons = [reason for reason in reasons if reason]
@@ -163,7 +159,7 @@ class Backfiller:
         known: defaultdict[str, set[str]] = defaultdict(set)  # keys the database has or gets
         claimed: dict[tuple, str] = {}  # unique values of this walk's records -> their key
         for name in names:  # parents before children
-            keys = sorted(self.storage.memory_repository(name).keys())
+            keys = sorted(self.storage.in_memory(name).keys())
             for start in range(0, len(keys), options.batch_size):
                 batch = keys[start : start + options.batch_size]
                 verdicts = self._batch(name, batch, options, report, run_id, (known, claimed))
@@ -178,30 +174,29 @@ class Backfiller:
         writing = run_id is not None
         guarded = writing and self.live
         locks = storage.changing((name, key) for key in batch) if guarded else nullcontext()
-        with locks, translate_faults(), new_session(storage.engine, write=writing) as session:
-            records = list(storage.memory_repository(name).peek_many(batch).values())
-            facts = self._facts(session, name, records, *seen)
+        with locks, storage.on_database(write=writing) as database:
+            records = list(storage.in_memory(name).peek_many(batch).values())
+            facts = self._facts(database, name, records, *seen)
             verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)
             if writing:
-                entries = self._write(session, name, verdicts, options.on_conflict)
+                entries = self._write(database, name, verdicts, options.on_conflict)
                 written = {**report.written, name: report.written.get(name, 0) + len(entries)}
                 counts = {"repositories": report.counts, "written": written}
-                self.runs.record_batch(session, run_id, entries, counts)
-                session.commit()
+                self.runs.record_batch(database.session, run_id, entries, counts)
+                database.commit()
                 report.written = written  # counted once committed
         return verdicts
 
-    def _facts(self, session, name: str, records: list, known, claimed) -> BatchFacts:
+    def _facts(self, database, name: str, records: list, known, claimed) -> BatchFacts:
         invalid = {r.id: reason for r in records if (reason := invalid_reason(r)) is not None}
         records = [record for record in records if record.id not in invalid]
-        binding = self.storage.bindings[name]
-        sql = binding.sql(session)
+        sql = database.repository(name)
         keys = [record.id for record in records]
         missing: dict[str, str] = {}
-        for parent in binding.spec.parents:
+        for parent in self.storage.spec(name).parents:
             wanted = {getattr(r, parent.field) for r in records} - {None}
-            parent_sql = self.storage.bindings[parent.repository].sql(session)
+            parent_sql = database.repository(parent.repository)
             present = parent_sql.existing_keys(list(wanted)) | known[parent.repository]
             for record in records:
                 value = getattr(record, parent.field)
@@ -216,7 +211,7 @@ class Backfiller:
             missing_parents=missing,
         )
 
-    def _write(self, session, name: str, verdicts: list[Verdict], on_conflict: str) -> list[dict]:
+    def _write(self, database, name: str, verdicts: list[Verdict], on_conflict: str) -> list[dict]:
         if on_conflict == "fail":
             for verdict in verdicts:
                 if verdict.action in (UPDATE, CONFLICT):
@@ -228,7 +223,7 @@ class Backfiller:
             for verdict in verdicts
             if verdict.action == INSERT or (verdict.action == UPDATE and on_conflict == "overwrite")
         ]
-        self.storage.bindings[name].sql(session).upsert_many([v.record for v in written])
+        database.repository(name).upsert_many([v.record for v in written])
         return [
             {
                 "repository": name,
@@ -289,8 +284,8 @@ class Backfiller:
                 f"run {run['id']} is running: wait for it to end (if its process died, "
                 "resume it first), then roll it back"
             )
-        names = run["options"].get("repositories") or list(self.storage.bindings)
-        reading_database = [n for n in names if self.storage.modes.get(n).primary == DATABASE]
+        names = run["options"].get("repositories") or list(self.storage.repository_names)
+        reading_database = [n for n in names if self.storage.mode(n).primary == DATABASE]
         if reading_database:
             reasons = [
                 f"{n} reads from the database: switch its reads to memory first"
@@ -301,13 +296,10 @@ class Backfiller:
     def _undo(self, entries, result: dict, dry_run: bool, force: bool) -> None:
         storage = self.storage
         records = [(e.repository, e.record_id) for e in entries]
-        with (
-            storage.changing(records),
-            translate_faults(),
-            new_session(storage.engine, write=True) as session,
-        ):
+        with storage.changing(records), storage.on_database(write=True) as database:
+            session = database.session
             for entry in entries:
-                sql = storage.bindings[entry.repository].sql(session)
+                sql = database.repository(entry.repository)
                 current = sql.fetch(entry.record_id)
                 now = checksum(comparable(current) if current is not None else None)
                 if current is None and entry.action == INSERT:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import translate_faults
 from ..extensions import head_revision
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
-from ..storage.sql import translate_faults
 
 
 def schema_refusal(engine: Engine) -> str | None:
@@ -27,7 +27,7 @@ def schema_refusal(engine: Engine) -> str | None:
 def mode_refusals(storage: Storage, repositories: list[str]) -> list[str]:
     """A live backfill needs dual mode: every new write then lands in both backends."""
     return [
-        f"{name} runs {storage.modes.get(name).label()}, not dual: switch it to dual first"
+        f"{name} runs {storage.mode(name).label()}, not dual: switch it to dual first"
         for name in repositories
-        if storage.modes.get(name).mode is not Mode.DUAL
+        if storage.mode(name).mode is not Mode.DUAL
     ]

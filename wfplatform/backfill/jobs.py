@@ -14,7 +14,8 @@ from .backfiller import Backfiller, Options
 class BackfillJobs(BackgroundJobs):
     def __init__(self, backfiller: Backfiller) -> None:
         storage = backfiller.storage
-        super().__init__("migration", JobStore(storage.engine, "migration"), storage.processes)
+        store = JobStore(storage.control_plane_engine, "migration")
+        super().__init__("migration", store, storage.process_registry)
         self.backfiller = backfiller
 
     def begin(self, kind: str, options: Options, actor: str, resume: str | None = None) -> Job:
@@ -55,5 +56,5 @@ class BackfillJobs(BackgroundJobs):
 
     def _sizes(self, options: Options) -> dict[str, int]:
         storage = self.backfiller.storage
-        names = options.repositories or tuple(storage.bindings)
-        return {name: storage.memory_repository(name).count() for name in names}
+        names = options.repositories or storage.repository_names
+        return {name: storage.in_memory(name).count() for name in names}

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..backup.reader import read_export
 from ..backup.records import InvalidRecord, decode_record
 from ..storage.adapter import Storage
-from .backfiller import Backfiller
 
 
 def load_export(storage: Storage, path: str) -> list[dict]:
@@ -23,13 +20,5 @@ def load_export(storage: Storage, path: str) -> list[dict]:
                  "reason": str(invalid.problems)}
             )  # fmt: skip
             continue
-        storage.memory_repository(repository).upsert(record)
+        storage.in_memory(repository).upsert(record)
     return problems
-
-
-def offline_backfiller(storage: Storage, path: str) -> tuple[Backfiller, list[dict]]:
-    """A backfiller (traced like the service's) over the file's records loaded in memory."""
-    from ..observability import TracedBackfiller  # observability builds on the backfiller
-
-    problems = load_export(storage, path)
-    return TracedBackfiller(storage, None, source=f"file:{Path(path).name}"), problems

@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ..backends.recordset import insert_rows
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import as_utc, utcnow
 from ..domain.ids import is_uuid, new_id
 from ..errors import Conflict, NotFound
 from ..models import BackfillRunModel, LedgerEntryModel
-from ..storage.recordset import insert_rows
-from ..storage.sql import new_session, translate_faults
 
 RUNNING, COMPLETED, FAILED, INTERRUPTED, ROLLING_BACK, ROLLED_BACK = (
     "running",

@@ -2,7 +2,7 @@
 
 The document is produced as a sequence of small strings (one per record, in the
 `to_dict` form), so neither a file nor an HTTP response ever holds the whole store: every
-repository is read as of one moment (`backends.snapshot`), memory from a frozen key map,
+repository is read as of one moment (`Storage.snapshot`), memory from a frozen key map,
 the database through a server-side cursor. A document cut short (a fault mid-way) lacks
 its closing brackets and is refused by the reader, so a partial export is never mistaken
 for a complete one."""
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, TextIO
 from ..domain.codec import comparable, utcnow
 from ..services.audit import AuditLog
 from ..services.context import Actor
-from .backends import snapshot
 from .format import FORMAT_VERSION, ExportHeader
 
 if TYPE_CHECKING:
@@ -39,8 +38,8 @@ def export_chunks(
     header = ExportHeader(FORMAT_VERSION, exported_at, schema_revision).to_dict()
     yield "{" + ",\n ".join(f"{_json(name)}: {_json(value)}" for name, value in header.items())
     yield ',\n "repositories": {'
-    with snapshot(storage) as records:
-        for position, name in enumerate(storage.bindings):
+    with storage.snapshot() as records:
+        for position, name in enumerate(storage.repository_names):
             yield ("\n  " if position == 0 else ",\n  ") + f"{_json(name)}: ["
             counts[name] = 0
             for record in records(name, batch_size):

@@ -33,7 +33,6 @@ from ..errors import Conflict, DomainError
 from ..repositories.base import IDENTICAL, INSERTED, UPDATED, RepositorySpec
 from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
-from .backends import reading
 from .format import ExportHeader
 from .reader import ExportReader, Source, open_export
 from .records import InvalidRecord, decode_record, unique_values
@@ -200,12 +199,12 @@ class Validator:
     def __init__(self, storage: Storage, batch_size: int = BATCH_SIZE) -> None:
         self._storage = storage
         self._batch_size = batch_size
-        self.reports = {name: RepositoryReport() for name in storage.bindings}
+        self.reports = {name: RepositoryReport() for name in storage.repository_names}
         self.rejected: set[tuple[str, int]] = set()
         parents = {
             parent.repository
-            for binding in storage.bindings.values()
-            for parent in binding.spec.parents
+            for name in storage.repository_names
+            for parent in storage.spec(name).parents
         }
         self._document_keys: dict[str, set[str]] = {name: set() for name in parents}
         self._document_unique: dict[tuple[str, str], dict[Hashable, str]] = defaultdict(dict)
@@ -227,7 +226,7 @@ class Validator:
                 decoded.append((position, decode_record(name, data)))
             except InvalidRecord as invalid:
                 self._reject(name, position, data.get("id"), invalid.problems)
-        with reading(self._storage, name) as target:
+        with self._storage.reading(name) as target:
             current = target.fetch_many([record.id for _, record in decoded])
         missing = self._missing_parents(name, [record for _, record in decoded])
         for position, record in decoded:
@@ -243,7 +242,7 @@ class Validator:
             self.reports[name].classify(current.get(record.id), record)
 
     def _spec(self, name: str) -> RepositorySpec:
-        return self._storage.bindings[name].spec
+        return self._storage.spec(name)
 
     def _reject(self, name: str, position: int, key: Any, problems: dict[str, Any]) -> None:
         self.rejected.add((name, position))
@@ -263,7 +262,7 @@ class Validator:
             keys -= self._document_keys[parent.repository]
             if not keys:
                 continue
-            with reading(self._storage, parent.repository) as target:
+            with self._storage.reading(parent.repository) as target:
                 found = target.fetch_many(sorted(keys))
             missing |= {(parent.repository, key) for key in keys - found.keys()}
         return missing
@@ -296,7 +295,7 @@ class Validator:
             holders: dict[tuple[str, Hashable], str] = {}
             spec = self._spec(name)
             if spec.unique:
-                with reading(self._storage, name) as target:
+                with self._storage.reading(name) as target:
                     for record in target.iter_all():
                         for index, value in unique_values(spec, record):
                             holders[(index, value)] = record.id

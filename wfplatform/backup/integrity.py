@@ -38,8 +38,6 @@ from ..repositories.base import Parent
 from ..services.audit import AuditLog
 from ..services.context import SYSTEM, Actor
 from ..storage.modes import DATABASE, MEMORY, Mode, RepositoryMode
-from ..storage.sql import new_session, translate_faults
-from .backends import reading
 from .records import unique_values
 
 if TYPE_CHECKING:
@@ -77,16 +75,16 @@ def check_integrity(
     actor: Actor = SYSTEM,
 ) -> dict[str, Any]:
     """The report (see the module doc); `problems` counts what remains after `fix`."""
-    if fix and len(storage.journal):
+    if fix and storage.journal_length():
         raise Conflict(
-            f"the sync journal holds {len(storage.journal)} writes: replay it first "
+            f"the sync journal holds {storage.journal_length()} writes: replay it first "
             "(flask wf sync, or POST /admin/migration/sync) so both backends are current"
         )
-    wanted = set(repositories or storage.bindings)
-    modes = storage.modes.snapshot()
+    wanted = set(repositories or storage.repository_names)
+    modes = storage.current_modes()
     findings: list[Finding] = []
     checked: dict[tuple[str, str], int] = {}
-    for name in storage.bindings:  # parents first
+    for name in storage.repository_names:  # parents first
         if name in wanted:
             for backend in backends_in_use(modes[name]):
                 check = RepositoryCheck(storage, name, backend, modes)
@@ -107,20 +105,20 @@ class RepositoryCheck:
     def __init__(self, storage: Storage, name: str, backend: str, modes: dict) -> None:
         self._storage = storage
         self._name = name
-        self._spec = storage.bindings[name].spec
+        self._spec = storage.spec(name)
         self._backend = backend
         self._modes = modes
         self._holders: dict[tuple[str, Any], list[str]] = {}
         self._owns_records = any(
             parent.repository == name
-            for binding in storage.bindings.values()
-            for parent in binding.spec.parents
+            for other in storage.repository_names
+            for parent in storage.spec(other).parents
         )
         self.findings: list[Finding] = []
 
     def run(self) -> int:
         count = 0
-        with reading(self._storage, self._name, self._backend) as repository:
+        with self._storage.reading(self._name, self._backend) as repository:
             for batch in _chunks(repository.iter_all(BATCH_SIZE), BATCH_SIZE):
                 count += len(batch)
                 self._check(batch)
@@ -175,7 +173,7 @@ class RepositoryCheck:
     def _present(self, repository: str, backend: str, keys: set[str]) -> set[str]:
         if not keys:
             return set()
-        with reading(self._storage, repository, backend) as parents:
+        with self._storage.reading(repository, backend) as parents:
             return set(parents.fetch_many(sorted(keys)))
 
     def _found(self, kind: str, key: Any, detail: str, removable: bool = False) -> None:
@@ -203,11 +201,11 @@ def remove_orphans(storage: Storage, findings: list[Finding], modes: dict, actor
 
 def _discard(storage: Storage, name: str, backend: str, key: str) -> None:
     if backend == MEMORY:
-        storage.memory_repository(name).discard(key)
+        storage.in_memory(name).discard(key)
         return
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        storage.bindings[name].sql(session).discard(key)
-        session.commit()
+    with storage.on_database(write=True) as database:
+        database.repository(name).discard(key)
+        database.commit()
 
 
 def _report(findings: list[Finding], checked: dict, fixed: int) -> dict[str, Any]:

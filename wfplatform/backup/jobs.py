@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 class ImportJobs(BackgroundJobs):
     def __init__(self, storage: Storage, schema_revision: str | None) -> None:
-        super().__init__("import", JobStore(storage.engine, "import"), storage.processes)
+        store = JobStore(storage.control_plane_engine, "import")
+        super().__init__("import", store, storage.process_registry)
         self.storage = storage
         self.schema_revision = schema_revision
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app, has_app_context
@@ -18,7 +19,7 @@ from flask.cli import ScriptInfo
 
 from ..backfill import guards
 from ..backfill.backfiller import ON_CONFLICT, Backfiller, Options
-from ..backfill.offline import offline_backfiller
+from ..backfill.offline import load_export
 from ..backfill.output import (
     EXIT_ERROR,
     ProgressBar,
@@ -32,6 +33,7 @@ from ..backfill.remote import Service, ServiceError, Unreachable
 from ..bootstrap import get_storage
 from ..errors import DomainError, GuardRefused, StorageUnavailable
 from ..extensions import db
+from ..observability import TracedBackfiller
 
 
 class _Command(click.Command):
@@ -180,7 +182,8 @@ def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
         result = backfiller.rollback(rollback_run, dry_run=request["dry_run"], force=force)
         print_rollback(result, as_json)
         return rollback_exit_code(result)
-    backfiller, problems = offline_backfiller(storage, source)
+    problems = load_export(storage, source)  # nothing else is in memory offline
+    backfiller = TracedBackfiller(storage, None, source=f"file:{Path(source).name}")
     options = Options(tuple(request["repositories"]), request["batch_size"], request["on_conflict"])
     if request["dry_run"]:
         report = backfiller.dry_run(options)

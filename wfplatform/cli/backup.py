@@ -35,11 +35,11 @@ def _warn_about_memory(names: list[str], endpoint: str) -> None:
 
 
 def _reading_memory(storage: Storage) -> list[str]:
-    return [name for name, mode in storage.modes.snapshot().items() if mode.primary == MEMORY]
+    return [name for name, mode in storage.current_modes().items() if mode.primary == MEMORY]
 
 
 def _using_memory(storage: Storage) -> list[str]:
-    modes = storage.modes.snapshot()
+    modes = storage.current_modes()
     return [name for name, mode in modes.items() if mode.mode is not Mode.DATABASE_ONLY]
 
 
@@ -139,10 +139,11 @@ def check_integrity_command(fix: bool, repositories: tuple[str, ...]) -> None:
     """Find orphans, broken references, duplicate unique values and invalid records in
     every backend in use; exits 1 when problems remain."""
     storage = get_storage()
-    unknown = sorted(set(repositories) - set(storage.bindings))
+    known = storage.repository_names
+    unknown = sorted(set(repositories) - set(known))
     if unknown:
         raise click.BadParameter(
-            f"unknown repositories: {', '.join(unknown)} (known: {', '.join(storage.bindings)})",
+            f"unknown repositories: {', '.join(unknown)} (known: {', '.join(known)})",
             param_hint="--repository",
         )
     _warn_about_memory(_using_memory(storage), "POST /admin/integrity")

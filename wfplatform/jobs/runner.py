@@ -7,17 +7,25 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..domain.ids import is_uuid
 from ..errors import DomainError, StorageUnavailable
-from ..storage.processes import ProcessRegistry
 from .job import COMPLETED, FAILED, Job
 from .store import JobStore, describe_row
 
 log = logging.getLogger(__name__)
 SAVE_EVERY = 1.0  # seconds between progress saves
 FINISH_TRIES = 5  # a job's outcome is saved even if the database blinks meanwhile
+
+
+class Processes(Protocol):
+    """The processes sharing the database (`Storage.process_registry`): this one's id, and
+    the ones alive, each a dict with its "id"."""
+
+    id: str
+
+    def alive(self) -> list[dict]: ...
 
 
 class JobFenced(Exception):
@@ -29,7 +37,7 @@ class BackgroundJobs:
     """`start` checks, claims and launches; `get`/`recent` answer from this process for its
     running jobs and from the database for every other job (finished ones included)."""
 
-    def __init__(self, family: str, store: JobStore, processes: ProcessRegistry) -> None:
+    def __init__(self, family: str, store: JobStore, processes: Processes) -> None:
         self.family = family
         self.store = store
         self.processes = processes

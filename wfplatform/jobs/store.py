@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import as_utc, utcnow
 from ..errors import Conflict
 from ..models import BackgroundJobModel
-from ..storage.sql import new_session, translate_faults
 from .job import INTERRUPTED, RUNNING, Job
 
 PROGRESS_FIELDS = ("phase", "progress", "rate_per_second", "eta_seconds")

@@ -1,7 +1,7 @@
 """Prometheus metrics, served at `GET /metrics` in the text format.
 
 In one process, each app has its own registry. The adapter's stats are not counted
-twice: a collector reads `storage.stats` (and the modes, the journal, the last verify) at
+twice: a collector reads `Storage.describe()` (modes, stats, last verify) and the journal at
 scrape time. HTTP requests are counted here (see `request_hooks`), backfill runs by
 `TracedBackfiller`. Counters of the adapter restart from zero when an admin resets the
 stats, which Prometheus' `rate()` and `increase()` treat as any counter reset.
@@ -125,17 +125,17 @@ def _mode_metrics(storage: Storage, describe: dict) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "wf_storage_journal_entries",
         HELP["wf_storage_journal_entries"],
-        value=len(storage.journal),
+        value=storage.journal_length(),
     )
     yield GaugeMetricFamily(
         "wf_storage_journal_damaged_lines",
         HELP["wf_storage_journal_damaged_lines"],
-        value=storage.journal.set_aside_lines(),
+        value=storage.journal_damage()["lines_kept_aside"],
     )
     yield GaugeMetricFamily(
         "wf_storage_database_up",
         HELP["wf_storage_database_up"],
-        value=0 if storage.health.is_down() else 1,
+        value=0 if storage.database_health()["down"] else 1,
     )
 
 

@@ -109,9 +109,9 @@ class SharedMetrics:
             self.shadow_rate.labels(name).set(info["shadow_rate"])
             if info["last_verify"] is not None:
                 self.last_verify.labels(name).set(info["last_verify"]["differences"])
-        self.journal.set(len(storage.journal))
-        self.journal_damaged.set(storage.journal.set_aside_lines())
-        self.database_up.set(0 if storage.health.is_down() else 1)
+        self.journal.set(storage.journal_length())
+        self.journal_damaged.set(storage.journal_damage()["lines_kept_aside"])
+        self.database_up.set(0 if storage.database_health()["down"] else 1)
         kind, running, walked = progress.snapshot()
         self.backfill_running.set(int(running))
         for repository, (done, total) in walked.items():
@@ -135,7 +135,7 @@ def start(storage: Callable[[], Storage | None], progress: BackfillProgress) -> 
                 current = storage()
                 if current is not None:
                     if current is not listening:
-                        current.stats.listener = metrics
+                        current.report_stats_to(metrics)
                         listening = current
                     metrics.refresh(current, progress)
             except Exception:  # metrics must never take the service down

@@ -97,8 +97,9 @@ class UniqueKey:
         return values[0] if len(values) == 1 else values
 
 
-# The storage adapter, the repository's current mode and the proposed one -> the reasons
-# the step is not safe yet (the adapter's type is not named: repositories sit below it).
+# The storage adapter's parts (`storage.parts.StorageParts`: `on_database()`,
+# `memory_repository(name)`, ...), the repository's current mode and the proposed one ->
+# the reasons the step is not safe yet (the type is not named: repositories sit below it).
 ReadinessCheck = Callable[[Any, Any, Any], Iterable[str]]
 
 

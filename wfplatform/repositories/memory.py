@@ -6,15 +6,15 @@ import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
-from ..domain.codec import copy_record
-from ..errors import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, Conflict
-from ..storage.memory import (
+from ..backends.memory import (
     IndexKey,
     MemoryStore,
     MemoryTable,
     MemoryTransaction,
     reference_index,
 )
+from ..domain.codec import copy_record
+from ..errors import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, Conflict
 from .base import ChangeSink, Page, Repository
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import exc as orm_exc
 
+from ..backends.recordset import insert_rows
 from ..domain.codec import as_utc, copy_record
 from ..errors import (
     CHANGED_MEANWHILE,
@@ -23,7 +24,6 @@ from ..errors import (
     Conflict,
     ValidationFailed,
 )
-from ..storage.recordset import insert_rows
 from .base import ChangeSink, Repository
 
 
@@ -115,7 +115,7 @@ class SqlRepository(Repository):
         self.upsert_many([record])
 
     def upsert_many(self, records: list[Any]) -> None:
-        """`upsert` for many records in one statement (see `storage.recordset`)."""
+        """`upsert` for many records in one statement (see `backends.recordset`)."""
         rows = [self.to_columns(record) for record in records]
         with self._replicating():
             insert_rows(self._session.connection(), self.model.__table__, rows, upsert_key="id")

@@ -26,7 +26,7 @@ from ..models import UserModel
 from ..storage import audit_outbox
 from ..storage.adapter import Storage
 from ..storage.modes import Mode
-from ..storage.sql import new_session, translate_faults
+from ..storage.on_database import OnDatabase
 from . import api_keys, audit
 from .context import SYSTEM, Actor
 from .passwords import Passwords
@@ -84,29 +84,28 @@ class _AuditEntries(list):
         self.append(entry)
 
 
-def _database_repositories(storage: Storage, session) -> SimpleNamespace:
-    names = ("users", "api_keys")
-    return SimpleNamespace(**{name: storage.bindings[name].sql(session) for name in names})
+def _database_repositories(database: OnDatabase) -> SimpleNamespace:
+    return SimpleNamespace(**{name: database.repository(name) for name in ("users", "api_keys")})
 
 
 def _on_the_database(storage: Storage, work: Callable[[SimpleNamespace], User]) -> User:
     """Run `work` on the database's own repositories, for what this process's memory cannot
     see (`flask wf create-admin` runs apart from the server)."""
     entries = _AuditEntries()
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        repositories = _database_repositories(storage, session)
+    with storage.on_database(write=True) as database:
+        repositories = _database_repositories(database)
         result = work(SimpleNamespace(**vars(repositories), audit_logs=entries))
         for entry in entries:
-            audit_outbox.put(session, entry)
-        session.commit()
+            audit_outbox.put(database.session, entry)
+        database.commit()
     if entries:
         audit.AuditLog(storage).deliver()
     return result
 
 
 def _in_database(storage: Storage, email: str) -> User | None:
-    with translate_faults(), new_session(storage.engine) as session:
-        return storage.bindings["users"].sql(session).get_by_email(email)
+    with storage.on_database() as database:
+        return database.repository("users").get_by_email(email)
 
 
 def _create(storage: Storage, email: str, password_hash: str, actor: Actor) -> User:
@@ -159,11 +158,11 @@ def _change(storage: Storage, account: User, password_hash: str, actor: Actor) -
 def _keep_in_database(storage: Storage, admin: User) -> None:
     """Admins are in the database whatever the mode, so other processes and a restart in
     `memory-only` find them (`dual` and `database-only` wrote it there already)."""
-    if storage.modes.get("users").mode is not Mode.MEMORY_ONLY:
+    if storage.mode("users").mode is not Mode.MEMORY_ONLY:
         return
-    with translate_faults(), new_session(storage.engine, write=True) as session:
-        storage.bindings["users"].sql(session).upsert(admin)
-        session.commit()
+    with storage.on_database(write=True) as database:
+        database.repository("users").upsert(admin)
+        database.commit()
 
 
 def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
@@ -171,22 +170,22 @@ def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
     unless memory is out of use (`database-only`); returns how many were copied. An admin
     promoted by another process brings the revocation of its keys along: memory must never
     hold a live key of an account it now knows as an admin."""
-    if storage.modes.get("users").mode is Mode.DATABASE_ONLY:
+    if storage.mode("users").mode is Mode.DATABASE_ONLY:
         return 0
     query = sa.select(UserModel).where(UserModel.role == "admin")
     if email is not None:
         query = query.where(UserModel.email_key == email.strip().lower())
-    with translate_faults(), new_session(storage.engine) as session:
-        work = _database_repositories(storage, session)
-        admins = [work.users.from_row(row) for row in session.scalars(query)]
+    with storage.on_database() as database:
+        work = _database_repositories(database)
+        admins = [work.users.from_row(row) for row in database.session.scalars(query)]
         revoked = {
             admin.id: [key for key in work.api_keys.list_for(admin.id) if key.revoked_at]
             for admin in admins
         }
-    memory = storage.memory_repository("users")
+    memory = storage.in_memory("users")
     copied = 0
     for admin in admins:
-        with storage.changing([("users", admin.id)]), storage.memory.lock:
+        with storage.changing([("users", admin.id)]), storage.holding_memory():
             holder = memory.get_by_email(admin.email)
             if holder is not None and holder.id != admin.id:
                 log.warning("admin %s not loaded: its email is taken in memory", admin.id)
@@ -199,9 +198,9 @@ def load_admins_into_memory(storage: Storage, email: str | None = None) -> int:
 
 def _revoke_in_memory(storage: Storage, revoked: list) -> None:
     """Only ever revokes: a key memory holds live that the database has revoked."""
-    if storage.modes.get("api_keys").mode is Mode.DATABASE_ONLY:
+    if storage.mode("api_keys").mode is Mode.DATABASE_ONLY:
         return
-    keys = storage.memory_repository("api_keys")
+    keys = storage.in_memory("api_keys")
     for key in revoked:
         held = keys.fetch(key.id)
         if held is not None and held.revoked_at is None:

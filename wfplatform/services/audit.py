@@ -75,7 +75,7 @@ class AuditLog:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._outbox = AuditOutbox(storage.engine)
+        self._outbox = AuditOutbox(storage.control_plane_engine)
 
     def record(
         self,

@@ -4,13 +4,11 @@ history, stats, sync, verify, loading memory, repairing text)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
+from typing import Protocol
 
-from ..backfill.runs import RunStore
 from ..domain.audit import AuditEntry
 from ..storage.adapter import Storage
-from ..storage.journal import damage_warning
 from ..storage.modes import RepositoryMode
 from . import audit
 from .audit import AuditLog
@@ -20,8 +18,14 @@ from .text_repair import repair_text
 MODE_CHANGE = "storage.mode_change"
 
 
+class BackfillRuns(Protocol):
+    """The backfill's runs, newest first (`backfill.runs.RunStore`)."""
+
+    def list(self, limit: int = 50) -> list[dict]: ...
+
+
 class Cutover:
-    def __init__(self, storage: Storage, audit_log: AuditLog, backfill_runs: RunStore) -> None:
+    def __init__(self, storage: Storage, audit_log: AuditLog, backfill_runs: BackfillRuns) -> None:
         self._storage = storage
         self._audit_log = audit_log
         self._backfill_runs = backfill_runs
@@ -30,19 +34,15 @@ class Cutover:
         """Every repository's mode, settings and stats, the journal, the database, the
         processes sharing it, warnings and the last backfill run."""
         storage = self._storage
-        kept_aside = storage.journal.set_aside_lines()
-        warnings = [storage.process_warning(), damage_warning(kept_aside)]
+        processes = storage.process_registry
+        warnings = [storage.process_warning(), storage.journal_warning()]
         return {
             "repositories": storage.describe(),
-            "journal": len(storage.journal),
-            "journal_damage": {
-                "file": str(storage.journal.set_aside_path),
-                "lines_kept_aside": kept_aside,
-                "found_at_start": dataclasses.asdict(storage.journal.damage),
-            },
-            "database": {"down": storage.health.is_down(), "last_error": storage.health.last_error},
-            "processes": storage.processes.alive(),
-            "this_process": {"id": storage.processes.id, "pid": storage.processes.pid},
+            "journal": storage.journal_length(),
+            "journal_damage": storage.journal_damage(),
+            "database": storage.database_health(),
+            "processes": processes.alive(),
+            "this_process": {"id": processes.id, "pid": processes.pid},
             "warnings": [warning for warning in warnings if warning],
             "last_backfill": next(iter(self._backfill_runs.list(1)), None),
         }
@@ -91,14 +91,13 @@ class Cutover:
 
     def readiness(self) -> dict[str, dict]:
         """Per repository: whether each next step is safe now, and every reason it is not."""
-        return {name: self._storage.readiness(name) for name in self._storage.bindings}
+        return {name: self._storage.readiness(name) for name in self._storage.repository_names}
 
     def history(self, limit: int = 100) -> list[dict]:
-        return self._storage.modes.history(limit)
+        return self._storage.mode_history(limit)
 
     def reset_stats(self, repositories: Iterable[str] | None = None) -> None:
-        for name in repositories or self._storage.bindings:
-            self._storage.stats.reset(name)
+        self._storage.reset_stats(repositories or self._storage.repository_names)
 
     def sync(self) -> dict:
         """Replay the sync journal now."""
@@ -109,7 +108,8 @@ class Cutover:
 
     def load_memory(self, repositories: Iterable[str] | None = None, *, force: bool) -> dict:
         """Make memory equal to the database (see `Storage.reload_memory`)."""
-        return self._storage.reload_memory(repositories or self._storage.bindings, force=force)
+        names = repositories or self._storage.repository_names
+        return self._storage.reload_memory(names, force=force)
 
     def repair_text(
         self, actor: Actor, repositories: list[str] | None = None, *, dry_run: bool

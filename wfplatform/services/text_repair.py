@@ -12,7 +12,6 @@ runs in the service (over HTTP): memory lives in the service's process."""
 
 from __future__ import annotations
 
-from ..backup.backends import reading
 from ..domain.codec import from_dict, to_dict
 from ..domain.text import scrub, text_problems
 from ..errors import DomainError
@@ -32,8 +31,8 @@ def repair_text(
     repaired: dict[str, int] = {}
     ids: dict[str, list[str]] = {}
     refused: dict[str, dict[str, str]] = {}
-    for name in repositories or list(storage.bindings):
-        with reading(storage, name) as repository:
+    for name in repositories or list(storage.repository_names):
+        with storage.reading(name) as repository:
             keys = [
                 repository.spec.key(record)
                 for record in repository.iter_all()

@@ -1,4 +1,4 @@
-"""The storage storage adapter: every repository, routed by its mode.
+"""The storage adapter: every repository, routed by its mode.
 
     storage.users.add(user)                 # one write, its own unit of work
     storage.atomic(lambda uow: ...)         # several writes, atomic in every mode
@@ -11,48 +11,70 @@ to the journal: the function given to `atomic` must not have side effects outsid
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..domain.codec import utcnow
-from ..errors import Conflict, GuardRefused, StorageUnavailable
+from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, Repositories, RepositoryBackends
+from ..repositories.base import RepositorySpec
 from ..repositories.memory import MemoryRepository
-from . import fleet, readiness, switching, verify
-from .health import DatabaseHealth
-from .journal import SyncJournal
-from .locks import CommitSequencer, LockTimeout, ModeGate, StripedLocks, WriteTracker
-from .memory import MemoryStore
+from . import fleet, loading, readiness, switching, verify, whole_reads
+from .journal import damage_warning
+from .locks import LockTimeout
 from .mode_registry import ModeChangeAudit, ModeRegistry
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .on_database import OnDatabase
+from .parts import StorageParts
 from .processes import ProcessRegistry
 from .reads import Reader
-from .replication import Replicator, SyncWorker
+from .recent import Thresholds
+from .replication import Replicator
 from .routing import AdaptedRepository
-from .shadow import ShadowReader
-from .sql import new_session, translate_faults
-from .stats import StorageStats
+from .sync_worker import SyncWorker
 from .tracing import operation_span
 from .unit_of_work import UnitOfWork
-from .warmup import Warmup
+from .warmup import NOT_LOADED
 
 T = TypeVar("T")
 LOCK_RETRIES = 5
-JOURNAL_PENDING = "the journal holds writes the database lacks: replay it first"
-MEMORY_IS_PRIMARY = (
-    "memory is the primary copy here: records not in the database yet would be deleted "
-    "(load memory only while reads come from the database)"
-)
 log = logging.getLogger(__name__)
 
 
 class Storage(Repositories):
-    """The adapter: `storage.users` (each registry line a typed attribute) routes every call."""
+    """Every repository routed by its mode, and the cut-over's controls. The adapter
+    composes its pieces around one `StorageParts`; code outside `wfplatform.storage` uses
+    only the methods below, never the parts (see docs/ARCHITECTURE.md, "The storage
+    package's layers"):
+
+    - Repositories: `storage.<name>` (each registry line a typed attribute) and
+      `repository(name)` (reads routed, each write its own unit of work), `atomic(work)`
+      for several writes, `repository_names` (parents first) and `spec(name)`.
+    - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
+      process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
+      `describe()`; `waiting_for_memory(name)` (the start-up load).
+    - The cut-over's operations: `verify(...)`, `replay_journal()`, `reload_memory(...)`
+      (`load_memory(name)`: one repository, without its guards), `reset_stats(names)`.
+    - Reading or writing one backend directly, for the backfill, backup and restore, the
+      integrity check, admin loading and text repair: `changing(records)` (the records'
+      locks, held around such writes), `in_memory(name)`, `on_database(write=...)`,
+      `holding_memory()`, `read_backend(name)`, `reading(name, backend)`, `snapshot()`.
+    - Health, for the control-plane API, the readiness probe and the metrics:
+      `journal_length()`, `journal_damage()`, `journal_warning()`, `database_health()`,
+      `check_database()`, `process_warning()`, `process_registry` (also what background
+      jobs fence with), `report_stats_to(listener)`.
+    - The control plane's own tables (jobs, backfill runs, the audit outbox, the schema
+      check): `control_plane_engine`.
+    - Its life: `start()`, `catch_up()` and `follow_mode_changes()` (the background
+      worker's round), `close()`.
+    """
 
     def __init__(
         self,
@@ -64,36 +86,36 @@ class Storage(Repositories):
         retry_after: float = 1.0,
         sync_interval: float = 1.0,
         shadow_capacity: int = 1000,
-        thresholds: readiness.Thresholds | None = None,
+        thresholds: Thresholds | None = None,
     ) -> None:
-        self.engine = engine
-        self.modes = modes
-        self.bindings = {binding.name: binding for binding in repositories}
-        self.memory = MemoryStore()
-        for binding in self.bindings.values():
-            binding.memory.create_table(self.memory)
-        self.gate = ModeGate()
-        self.locks = StripedLocks()
-        self.tracker = WriteTracker()
-        self.sequencer = CommitSequencer()
-        self.stats = StorageStats()
-        self.health = DatabaseHealth(retry_after)
-        self.journal = SyncJournal(
-            journal_path, {name: binding.spec for name, binding in self.bindings.items()}
+        self.parts = StorageParts(
+            engine,
+            modes,
+            journal_path,
+            repositories,
+            retry_after=retry_after,
+            shadow_capacity=shadow_capacity,
+            thresholds=thresholds,
         )
-        self.shadow = ShadowReader(shadow_capacity)
-        self.reader = Reader(self)
-        self.replicator = Replicator(self)
-        self.sync_worker = SyncWorker(self, sync_interval)
-        self.thresholds = thresholds or readiness.Thresholds()
-        self.processes = ProcessRegistry(engine)
-        self.last_verify: dict[str, dict] = {}
-        self.warmup = Warmup()
+        self.sync_worker = SyncWorker(self.parts, self, sync_interval)
+        self.replicator = Replicator(self.parts, self.sync_worker.wake)
+        self.reader = Reader(self.parts, self.replicator)
+
+    def _adapted(self, name: str) -> AdaptedRepository:
+        return AdaptedRepository(self.parts, name, self.atomic, self.reader)
 
     def repository(self, name: str) -> AdaptedRepository:
-        if name not in self.bindings:
+        if name not in self.parts.bindings:
             raise KeyError(f"unknown repository {name!r}")
-        return AdaptedRepository(self, name)
+        return self._adapted(name)
+
+    @property
+    def repository_names(self) -> tuple[str, ...]:
+        """Every repository this adapter routes, parents before children."""
+        return tuple(self.parts.bindings)
+
+    def spec(self, name: str) -> RepositorySpec:
+        return self.parts.bindings[name].spec
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -101,17 +123,17 @@ class Storage(Repositories):
         left in the journal, load the memory copies of repositories in `dual` (see
         `warmup`), then keep replaying, follow mode changes and say this process is alive
         (see `SyncWorker`, which also finishes a start-up the database cut short)."""
-        adopted = self.journal.adopt_orphans()
+        adopted = self.parts.journal.adopt_orphans()
         if adopted:
             log.info("adopted %d journal entries of processes that are gone", adopted)
         try:  # before replaying: guards elsewhere must see the journal meanwhile
-            self.processes.beat(fleet.activity(self))
+            self.parts.processes.beat(fleet.activity(self.parts))
         except StorageUnavailable as fault:  # the worker keeps trying
-            self.health.mark_down(fault.message)
-        if len(self.journal):
-            log.info("journal holds %d entries from an earlier run", len(self.journal))
-        self.warmup.expect(
-            name for name, mode in self.modes.snapshot().items() if mode.mode is Mode.DUAL
+            self.parts.health.mark_down(fault.message)
+        if len(self.parts.journal):
+            log.info("journal holds %d entries from an earlier run", len(self.parts.journal))
+        self.parts.warmup.expect(
+            name for name, mode in self.parts.modes.snapshot().items() if mode.mode is Mode.DUAL
         )
         self.catch_up()
         self.sync_worker.start()
@@ -121,45 +143,21 @@ class Storage(Repositories):
         background worker calls this every second until done. Never raises: a start-up
         must not fail on what the next try may fix."""
         try:
-            if self.warmup.pending():
-                self._warm_up()
-            elif len(self.journal) and not self.health.is_down():
+            if self.parts.warmup.pending():
+                loading.warm_up(self.parts, self.replay_journal)
+            elif len(self.parts.journal) and not self.parts.health.is_down():
                 self.replay_journal()
         except StorageUnavailable as fault:
-            self.health.mark_down(fault.message)
+            self.parts.health.mark_down(fault.message)
         except Exception:
             log.exception("catching up with the database failed; trying again shortly")
 
-    def _warm_up(self) -> None:
-        """Replay the journal (it holds acknowledged writes the database lacks), then load
-        each repository `warmup` waits for. A database fault leaves the rest for the next try."""
-        if len(self.journal):
-            self.replay_journal()
-            if len(self.journal):
-                return  # the database is behind: loading now would miss those writes
-        for name in self.warmup.pending():
-            if self.modes.get(name).mode is Mode.DATABASE_ONLY:
-                self.warmup.mark_loaded(name, self.warmup.generation(name))  # no copy needed
-                continue
-            started = time.perf_counter()
-            try:
-                changed = self.load_memory(name)
-            except StorageUnavailable as fault:
-                log.warning("memory of %s not loaded yet: %s", name, fault.message)
-                return
-            log.info(
-                "memory of %s loaded from the database (%d records changed, %.1f s)",
-                name,
-                changed,
-                time.perf_counter() - started,
-            )
-
     def close(self) -> None:
         self.sync_worker.stop()
-        self.shadow.close()
-        self.journal.close()
+        self.parts.shadow.close()
+        self.parts.journal.close()
         try:
-            self.processes.leave()
+            self.parts.processes.leave()
         except StorageUnavailable:
             pass  # its heartbeat simply stops; the row is forgotten later
 
@@ -168,10 +166,10 @@ class Storage(Repositories):
         their records in process memory (each process would hold different data), or may
         fall back to it (each process's memory holds only the writes it made: a fallback
         serves, and journals, what that process last saw)."""
-        modes = self.modes.snapshot()
+        modes = self.parts.modes.snapshot()
         in_memory = [name for name, mode in modes.items() if mode.primary == MEMORY]
         falling_back = [name for name, mode in modes.items() if mode.can_fall_back]
-        alive = self.processes.alive()
+        alive = self.parts.processes.alive()
         if len(alive) < 2 or not (in_memory or falling_back):
             return None
         problems = []
@@ -188,21 +186,13 @@ class Storage(Repositories):
         return f"{len(alive)} processes use this database while " + "; ".join(problems)
 
     # -- units of work ------------------------------------------------------------------------
-    def serving_mode(self, name: str) -> RepositoryMode:
-        """The mode as this process can serve it now: no fallback to a memory copy that
-        is not loaded yet (see `warmup`)."""
-        mode = self.modes.get(name)
-        if mode.can_fall_back and not self.warmup.is_loaded(name):
-            return mode.with_settings(fallback=False)
-        return mode
-
     def atomic(self, work: Callable[[UnitOfWork], T]) -> T:
-        with self.gate.operation():
-            modes = {name: self.serving_mode(name) for name in self.bindings}
+        with self.parts.gate.operation():
+            modes = {name: self.parts.serving_mode(name) for name in self.parts.bindings}
             may_fall_back = any(mode.can_fall_back for mode in modes.values())
             # While the database is down or behind its journal, writes that may fall back go
             # to memory and queue behind the journal: replay must keep their order.
-            behind = self.health.is_down() or len(self.journal) > 0
+            behind = self.parts.health.is_down() or len(self.parts.journal) > 0
             degraded = may_fall_back and behind
             try:
                 return self._run_patiently(work, modes, degraded)
@@ -223,7 +213,7 @@ class Storage(Repositories):
         raise Conflict("the records are busy with other requests; try again")
 
     def _run(self, work: Callable[[UnitOfWork], T], modes: dict, degraded: bool) -> T:
-        uow = UnitOfWork(self, modes, degraded)
+        uow = UnitOfWork(self.parts, self.replicator, modes, degraded)
         try:
             with operation_span("unit_of_work.commit") as span:
                 result = work(uow)
@@ -234,38 +224,15 @@ class Storage(Repositories):
                 span.set_attribute("wf.storage.journaled", uow.journaled)
             return result
         except StorageUnavailable as fault:
-            self.health.mark_down(fault.message)
+            self.parts.health.mark_down(fault.message)
             for name in uow.used:
                 if uow.primary(name) == DATABASE:
-                    self.stats.error(name, DATABASE, fell_back=modes[name].can_fall_back)
+                    self.parts.stats.error(name, DATABASE, fell_back=modes[name].can_fall_back)
             raise
         finally:
             uow.close()
 
-    # -- helpers used by the adapter's parts ----------------------------------------------------
-    def read_backend(self, name: str) -> str:
-        """Where a whole-repository read (export, integrity check) should look now: the
-        primary, but memory while a database that may fall back is down or behind its
-        journal (the journaled writes are not in it yet)."""
-        mode = self.serving_mode(name)
-        behind = self.health.is_down() or len(self.journal) > 0
-        backend = MEMORY if mode.can_fall_back and behind else mode.primary
-        self.warmup.require_servable(name, backend, len(self.journal) > 0)
-        return backend
-
-    def memory_repository(self, name: str) -> MemoryRepository:
-        """The committed memory side of a repository, read and written directly."""
-        return self.bindings[name].memory(self.memory)
-
-    def apply_to_memory(self, changes: list[tuple[str, str, Any]]) -> None:
-        with self.memory.lock:
-            for repository, key, record in changes:
-                memory = self.memory_repository(repository)
-                if record is None:
-                    memory.discard(key)
-                else:
-                    memory.upsert(record)
-
+    # -- the journal ---------------------------------------------------------------------------
     def replay_journal(self) -> dict[str, Any]:
         with operation_span("journal.replay") as span:
             result = self.replicator.replay()
@@ -291,8 +258,9 @@ class Storage(Repositories):
         """See `switching.switch`: guarded, for some or all repositories; `audit` makes the
         audit entry stored with the switch (`services.cutover` gives one)."""
         return switching.switch(
-            self,
+            self.parts,
             mode,
+            wake_worker=self.sync_worker.wake,
             reason=reason,
             actor=actor,
             read_from=read_from,
@@ -307,22 +275,22 @@ class Storage(Repositories):
     def follow_mode_changes(self) -> list[str]:
         """Adopt modes another process switched (they share the database); returns the
         repositories that changed. The background worker calls this every second."""
-        changes = self.modes.stored_changes()
+        changes = self.parts.modes.stored_changes()
         if changes:
-            with self.gate.switch():
-                before = self.modes.snapshot()
-                self.modes.adopt(changes)
-                self.warmup.expect_walked_back(before, changes)
+            with self.parts.gate.switch():
+                before = self.parts.modes.snapshot()
+                self.parts.modes.adopt(changes)
+                self.parts.warmup.expect_walked_back(before, changes)
             for name, mode in changes.items():
                 log.info("repository %s now runs %s (switched elsewhere)", name, mode.label())
         return sorted(changes)
 
     def readiness(self, repository: str) -> dict:
-        return readiness.readiness(self, repository)
+        return readiness.readiness(self.parts, repository)
 
     def verify(self, repositories: Iterable[str] | None = None) -> dict:
         with operation_span("storage.verify") as span:
-            report = verify.verify(self, repositories)
+            report = verify.verify(self.parts, repositories)
             span.set_attribute("wf.verify.repositories", sorted(report["repositories"]))
             span.set_attribute("wf.verify.differences", report["differences"])
             for kind in ("only_in_memory", "only_in_database", "differing"):
@@ -335,72 +303,130 @@ class Storage(Repositories):
         )
         at = utcnow().isoformat()
         for name, result in report["repositories"].items():
-            self.last_verify[name] = {"at": at, "differences": result["differences"]}
+            self.parts.last_verify[name] = {"at": at, "differences": result["differences"]}
         return report
 
-    @contextmanager
-    def changing(self, records: Iterable[tuple[str, str]]) -> Iterator[None]:
-        """For writers outside units of work (load-memory, journal replay, backfill,
-        rollback, repairs): the records' locks, and the shadow reads' write tracker, so a
-        comparison racing the change is skipped instead of counted as a mismatch."""
-        records = list(records)
-        with self.tracker.writing(records), self.locks.hold(records):
-            yield
-
     def load_memory(self, repository: str, batch_size: int = 500) -> int:
-        """Make memory equal to the database for one repository (before reads move back to
-        memory). Each batch is re-read under its records' locks, so a write racing the load
-        is never overwritten with an older copy. Returns the number of records changed."""
-        binding = self.bindings[repository]
-        memory = self.memory_repository(repository)
-        generation = self.warmup.generation(repository)
-        with translate_faults(), new_session(self.engine) as session:
-            keys = sorted(binding.sql(session).keys() | memory.keys())
-        changed = 0
-        for start in range(0, len(keys), batch_size):
-            batch = keys[start : start + batch_size]
-            with self.changing((repository, key) for key in batch):
-                in_memory, in_database = verify.read_both(self, repository, batch)
-                for key in batch:
-                    if key not in in_database:
-                        if key in in_memory:
-                            memory.discard(key)
-                            changed += 1
-                    elif in_memory.get(key) != in_database[key]:
-                        memory.upsert(in_database[key])
-                        changed += 1
-        self.warmup.mark_loaded(repository, generation)
-        return changed
+        """See `loading.load_memory`: memory made equal to the database."""
+        return loading.load_memory(self.parts, repository, batch_size)
 
     def reload_memory(self, repositories: Iterable[str], *, force: bool = False) -> dict:
-        """The operator's load-memory: `load_memory` for each repository, after replaying
-        the journal; refused (unless `force`) where memory is the primary copy
-        (`memory-only`, `dual` reading memory), which holds records the database may lack,
-        or while the journal still holds writes: loading would delete them from memory."""
-        names = list(repositories)
-        if len(self.journal):
-            self.replay_journal()  # the database lacks the journaled writes until then
-        refused: dict[str, list[str]] = {}
-        for name in names:
-            if self.modes.get(name).primary == MEMORY:
-                refused.setdefault(name, []).append(MEMORY_IS_PRIMARY)
-            if len(self.journal):
-                refused.setdefault(name, []).append(JOURNAL_PENDING)
-        if refused and not force:
-            raise GuardRefused(
-                "loading memory would delete what only memory holds", {"refused": refused}
-            )
-        return {name: self.load_memory(name) for name in names}
+        """See `loading.reload_memory`: the operator's load-memory, guarded."""
+        return loading.reload_memory(self.parts, repositories, self.replay_journal, force=force)
 
     def describe(self) -> dict:
         """Per repository: its mode, settings and stats."""
-        modes = self.modes.snapshot()
+        modes = self.parts.modes.snapshot()
         return {
             name: {
                 **modes[name].describe(),
-                "journal": len(self.journal),
-                "stats": self.stats.snapshot(name),
-                "last_verify": self.last_verify.get(name),
+                "journal": len(self.parts.journal),
+                "stats": self.parts.stats.snapshot(name),
+                "last_verify": self.parts.last_verify.get(name),
             }
-            for name in self.bindings
+            for name in self.parts.bindings
         }
+
+    # -- modes, as outside code sees them -------------------------------------------------------
+    def mode(self, name: str) -> RepositoryMode:
+        """The repository's mode as stored (see `serving_mode` for how it is served now)."""
+        return self.parts.modes.get(name)
+
+    def current_modes(self) -> dict[str, RepositoryMode]:
+        return self.parts.modes.snapshot()
+
+    def serving_mode(self, name: str) -> RepositoryMode:
+        """See `StorageParts.serving_mode`: no fallback to a memory copy not loaded yet."""
+        return self.parts.serving_mode(name)
+
+    def mode_history(self, limit: int = 100) -> list[dict]:
+        """Every mode change, newest first: who, when, from, to, why, forced."""
+        return self.parts.modes.history(limit)
+
+    def waiting_for_memory(self, name: str) -> str | None:
+        """Why the repository cannot serve while the memory copy a start-up (or a walk
+        back) needs is being loaded (see `warmup`); None once it is loaded."""
+        return None if self.parts.warmup.is_loaded(name) else NOT_LOADED
+
+    def reset_stats(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.parts.stats.reset(name)
+
+    # -- one backend, directly ------------------------------------------------------------------
+    def changing(self, records: Iterable[tuple[str, str]]) -> AbstractContextManager[None]:
+        """Held around any write outside a unit of work: see `StorageParts.changing`."""
+        return self.parts.changing(records)
+
+    def in_memory(self, name: str) -> MemoryRepository:
+        """The committed memory side of one repository, read and written directly."""
+        return self.parts.memory_repository(name)
+
+    def on_database(self, *, write: bool = False) -> AbstractContextManager[OnDatabase]:
+        """A session of its own on the database and the repositories' SQL sides in it."""
+        return self.parts.on_database(write=write)
+
+    def holding_memory(self) -> AbstractContextManager[Any]:
+        """Memory's lock: no unit of work commits to memory, and no read of it runs, while
+        it is held (a moment: every memory operation of the process waits)."""
+        return self.parts.memory.lock
+
+    def read_backend(self, name: str) -> str:
+        """See `StorageParts.read_backend`: where a whole-repository read looks now."""
+        return self.parts.read_backend(name)
+
+    def reading(self, name: str, backend: str | None = None) -> AbstractContextManager:
+        """See `whole_reads.reading`: one repository's records in one backend."""
+        return whole_reads.reading(self.parts, name, backend)
+
+    def snapshot(self) -> AbstractContextManager[whole_reads.Records]:
+        """See `whole_reads.snapshot`: every repository as of one moment."""
+        return whole_reads.snapshot(self.parts)
+
+    # -- health ---------------------------------------------------------------------------------
+    def journal_length(self) -> int:
+        """Writes this process acknowledged that the database does not hold yet."""
+        return len(self.parts.journal)
+
+    def journal_damage(self) -> dict[str, Any]:
+        """Damaged journal lines kept aside: where, how many now, what the start found."""
+        journal = self.parts.journal
+        return {
+            "file": str(journal.set_aside_path),
+            "lines_kept_aside": journal.set_aside_lines(),
+            "found_at_start": dataclasses.asdict(journal.damage),
+        }
+
+    def journal_warning(self) -> str | None:
+        """Set while damaged journal lines are kept aside (their writes were not replayed)."""
+        return damage_warning(self.parts.journal.set_aside_lines())
+
+    def database_health(self) -> dict[str, Any]:
+        """Whether the database is taken for down (a fault moments ago), and its last error."""
+        health = self.parts.health
+        return {"down": health.is_down(), "last_error": health.last_error}
+
+    def check_database(self) -> str | None:
+        """Ask the database to answer now: None when it does, else the fault's message
+        (the database is then taken for down, as after any fault)."""
+        try:
+            with self.parts.on_database() as database:
+                database.session.execute(sa.text("SELECT 1"))
+        except StorageUnavailable as fault:
+            self.parts.health.mark_down(fault.message)
+            return fault.message
+        return None
+
+    @property
+    def process_registry(self) -> ProcessRegistry:
+        """The processes using this database (alive, this one's id and pid)."""
+        return self.parts.processes
+
+    def report_stats_to(self, listener: Any) -> None:
+        """Have every count the stats take also reported to `listener` (the metrics)."""
+        self.parts.stats.listener = listener
+
+    @property
+    def control_plane_engine(self) -> Engine:
+        """The database, for the control plane's own tables: they live there whatever the
+        repositories' modes."""
+        return self.parts.engine

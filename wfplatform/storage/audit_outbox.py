@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.audit import AuditEntry
 from ..domain.codec import from_dict, to_dict
 from ..models import AuditOutboxModel
-from .sql import new_session, translate_faults
 
 
 def put(session: Session, entry: AuditEntry) -> None:

@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .parts import StorageParts
 from .recent import WINDOW_SECONDS
 
-if TYPE_CHECKING:
-    from .adapter import Storage
 
-
-def activity(storage: Storage) -> dict[str, Any]:
+def activity(parts: StorageParts) -> dict[str, Any]:
     """This process's contribution, as its heartbeat publishes it."""
     return {
-        "journal": len(storage.journal),
-        "recent": {name: dict(storage.stats.recent(name)) for name in storage.bindings},
+        "journal": len(parts.journal),
+        "recent": {name: dict(parts.stats.recent(name)) for name in parts.bindings},
     }
 
 
@@ -41,10 +39,10 @@ class Others:
         return self.recent.get(repository, Counter())
 
 
-def others(storage: Storage) -> Others:
+def others(parts: StorageParts) -> Others:
     result = Others()
     window = timedelta(seconds=WINDOW_SECONDS)
-    for published in storage.processes.activity_of_others(window):
+    for published in parts.processes.activity_of_others(window):
         result.journal += int(published.get("journal", 0))
         for name, counts in published.get("recent", {}).items():
             result.recent.setdefault(name, Counter()).update(counts)

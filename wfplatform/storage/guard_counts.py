@@ -22,17 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from . import fleet
 from .locks import Watch
 from .modes import RepositoryMode
+from .parts import StorageParts
 from .readiness import BackendCounts, backend_counts, compares
 from .verify import KINDS, compare_repository, probe, recheck, scan
-
-if TYPE_CHECKING:
-    from .adapter import Storage
 
 WATCHED_KEYS = 20_000  # per repository; past it the watch gives up: compare anew
 CATCH_UP_ROUNDS = 5  # looks before the gate at what was written meanwhile
@@ -42,12 +39,12 @@ Step = tuple[RepositoryMode, RepositoryMode]  # (current, target)
 
 
 @contextmanager
-def gathered(storage: Storage, steps: dict[str, Step]) -> Iterator[GuardCounts]:
+def gathered(parts: StorageParts, steps: dict[str, Step]) -> Iterator[GuardCounts]:
     """`GuardCounts` for the repositories' (current, target) steps, the comparisons made;
     take the gate inside, then ask for the counts."""
     compared = [name for name, (current, target) in steps.items() if compares(current, target)]
-    with storage.tracker.watching(compared, WATCHED_KEYS) as watch:
-        counts = GuardCounts(storage, watch)
+    with parts.tracker.watching(compared, WATCHED_KEYS) as watch:
+        counts = GuardCounts(parts, watch)
         for name, (current, target) in steps.items():
             counts.prepare(name, current, target)
         counts.catch_up()
@@ -55,8 +52,8 @@ def gathered(storage: Storage, steps: dict[str, Step]) -> Iterator[GuardCounts]:
 
 
 class GuardCounts:
-    def __init__(self, storage: Storage, watch: Watch) -> None:
-        self._storage = storage
+    def __init__(self, parts: StorageParts, watch: Watch) -> None:
+        self._parts = parts
         self._watch = watch
         self._differences: dict[str, dict[str, str]] = {}  # by repository, then key
         self._probed: set[str] = set()
@@ -70,9 +67,9 @@ class GuardCounts:
         try:
             if compares(current, target):
                 self._watch.restart(name)
-                self._differences[name] = scan(self._storage, name)
+                self._differences[name] = scan(self._parts, name)
             elif target.uses_database:
-                probe(self._storage, name)
+                probe(self._parts, name)
                 self._probed.add(name)
         except StorageUnavailable:
             self._database_down = True
@@ -97,7 +94,7 @@ class GuardCounts:
                     else:
                         compared_anew.add(name)
                         self._watch.restart(name)
-                        self._differences[name] = scan(self._storage, name)
+                        self._differences[name] = scan(self._parts, name)
         except StorageUnavailable:
             self._database_down = True
 
@@ -108,7 +105,7 @@ class GuardCounts:
     def counts(self, name: str, current: RepositoryMode, target: RepositoryMode) -> BackendCounts:
         """Under the gate, for the step as it is now (modes may have changed meanwhile)."""
         return backend_counts(
-            self._storage,
+            self._parts,
             name,
             compare=lambda: self._settle(name, current, target),
             others=self._others_now,
@@ -123,7 +120,7 @@ class GuardCounts:
         differences = self._differences.pop(name)
         for key in written:
             differences.pop(key, None)
-        differences.update(recheck(self._storage, name, sorted(written)))
+        differences.update(recheck(self._parts, name, sorted(written)))
         self._differences[name] = differences
         return True
 
@@ -132,13 +129,13 @@ class GuardCounts:
     ) -> dict[str, int] | None:
         if not compares(current, target):
             if target.uses_database and name not in self._probed:
-                probe(self._storage, name)
+                probe(self._parts, name)
             return None
         if name not in self._differences or not self._look_again(name):
             # not compared before the gate (a switch elsewhere changed the step meanwhile,
             # or the database did not answer), or writes outran the watch: the complete
             # comparison, here
-            return compare_repository(self._storage, name)["counts"]
+            return compare_repository(self._parts, name)["counts"]
         found = dict.fromkeys(KINDS, 0)
         for kind in self._differences[name].values():
             found[kind] += 1
@@ -149,7 +146,7 @@ class GuardCounts:
         database that does not answer is asked once too)."""
         if self._others is None:
             try:
-                self._others = fleet.others(self._storage)
+                self._others = fleet.others(self._parts)
             except StorageUnavailable as fault:
                 self._others = fault
         if isinstance(self._others, StorageUnavailable):

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.audit import AuditEntry
 from ..domain.codec import as_utc, utcnow
 from ..models import ModeChangeModel, StorageModeModel
@@ -26,7 +27,6 @@ from ..repositories.base import RepositorySpec
 from . import audit_outbox
 from .modes import RepositoryMode
 from .placement import starting_mode
-from .sql import new_session, translate_faults
 
 log = logging.getLogger(__name__)
 # The audit entry of a mode change, from the new modes and whether the guards were forced.

@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import as_utc, utcnow
 from ..models import StorageProcessModel
-from .sql import new_session, translate_faults
 
 ALIVE_WITHIN = timedelta(seconds=10)
 FORGET_AFTER = timedelta(hours=1)

@@ -7,24 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..errors import StorageUnavailable
 from . import fleet
 from .modes import STEPS, RepositoryMode
-from .recent import WINDOW_SECONDS
+from .parts import StorageParts
+from .recent import WINDOW_SECONDS, Thresholds
 from .verify import compare_repository
-
-if TYPE_CHECKING:
-    from .adapter import Storage
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Above these, in the recent window, moving forward is refused."""
-
-    max_error_rate: float = 0.01
-    max_mismatches: int = 0
 
 
 @dataclass
@@ -47,7 +36,7 @@ class BackendCounts:
 
 
 def backend_counts(
-    storage: Storage,
+    parts: StorageParts,
     repository: str,
     *,
     compare: Callable[[], dict[str, int] | None] | None = None,
@@ -58,11 +47,11 @@ def backend_counts(
     complete comparison (a guard must see stale copies, not only missing ones); a switch
     gives its own (see `guard_counts`), which answers None for a step no guard compares for."""
     if compare is None:
-        compare = lambda: compare_repository(storage, repository)["counts"]  # noqa: E731
-    recent = storage.stats.recent(repository)
-    counts = BackendCounts(journal=len(storage.journal))
+        compare = lambda: compare_repository(parts, repository)["counts"]  # noqa: E731
+    recent = parts.stats.recent(repository)
+    counts = BackendCounts(journal=len(parts.journal))
     try:
-        elsewhere = others() if others is not None else fleet.others(storage)
+        elsewhere = others() if others is not None else fleet.others(parts)
         counts.journal += elsewhere.journal
         recent += elsewhere.recent_of(repository)
         found = compare()
@@ -137,39 +126,39 @@ def refusals(
 
 
 def step_refusals(
-    storage: Storage,
+    parts: StorageParts,
     repository: str,
     current: RepositoryMode,
     target: RepositoryMode,
     counts: BackendCounts,
 ) -> list[str]:
     """`refusals`, then the repository's own reasons."""
-    reasons = refusals(current, target, counts, storage.thresholds)
-    return reasons + own_refusals(storage, repository, current, target)
+    reasons = refusals(current, target, counts, parts.thresholds)
+    return reasons + own_refusals(parts, repository, current, target)
 
 
 def own_refusals(
-    storage: Storage, repository: str, current: RepositoryMode, target: RepositoryMode
+    parts: StorageParts, repository: str, current: RepositoryMode, target: RepositoryMode
 ) -> list[str]:
     """What the repository's spec says against the step (see `RepositorySpec.readiness`)."""
-    check = storage.bindings[repository].spec.readiness
+    check = parts.bindings[repository].spec.readiness
     if check is None:
         return []
     try:
-        return list(check(storage, current, target))
+        return list(check(parts, current, target))
     except StorageUnavailable as fault:
         return [f"{repository}'s own readiness check could not run: {fault.message}"]
 
 
-def readiness(storage: Storage, repository: str) -> dict:
-    current = storage.modes.get(repository)
-    counts = backend_counts(storage, repository)
+def readiness(parts: StorageParts, repository: str) -> dict:
+    current = parts.modes.get(repository)
+    counts = backend_counts(parts, repository)
     steps = {}
     for step in (current.step - 1, current.step + 1):
         if 0 <= step < len(STEPS):
             mode, read_from = STEPS[step]
             target = RepositoryMode.of(mode.value, read_from)
-            reasons = step_refusals(storage, repository, current, target, counts)
+            reasons = step_refusals(parts, repository, current, target, counts)
             steps[target.label()] = {"safe": not reasons, "reasons": reasons}
     return {
         "repository": repository,
@@ -185,7 +174,7 @@ def readiness(storage: Storage, repository: str) -> dict:
             "errors": counts.recent_errors,
             "mismatches": counts.recent_mismatches,
         },
-        "last_verify": storage.last_verify.get(repository),
+        "last_verify": parts.last_verify.get(repository),
         "steps": steps,
     }
 

@@ -6,30 +6,32 @@ import inspect
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..backends.sql import new_session, translate_faults
 from ..errors import StorageUnavailable
 from ..repositories.base import READ, key_argument
 from .compare import differing_fields, normalise, record_ids
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
-from .sql import new_session, translate_faults
+from .parts import StorageParts
+from .replication import Replicator
 from .tracing import operation_span, served_by
-
-if TYPE_CHECKING:
-    from .adapter import Storage
 
 log = logging.getLogger(__name__)
 
 
 class Reader:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    """`replicator` copies to the database what a read found only in memory (lazy sync)."""
+
+    def __init__(self, parts: StorageParts, replicator: Replicator) -> None:
+        self._parts = parts
+        self._replicator = replicator
 
     def read(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
-        storage = self._storage
-        with storage.gate.operation():
-            mode = storage.serving_mode(repository)
-            storage.warmup.require_servable(repository, mode.primary, len(storage.journal) > 0)
+        parts = self._parts
+        with parts.gate.operation():
+            mode = parts.serving_mode(repository)
+            parts.warmup.require_servable(repository, mode.primary, len(parts.journal) > 0)
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
                 shadow = self._shadow_token(repository, operation, args, kwargs, mode)
                 backend, result = self._read_with_fallback(
@@ -45,35 +47,35 @@ class Reader:
 
     def run(self, repository: str, backend: str, operation: str, args: tuple, kwargs: dict) -> Any:
         """Run one read on one backend, timed and counted."""
-        storage = self._storage
-        binding = storage.bindings[repository]
+        parts = self._parts
+        binding = parts.bindings[repository]
         started = time.perf_counter()
         if backend == MEMORY:
-            result = getattr(binding.memory(storage.memory), operation)(*args, **kwargs)
+            result = getattr(binding.memory(parts.memory), operation)(*args, **kwargs)
         else:
-            with translate_faults(), new_session(storage.engine) as session:
+            with translate_faults(), new_session(parts.engine) as session:
                 result = getattr(binding.sql(session), operation)(*args, **kwargs)
         elapsed = (time.perf_counter() - started) * 1000
-        storage.stats.observe(repository, backend, READ, elapsed)
+        parts.stats.observe(repository, backend, READ, elapsed)
         return result
 
     def _read_with_fallback(
         self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
     ) -> tuple[str, Any]:
-        storage = self._storage
-        if mode.can_fall_back and len(storage.journal):
+        parts = self._parts
+        if mode.can_fall_back and len(parts.journal):
             # The database misses the journaled writes until they are replayed.
             return MEMORY, self.run(repository, MEMORY, operation, args, kwargs)
-        if mode.primary == DATABASE and storage.health.is_down():
+        if mode.primary == DATABASE and parts.health.is_down():
             if mode.can_fall_back:
-                storage.stats.error(repository, DATABASE, fell_back=True)
+                parts.stats.error(repository, DATABASE, fell_back=True)
                 return MEMORY, self.run(repository, MEMORY, operation, args, kwargs)
-            raise StorageUnavailable("database", storage.health.last_error or "recently failed")
+            raise StorageUnavailable("database", parts.health.last_error or "recently failed")
         try:
             return mode.primary, self.run(repository, mode.primary, operation, args, kwargs)
         except StorageUnavailable as fault:
-            storage.health.mark_down(fault.message)
-            storage.stats.error(repository, DATABASE, fell_back=mode.can_fall_back)
+            parts.health.mark_down(fault.message)
+            parts.stats.error(repository, DATABASE, fell_back=mode.can_fall_back)
             if not mode.can_fall_back:
                 raise
             log.warning("%s.%s served from memory: %s", repository, operation, fault.message)
@@ -82,31 +84,31 @@ class Reader:
     # -- lazy sync ----------------------------------------------------------------------------
     def _lazy_sync(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
         """A record missing in the database but present in memory is returned and copied."""
-        storage = self._storage
-        binding = storage.bindings[repository]
+        parts = self._parts
+        binding = parts.bindings[repository]
         key_arg = key_argument(binding.interface, operation)
         if key_arg is None:
             return None
         key = _argument(binding.interface, operation, key_arg, args, kwargs)
         record_key = [(repository, key)]
-        with storage.locks.hold(record_key), storage.tracker.copying(record_key):
+        with parts.locks.hold(record_key), parts.tracker.copying(record_key):
             record = self.run(repository, MEMORY, operation, args, kwargs)
             if record is None:
                 return None
             try:
-                storage.replicator.copy_to_database(repository, record)
+                self._replicator.copy_to_database(repository, record)
             except StorageUnavailable as fault:
-                storage.health.mark_down(fault.message)
-                storage.stats.error(repository, DATABASE, fell_back=True)
+                parts.health.mark_down(fault.message)
+                parts.stats.error(repository, DATABASE, fell_back=True)
                 log.warning("%s: lazy sync to the database failed: %s", repository, fault.message)
                 return record
-        storage.stats.add(repository, "lazy_synced")
+        parts.stats.add(repository, "lazy_synced")
         return record
 
     # -- shadow reads -------------------------------------------------------------------------
     def _record_key(self, repository: str, operation: str, args: tuple, kwargs: dict) -> Any:
         """The record key a read is by (`get(key)`), or None for any other read."""
-        interface = self._storage.bindings[repository].interface
+        interface = self._parts.bindings[repository].interface
         key_arg = key_argument(interface, operation)
         return None if key_arg is None else _argument(interface, operation, key_arg, args, kwargs)
 
@@ -117,13 +119,13 @@ class Reader:
         key the read is by (None when it is not by one)."""
         if mode.secondary is None or mode.shadow_rate <= 0 or random.random() >= mode.shadow_rate:
             return None
-        if len(self._storage.journal):  # the database misses journaled writes until replayed
-            self._storage.stats.add(repository, "shadow_skipped")
+        if len(self._parts.journal):  # the database misses journaled writes until replayed
+            self._parts.stats.add(repository, "shadow_skipped")
             return None
         key = self._record_key(repository, operation, args, kwargs)
-        token = self._storage.tracker.token(repository, key)
+        token = self._parts.tracker.token(repository, key)
         if token is None:
-            self._storage.stats.add(repository, "shadow_skipped")
+            self._parts.stats.add(repository, "shadow_skipped")
             return None
         return token, key
 
@@ -138,7 +140,7 @@ class Reader:
         token: int,
         key: Any,
     ) -> None:
-        storage = self._storage
+        parts = self._parts
         expected = normalise(result)
 
         def compare() -> None:
@@ -146,20 +148,20 @@ class Reader:
                 try:
                     other = normalise(self.run(repository, mode.secondary, operation, args, kwargs))
                 except StorageUnavailable:
-                    storage.stats.error(repository, mode.secondary, fell_back=False)
+                    parts.stats.error(repository, mode.secondary, fell_back=False)
                     return
-                if not storage.tracker.unchanged_since(repository, token, key):
-                    storage.stats.add(repository, "shadow_skipped")
+                if not parts.tracker.unchanged_since(repository, token, key):
+                    parts.stats.add(repository, "shadow_skipped")
                     return
                 if other is None and _as_record(expected) is not None:
                     # not copied yet (before the backfill, or memory not loaded): what
                     # verify and the guards count as `only_in_...`, not a disagreement
-                    storage.stats.add(repository, "shadow_missing")
+                    parts.stats.add(repository, "shadow_missing")
                     return
-                storage.stats.add(repository, "shadow_compares")
+                parts.stats.add(repository, "shadow_compares")
                 span.set_attribute("wf.storage.mismatch", other != expected)
                 if other != expected:
-                    storage.stats.mismatch(
+                    parts.stats.mismatch(
                         repository,
                         {
                             "operation": operation,
@@ -168,8 +170,8 @@ class Reader:
                         },
                     )
 
-        if not storage.shadow.submit(compare):
-            storage.stats.add(repository, "shadow_dropped")
+        if not parts.shadow.submit(compare):
+            parts.stats.add(repository, "shadow_dropped")
 
 
 def _as_record(value: Any) -> dict | None:

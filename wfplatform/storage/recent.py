@@ -6,8 +6,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from dataclasses import dataclass
 
 WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Above these, in the recent window, moving forward is refused."""
+
+    max_error_rate: float = 0.01
+    max_mismatches: int = 0
 
 
 class RecentCounts:

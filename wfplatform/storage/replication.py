@@ -11,30 +11,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import from_dict, to_dict
 from ..errors import DomainError, StorageUnavailable
 from ..repositories.base import WRITE
-from . import fleet
 from .journal import Change, JournalEntry
 from .modes import DATABASE
-from .sql import new_session, translate_faults
-
-if TYPE_CHECKING:
-    from .adapter import Storage
+from .parts import StorageParts
 
 log = logging.getLogger(__name__)
 REPLAY_BATCH = 100  # journal entries a replay applies in one transaction
 
 
 class Replicator:
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    """`wake_worker` has the background worker replay soon what was just journaled."""
+
+    def __init__(self, parts: StorageParts, wake_worker: Callable[[], None]) -> None:
+        self._parts = parts
+        self._wake_worker = wake_worker
         self._replay_lock = threading.Lock()
 
     # -- dual writes --------------------------------------------------------------------------
@@ -45,8 +44,8 @@ class Replicator:
         Memory has committed `changes` already, so no failure is raised to the writer: an
         outage journals them, and a refusal or any other error (see `_diverged`) leaves the
         backends differing, counted and sampled for verify to confirm."""
-        storage = self._storage
-        if journal_only or len(storage.journal) or storage.health.is_down():
+        parts = self._parts
+        if journal_only or len(parts.journal) or parts.health.is_down():
             self._journal(changes)
             return False
         started = time.perf_counter()
@@ -60,7 +59,7 @@ class Replicator:
                 return False
         elapsed = (time.perf_counter() - started) * 1000
         for repository in {change.repository for change in changes}:
-            storage.stats.observe(repository, DATABASE, WRITE, elapsed)
+            parts.stats.observe(repository, DATABASE, WRITE, elapsed)
         return True
 
     def requeue(self, changes: list[Change]) -> None:
@@ -82,18 +81,18 @@ class Replicator:
         return True
 
     def _fell_back(self, changes: list[Change], fault: StorageUnavailable) -> None:
-        storage = self._storage
-        storage.health.mark_down(fault.message)
+        parts = self._parts
+        parts.health.mark_down(fault.message)
         for repository in {change.repository for change in changes}:
-            storage.stats.error(repository, DATABASE, fell_back=True)
+            parts.stats.error(repository, DATABASE, fell_back=True)
         log.warning("database write failed, journaled: %s", fault.message)
         self._journal(changes)
 
     def _journal(self, changes: list[Change]) -> None:
-        self._storage.journal.append(changes)
+        self._parts.journal.append(changes)
         for change in changes:
-            self._storage.stats.add(change.repository, "journaled")
-        self._storage.sync_worker.wake()
+            self._parts.stats.add(change.repository, "journaled")
+        self._wake_worker()
 
     def _diverged(self, changes: list[Change], error: Exception) -> None:
         """The database did not take a state memory already committed: it holds stale data.
@@ -108,8 +107,8 @@ class Replicator:
         counter = "secondary_conflicts" if expected else "secondary_errors"
         reason = error.message if expected else type(error).__name__
         for repository in {change.repository for change in changes}:
-            self._storage.stats.add(repository, counter)
-            self._storage.stats.mismatch(
+            self._parts.stats.add(repository, counter)
+            self._parts.stats.mismatch(
                 repository,
                 {
                     "operation": "dual-write",
@@ -127,7 +126,7 @@ class Replicator:
         parents copied on the way count as lazy-synced once it committed."""
         stored: set[tuple[str, str]] = set()
         synced: list[tuple[str, str]] = []
-        with translate_faults(), new_session(self._storage.engine, write=True) as session:
+        with translate_faults(), new_session(self._parts.engine, write=True) as session:
             for change in changes:
                 repository = self._sql(change.repository, session)
                 if change.data is None:
@@ -138,10 +137,10 @@ class Replicator:
                 self.ensure_parents(session, repository.spec, record, stored, synced)
                 repository.upsert(record)
                 stored.add((change.repository, change.key))
-            with self._storage.tracker.copying(synced):
+            with self._parts.tracker.copying(synced):
                 session.commit()
         for parent_repository, _ in synced:
-            self._storage.stats.add(parent_repository, "lazy_synced")
+            self._parts.stats.add(parent_repository, "lazy_synced")
 
     # -- parents first ------------------------------------------------------------------------
     def ensure_parents(
@@ -161,7 +160,7 @@ class Replicator:
             sql = self._sql(parent_repository, session)
             if sql.fetch(parent_key) is not None:
                 continue
-            parent = self._storage.memory_repository(parent_repository).fetch(parent_key)
+            parent = self._parts.memory_repository(parent_repository).fetch(parent_key)
             if parent is None:
                 continue  # the database will answer with its foreign-key error
             self.ensure_parents(session, sql.spec, parent, stored, synced)
@@ -173,17 +172,17 @@ class Replicator:
         self.apply([Change(repository, record.id, to_dict(record))])
 
     def _sql(self, repository: str, session: Session):
-        return self._storage.bindings[repository].sql(session)
+        return self._parts.bindings[repository].sql(session)
 
     # -- the journal --------------------------------------------------------------------------
     def replay(self) -> dict[str, Any]:
         """Apply pending journal entries in order, `REPLAY_BATCH` entries a transaction (and
         a checkpoint); stop at the first fault. A batch the database refuses is replayed
         again entry by entry, so only the refused entries are set aside."""
-        storage = self._storage
+        parts = self._parts
         replayed = 0
         with self._replay_lock:
-            pending = storage.journal.pending()
+            pending = parts.journal.pending()
             for start in range(0, len(pending), REPLAY_BATCH):
                 batch = pending[start : start + REPLAY_BATCH]
                 try:
@@ -194,34 +193,34 @@ class Replicator:
                         self._replay_alone(entry)
                         replayed += 1
                 except StorageUnavailable as fault:
-                    storage.health.mark_down(fault.message)
+                    parts.health.mark_down(fault.message)
                     for repository in {c.repository for e in batch for c in e.changes}:
-                        storage.stats.error(repository, DATABASE, fell_back=False)
+                        parts.stats.error(repository, DATABASE, fell_back=False)
                     log.warning(
                         "journal replay stopped after %d entries (%d pending): %s",
                         replayed,
-                        len(storage.journal),
+                        len(parts.journal),
                         fault.message,
                     )
                     return {
                         "replayed": replayed,
-                        "pending": len(storage.journal),
+                        "pending": len(parts.journal),
                         "error": str(fault),
                     }
         if replayed:
-            storage.health.mark_up()
+            parts.health.mark_up()
             log.info("replayed %d journal entries", replayed)
-        return {"replayed": replayed, "pending": len(storage.journal), "error": None}
+        return {"replayed": replayed, "pending": len(parts.journal), "error": None}
 
     def _replay_together(self, entries: list[JournalEntry]) -> bool:
         """All `entries` in one transaction; False (nothing applied) when the database
         refused any of them."""
-        storage = self._storage
+        parts = self._parts
         changes = [change for entry in entries for change in entry.changes]
         try:
-            with storage.changing((change.repository, change.key) for change in changes):
+            with parts.changing((change.repository, change.key) for change in changes):
                 self.apply(changes)
-                storage.journal.mark_replayed(entries[-1].seq)
+                parts.journal.mark_replayed(entries[-1].seq)
         except StorageUnavailable:
             raise
         except Exception:  # a refusal or worse: found out entry by entry
@@ -230,87 +229,19 @@ class Replicator:
         return True
 
     def _replay_alone(self, entry: JournalEntry) -> None:
-        storage = self._storage
+        parts = self._parts
         records = [(change.repository, change.key) for change in entry.changes]
         try:
-            with storage.changing(records):
+            with parts.changing(records):
                 self.apply(entry.changes)
-                storage.journal.mark_replayed(entry.seq)
+                parts.journal.mark_replayed(entry.seq)
         except StorageUnavailable:
             raise
         except Exception as error:  # a refusal or worse: see `_diverged`
             self._diverged(list(entry.changes), error)
-            storage.journal.mark_replayed(entry.seq)
+            parts.journal.mark_replayed(entry.seq)
         self._count_replayed(entry.changes)
 
     def _count_replayed(self, changes: Iterable[Change]) -> None:
         for change in changes:
-            self._storage.stats.add(change.repository, "replayed")
-
-
-class SyncWorker:
-    """The adapter's background duties, every `interval` seconds (or when woken): follow
-    mode changes made by other processes (and warn when several processes share
-    per-process modes), and catch up (`Storage.catch_up`: replay the journal while it is
-    not empty, load memory copies a start-up could not). A thread of its own
-    says this process is alive, so a long replay or a switch waiting for its gate never
-    makes the process look dead (its jobs would be reported interrupted)."""
-
-    def __init__(self, storage: Storage, interval: float = 1.0) -> None:
-        self._storage = storage
-        self._interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._warned: str | None = None
-
-    def start(self) -> None:
-        if self._threads:
-            return
-        for target, name in ((self._run, "wf-storage-sync"), (self._beat, "wf-heartbeat")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads = []
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                with suppress_instrumentation():
-                    self._storage.processes.beat(fleet.activity(self._storage))
-            except StorageUnavailable as fault:
-                self._storage.health.mark_down(fault.message)
-            except Exception:  # the heartbeat must survive anything and try again
-                log.exception("heartbeat failed")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self._tick()
-            except StorageUnavailable as fault:
-                self._storage.health.mark_down(fault.message)
-            except Exception:  # the worker must survive anything and try again
-                log.exception("background storage duty failed")
-
-    def _tick(self) -> None:
-        storage = self._storage
-        with suppress_instrumentation():  # a trace of SQL spans every second helps nobody
-            storage.follow_mode_changes()
-            warning = storage.process_warning()
-        if warning and warning != self._warned:
-            log.warning(warning)
-        self._warned = warning
-        storage.catch_up()
+            self._parts.stats.add(change.repository, "replayed")

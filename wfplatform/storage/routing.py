@@ -7,55 +7,75 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from ..repositories.base import WRITE
-from .sql import translate_faults
+from ..backends.sql import translate_faults
+from ..repositories.base import WRITE, Repository
+from .modes import RepositoryMode
+from .parts import StorageParts
+from .reads import Reader
 from .tracing import operation_span
 
-if TYPE_CHECKING:
-    from .adapter import Storage
-    from .unit_of_work import UnitOfWork
 
-
-def _operation_kind(storage: Storage, repository: str, operation: str) -> str:
-    kind = storage.bindings[repository].operations.get(operation)
+def _operation_kind(parts: StorageParts, repository: str, operation: str) -> str:
+    kind = parts.bindings[repository].operations.get(operation)
     if kind is None:
         raise AttributeError(f"{repository} has no declared operation {operation!r}")
     return kind
 
 
 class AdaptedRepository:
-    def __init__(self, storage: Storage, repository: str) -> None:
-        self._storage = storage
+    """`atomic` runs a write as a unit of work (`Storage.atomic`)."""
+
+    def __init__(
+        self, parts: StorageParts, repository: str, atomic: Callable[..., Any], reader: Reader
+    ) -> None:
+        self._parts = parts
         self._repository = repository
+        self._atomic = atomic
+        self._reader = reader
 
     def __getattr__(self, operation: str) -> Any:
-        storage, repository = self._storage, self._repository
-        if _operation_kind(storage, repository, operation) == WRITE:
+        repository = self._repository
+        if _operation_kind(self._parts, repository, operation) == WRITE:
+            atomic = self._atomic
 
             def write(*args: Any, **kwargs: Any) -> Any:
-                return storage.atomic(
+                return atomic(
                     lambda uow: getattr(uow.repository(repository), operation)(*args, **kwargs)
                 )
 
             return write
 
+        reader = self._reader
+
         def read(*args: Any, **kwargs: Any) -> Any:
-            return storage.reader.read(repository, operation, args, kwargs)
+            return reader.read(repository, operation, args, kwargs)
 
         return read
 
 
+class Work(Protocol):
+    """What a `BoundRepository` asks of its unit of work."""
+
+    parts: StorageParts
+    modes: dict[str, RepositoryMode]
+
+    def primary(self, repository: str) -> str: ...
+
+    def backend(self, repository: str) -> Repository: ...
+
+
 class BoundRepository:
-    def __init__(self, uow: UnitOfWork, repository: str) -> None:
+    def __init__(self, uow: Work, repository: str) -> None:
         self._uow = uow
         self._repository = repository
 
     def __getattr__(self, operation: str) -> Any:
         uow, repository = self._uow, self._repository
-        storage = uow._storage
-        kind = _operation_kind(storage, repository, operation)
+        parts = uow.parts
+        kind = _operation_kind(parts, repository, operation)
         mode = uow.modes[repository]
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -67,7 +87,7 @@ class BoundRepository:
                 with translate_faults():
                     result = getattr(uow.backend(repository), operation)(*args, **kwargs)
                 elapsed = (time.perf_counter() - started) * 1000
-                storage.stats.observe(repository, backend, kind, elapsed)
+                parts.stats.observe(repository, backend, kind, elapsed)
                 return result
 
         return call

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from ..domain.codec import utcnow
 from ..errors import GuardRefused, ValidationFailed
@@ -12,18 +11,17 @@ from . import placement
 from .guard_counts import gathered
 from .mode_registry import ModeChangeAudit
 from .modes import RepositoryMode
+from .parts import StorageParts
 from .readiness import step_refusals
-
-if TYPE_CHECKING:
-    from .adapter import Storage
 
 log = logging.getLogger(__name__)
 
 
 def switch(
-    storage: Storage,
+    parts: StorageParts,
     mode: str,
     *,
+    wake_worker: Callable[[], None],
     reason: str,
     actor: str,
     read_from: str | None = None,
@@ -36,11 +34,13 @@ def switch(
 ) -> dict:
     """Switch `repositories` (all when None) to `mode`; refused with reasons unless `force`.
     The guards' comparisons run before the gate is taken (see `guard_counts`). `audit`
-    makes the switch's audit entry, stored with it (see `ModeRegistry.apply`)."""
+    makes the switch's audit entry, stored with it (see `ModeRegistry.apply`).
+    `wake_worker` has the background worker load at once the memory copies a walk back
+    from `database-only` needs."""
     if not reason or not reason.strip():
         raise ValidationFailed("a reason is required for a mode change")
-    names = list(repositories) if repositories else list(storage.bindings)
-    unknown = [name for name in names if name not in storage.bindings]
+    names = list(repositories) if repositories else list(parts.bindings)
+    unknown = [name for name in names if name not in parts.bindings]
     if unknown:
         raise ValidationFailed(f"unknown repositories: {', '.join(unknown)}")
 
@@ -56,19 +56,19 @@ def switch(
             for name in names
         }
 
-    ahead = storage.modes.snapshot()
+    ahead = parts.modes.snapshot()
     planned = targets_from(ahead)
     steps = {name: (ahead[name], planned[name]) for name in names}
-    with gathered(storage, steps) as guard_counts, storage.gate.switch():
-        current = storage.modes.snapshot()
+    with gathered(parts, steps) as guard_counts, parts.gate.switch():
+        current = parts.modes.snapshot()
         targets = targets_from(current)
         refused = {}
         for name in names:
             counts = guard_counts.counts(name, current[name], targets[name])
-            reasons = step_refusals(storage, name, current[name], targets[name], counts)
+            reasons = step_refusals(parts, name, current[name], targets[name], counts)
             if reasons:
                 refused[name] = reasons
-        specs = [binding.spec for binding in storage.bindings.values()]
+        specs = [binding.spec for binding in parts.bindings.values()]
         for name, reasons in placement.refusals(specs, {**current, **targets}, names).items():
             refused.setdefault(name, []).extend(reasons)
         result = {
@@ -82,9 +82,9 @@ def switch(
             raise GuardRefused("the switch could lose or hide data", {"refused": refused})
         if dry_run:
             return result
-        storage.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused), audit=audit)
-        storage.warmup.expect_walked_back(current, targets)
-        storage.sync_worker.wake()
+        parts.modes.apply(targets, actor=actor, reason=reason, forced=bool(refused), audit=audit)
+        parts.warmup.expect_walked_back(current, targets)
+        wake_worker()
         # A forced switch overrode the guards: worth a warning, with what they said.
         log.log(
             logging.WARNING if refused else logging.INFO,

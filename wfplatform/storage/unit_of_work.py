@@ -10,33 +10,40 @@ backends see writes to one record in the same order.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import to_dict
 from ..errors import StorageUnavailable
 from ..repositories import Repositories
+from ..repositories.base import Repository, RepositorySpec
 from .journal import Change
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .parts import StorageParts
+from .replication import Replicator
 from .routing import BoundRepository
-from .sql import new_session, translate_faults
 
 MIXED_LOCK_PATIENCE = 0.5  # seconds
 
-if TYPE_CHECKING:
-    from ..repositories.base import Repository, RepositorySpec
-    from .adapter import Storage
-
 
 class UnitOfWork(Repositories):
-    """`uow.users` (each registry line a typed attribute) runs calls inside this unit."""
+    """`uow.users` (each registry line a typed attribute) runs calls inside this unit;
+    `replicator` brings the secondaries up to date once the primaries committed."""
 
-    def __init__(self, storage: Storage, modes: dict[str, RepositoryMode], degraded: bool) -> None:
-        self._storage = storage
+    def __init__(
+        self,
+        parts: StorageParts,
+        replicator: Replicator,
+        modes: dict[str, RepositoryMode],
+        degraded: bool,
+    ) -> None:
+        self.parts = parts
+        self._replicator = replicator
         self.modes = modes
         self.degraded = degraded
-        self._memory = storage.memory.begin()
+        self._memory = parts.memory.begin()
         self._session: Session | None = None
         self.changes: list[tuple[str, str, Any | None]] = []
         self.used: set[str] = set()  # repositories an operation ran on
@@ -45,7 +52,7 @@ class UnitOfWork(Repositories):
         self.lazy_synced: list[tuple[str, str]] = []
 
     def repository(self, name: str) -> BoundRepository:
-        if name not in self._storage.bindings:
+        if name not in self.parts.bindings:
             raise KeyError(f"unknown repository {name!r}")
         return BoundRepository(self, name)
 
@@ -58,18 +65,18 @@ class UnitOfWork(Repositories):
 
     def backend(self, repository: str) -> Repository:
         self.used.add(repository)
-        binding = self._storage.bindings[repository]
-        storage = self._storage
+        binding = self.parts.bindings[repository]
+        parts = self.parts
         backend = self.primary(repository)
-        storage.warmup.require_servable(repository, backend, len(storage.journal) > 0)
+        parts.warmup.require_servable(repository, backend, len(parts.journal) > 0)
         if backend == MEMORY:
-            return binding.memory(storage.memory, self._memory, self)
+            return binding.memory(parts.memory, self._memory, self)
         return binding.sql(self.session, self)
 
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = new_session(self._storage.engine, write=True)
+            self._session = new_session(self.parts.engine, write=True)
         return self._session
 
     # -- the change sink the repositories report to -----------------------------------------
@@ -82,9 +89,7 @@ class UnitOfWork(Repositories):
         """In dual reading the database, copy parents that exist only in memory first."""
         mode = self.modes[spec.name]
         if mode.mode is Mode.DUAL and self.primary(spec.name) == DATABASE:
-            self._storage.replicator.ensure_parents(
-                self.session, spec, record, set(), self.lazy_synced
-            )
+            self._replicator.ensure_parents(self.session, spec, record, set(), self.lazy_synced)
 
     # -- commit -------------------------------------------------------------------------------
     def commit(self) -> None:
@@ -97,7 +102,7 @@ class UnitOfWork(Repositories):
         state, so concurrent writers leave both sides equal whatever order they finish in."""
         if not self.changes:
             return
-        storage = self._storage
+        parts = self.parts
         records = {(repository, key) for repository, key, _ in self.changes}
         touched = {repository for repository, _ in records}
         memory_first = {(r, k) for r, k in records if self.primary(r) == MEMORY}
@@ -106,15 +111,15 @@ class UnitOfWork(Repositories):
         # up, rolls back and is run again (see `Storage.atomic`).
         mixed = bool(memory_first) and len(memory_first) < len(records)
         patience = MIXED_LOCK_PATIENCE if mixed else None
-        with storage.tracker.writing(records), storage.tracker.copying(self.lazy_synced):
-            with storage.locks.hold(memory_first, timeout=patience):
+        with parts.tracker.writing(records), parts.tracker.copying(self.lazy_synced):
+            with parts.locks.hold(memory_first, timeout=patience):
                 to_database = self._changes_for_database()
                 ticket = self._commit_primaries(touched, needs_ticket=bool(to_database))
                 for repository, _ in self.lazy_synced:
-                    storage.stats.add(repository, "lazy_synced")
+                    parts.stats.add(repository, "lazy_synced")
                 if ticket is not None:
-                    with storage.sequencer.turn(ticket):
-                        applied = storage.replicator.replicate(
+                    with parts.sequencer.turn(ticket):
+                        applied = self._replicator.replicate(
                             to_database, journal_only=self.degraded
                         )
                         self.journaled = not applied
@@ -126,12 +131,12 @@ class UnitOfWork(Repositories):
             if primaries == {DATABASE}:
                 self.session.commit()
                 return None
-            with self._storage.memory.lock:
+            with self.parts.memory.lock:
                 self._memory.validate()
                 if DATABASE in primaries:
                     self.session.commit()
                 self._memory.apply()
-                return self._storage.sequencer.take() if needs_ticket else None
+                return self.parts.sequencer.take() if needs_ticket else None
 
     def _changes_for_database(self) -> list[Change]:
         """Dual repositories written memory-first: their changes, in order, for the database."""
@@ -149,14 +154,14 @@ class UnitOfWork(Repositories):
                 keys.setdefault(repository, set()).add(key)
         if not keys:
             return
-        storage = self._storage
-        with storage.locks.hold((r, k) for r, ks in keys.items() for k in ks):
+        parts = self.parts
+        with parts.locks.hold((r, k) for r, ks in keys.items() for k in ks):
             states = self._committed_states(keys)
-            storage.apply_to_memory(
+            parts.apply_to_memory(
                 [(r, k, states[r].get(k)) for r, ks in keys.items() for k in sorted(ks)]
             )
-            if len(storage.journal):
-                storage.replicator.requeue(
+            if len(parts.journal):
+                self._replicator.requeue(
                     [
                         Change(r, k, to_dict(states[r][k]) if k in states[r] else None)
                         for r, ks in keys.items()
@@ -165,11 +170,11 @@ class UnitOfWork(Repositories):
                 )
 
     def _committed_states(self, keys: dict[str, set[str]]) -> dict[str, dict[str, Any]]:
-        storage = self._storage
+        parts = self.parts
         try:
-            with translate_faults(), new_session(storage.engine) as session:
+            with translate_faults(), new_session(parts.engine) as session:
                 return {
-                    repository: storage.bindings[repository].sql(session).fetch_many(sorted(ks))
+                    repository: parts.bindings[repository].sql(session).fetch_many(sorted(ks))
                     for repository, ks in keys.items()
                 }
         except StorageUnavailable:

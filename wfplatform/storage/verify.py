@@ -7,42 +7,40 @@ a write that raced the comparison is not a difference."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
+from ..backends.sql import new_session, translate_faults
 from ..domain.codec import comparable
-from .sql import new_session, translate_faults
-
-if TYPE_CHECKING:
-    from .adapter import Storage
+from .parts import StorageParts
 
 REPORT_CAP = 100
 KINDS = ("only_in_memory", "only_in_database", "differing")
 
 
-def verify(storage: Storage, repositories: Iterable[str] | None = None) -> dict:
-    names = list(repositories) if repositories else list(storage.bindings)
-    report = {name: compare_repository(storage, name) for name in names}
+def verify(parts: StorageParts, repositories: Iterable[str] | None = None) -> dict:
+    names = list(repositories) if repositories else list(parts.bindings)
+    report = {name: compare_repository(parts, name) for name in names}
     return {
         "differences": sum(item["differences"] for item in report.values()),
         "repositories": report,
     }
 
 
-def compare_repository(storage: Storage, repository: str) -> dict:
+def compare_repository(parts: StorageParts, repository: str) -> dict:
     """Every key of both sides merged; the suspects are read again under their locks."""
-    suspects = scan(storage, repository)
-    return report(recheck(storage, repository, list(suspects)))
+    suspects = scan(parts, repository)
+    return report(recheck(parts, repository, list(suspects)))
 
 
-def scan(storage: Storage, repository: str) -> dict[str, str]:
+def scan(parts: StorageParts, repository: str) -> dict[str, str]:
     """The kind of difference (`KINDS`) of every key whose copies differed as both sides
     were streamed past, in key order: suspects, until `recheck` confirms them."""
     suspects = {}
-    memory = storage.memory_repository(repository).iter_all()
-    with translate_faults(), new_session(storage.engine) as session:
-        database = storage.bindings[repository].sql(session).iter_all()
+    memory = parts.memory_repository(repository).iter_all()
+    with translate_faults(), new_session(parts.engine) as session:
+        database = parts.bindings[repository].sql(session).iter_all()
         for key, in_memory, in_database in _merge(memory, database):
             kind = difference(in_memory, in_database)
             if kind is not None:
@@ -86,31 +84,31 @@ def _merge(memory: Iterator[Any], database: Iterator[Any]) -> Iterator[tuple]:
             left, right = next(memory, None), next(database, None)
 
 
-def probe(storage: Storage, repository: str) -> None:
+def probe(parts: StorageParts, repository: str) -> None:
     """Ask the repository's table for one key: `StorageUnavailable` unless it answers."""
-    model = storage.bindings[repository].sql.model
-    with translate_faults(), new_session(storage.engine) as session:
+    model = parts.bindings[repository].sql.model
+    with translate_faults(), new_session(parts.engine) as session:
         session.scalar(sa.select(model.id).limit(1))
 
 
-def read_both(storage: Storage, repository: str, keys: list[str]) -> tuple[dict, dict]:
+def read_both(parts: StorageParts, repository: str, keys: list[str]) -> tuple[dict, dict]:
     """(memory's records, the database's records) among `keys`, read while the caller
     holds their record locks."""
-    with translate_faults(), new_session(storage.engine) as session:
-        in_database = storage.bindings[repository].sql(session).fetch_many(keys)
-    return storage.memory_repository(repository).peek_many(keys), in_database
+    with translate_faults(), new_session(parts.engine) as session:
+        in_database = parts.bindings[repository].sql(session).fetch_many(keys)
+    return parts.memory_repository(repository).peek_many(keys), in_database
 
 
 def recheck(
-    storage: Storage, repository: str, keys: Iterable[str], batch: int = 500
+    parts: StorageParts, repository: str, keys: Iterable[str], batch: int = 500
 ) -> dict[str, str]:
     """The differences among `keys` read again under their record locks, in batches."""
     keys = list(keys)
     still = {}
     for start in range(0, len(keys), batch):
         chunk = keys[start : start + batch]
-        with storage.locks.hold((repository, key) for key in chunk):
-            in_memory, in_database = read_both(storage, repository, chunk)
+        with parts.locks.hold((repository, key) for key in chunk):
+            in_memory, in_database = read_both(parts, repository, chunk)
         for key in chunk:
             left, right = in_memory.get(key), in_database.get(key)
             kind = difference(
