@@ -7,24 +7,16 @@ import getpass
 
 import pytest
 
-from tests.api.conftest import app_config
-from tests.apps import close_app
+from tests.api.conftest import MODES
 from tests.factories import make_user, make_version, make_workflow
-from wfplatform import create_app
 from wfplatform.bootstrap import get_storage, services
 from wfplatform.repositories.audit import AuditQuery
 
 OPERATOR = f"cli:{getpass.getuser()}"
 
 
-@pytest.fixture
-def app(engine, database_url, tmp_path):
-    app = create_app(
-        app_config(database_url, "memory-only", None, tmp_path),
-        instance_path=str(tmp_path / "instance"),
-    )
-    yield app
-    close_app(app)
+# conftest's `app`, in memory-only only
+pytestmark = pytest.mark.parametrize("app", [MODES[0]], indirect=True)
 
 
 def audit_entries(app) -> dict:
