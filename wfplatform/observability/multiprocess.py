@@ -10,6 +10,7 @@ each process. The metric names and labels are the single-process ones."""
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import threading
@@ -34,9 +35,19 @@ def enabled() -> bool:
     return bool(os.environ.get(DIRECTORY))
 
 
+class _SharedFilesCollector(prometheus_multiprocess.MultiProcessCollector):
+    """Adds up every worker's files, leaving out those still empty: a worker creates its
+    file before it sizes it, and prometheus_client fails the whole scrape on a file read
+    in between (an empty file holds no value yet)."""
+
+    def collect(self):
+        files = glob.glob(os.path.join(self._path, "*.db"))
+        return self.merge([name for name in files if os.path.getsize(name) > 0], accumulate=True)
+
+
 def exposition() -> bytes:
     registry = CollectorRegistry()
-    prometheus_multiprocess.MultiProcessCollector(registry)
+    _SharedFilesCollector(registry)
     return generate_latest(registry)
 
 
