@@ -71,3 +71,20 @@ def test_a_switch_from_the_cli_keeps_its_audit_entry_when_the_command_dies_after
     assert get_storage(app).parts.modes.get("users").label() == "dual(read_from=memory)"
     (entry,) = services(app).audit.list(AuditQuery(action="storage.mode_change")).items
     assert (entry.user_agent, entry.changes["via"]) == (OPERATOR, "cli")
+
+
+def test_a_backfill_run_started_from_the_cli_names_the_os_user(app, tmp_path):
+    """The backfill's run history says who started a run, as the audit log does."""
+    from wfplatform.backfill.runs import RunStore
+
+    storage = get_storage(app)
+    storage.users.add(make_user())
+    export = str(tmp_path / "export.json")
+    runner = app.test_cli_runner()
+    for args in (["export", export], ["mode", "set", "dual", "--reason", "x"],
+                 ["migrate-data", "--source", export, "--confirm"]):  # fmt: skip
+        result = runner.invoke(args=["wf", *args])
+        assert result.exit_code == 0, (args, result.output)
+
+    (run,) = RunStore(storage.control_plane_engine).list()
+    assert run["created_by"] == OPERATOR

@@ -22,7 +22,7 @@ from ..services.json_fields import JsonBoolean
 from .blueprint import Blueprint
 from .cutover import AdminView
 from .limits import api_limit, limiter
-from .security import SECURITY, current_actor, current_user
+from .security import SECURITY, current_actor
 
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
 limiter.limit(api_limit)(blp)
@@ -98,7 +98,6 @@ class Import(AdminView):
             dry_run=query["dry_run"],
             force=query["force"],
             actor=current_actor(),
-            actor_name=current_user().email,
         )
         location = url_for("backup.ImportJob", job_id=job.id)
         return job.describe(), 202, {"Location": location}

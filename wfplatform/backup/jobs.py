@@ -22,13 +22,11 @@ class ImportJobs(BackgroundJobs):
         self.storage = storage
         self.schema_revision = schema_revision
 
-    def begin(
-        self, document: IO[bytes], *, dry_run: bool, force: bool, actor: Actor, actor_name: str
-    ) -> Job:
+    def begin(self, document: IO[bytes], *, dry_run: bool, force: bool, actor: Actor) -> Job:
         """Read the header now (a document that is not an export answers at once), then
         validate and restore in the background. The job owns `document` and closes it."""
         kind = "dry_run" if dry_run else "restore"
-        job = Job("import", kind, actor_name, {"dry_run": dry_run, "force": force})
+        job = Job("import", kind, actor.label or actor.role, {"dry_run": dry_run, "force": force})
 
         def check() -> None:
             with open_export(document):  # opening reads and validates the header

@@ -34,6 +34,7 @@ from ..bootstrap import get_storage
 from ..errors import DomainError, GuardRefused, StorageUnavailable
 from ..extensions import db
 from ..observability import TracedBackfiller
+from .operator import operator
 
 
 class _Command(click.Command):
@@ -188,7 +189,7 @@ def _run_offline(app, request, rollback_run, force, as_json, source) -> int:
     if request["dry_run"]:
         report = backfiller.dry_run(options)
     else:
-        report = backfiller.confirm(options, "cli", resume=request.get("resume"))
+        report = backfiller.confirm(options, operator().label, resume=request.get("resume"))
     for problem in problems:  # records of the file that do not decode are invalid too
         counts = report["repositories"].get(problem["repository"])
         if counts is not None:

@@ -129,7 +129,7 @@ def _progress_line() -> Job:
             err=True,
         )
 
-    return Job("import", "cli", "cli", {}, on_advance=show)
+    return Job("import", "cli", operator().label, {}, on_advance=show)
 
 
 @click.command("check-integrity")
