@@ -1,0 +1,168 @@
+"""`scale`: lists of 50 over every user's workflows (an admin's `owner=all`), unfiltered and
+filtered by `status`, `tags`, `search` and `node_type`, at 1,000, 10,000 and 100,000
+workflows (a user per hundred), in `database-only` on PostgreSQL and in `memory-only`,
+through the storage adapter; every size is loaded before the first list, and the lists
+are interleaved over all sizes. Prints the PostgreSQL plans of each list's statements at
+the largest size. Figures: the time at the largest size against the time at the smallest,
+and the growth exponent k (time ∝ workflows^k): target k ≤ 0.5, clearly sub-linear (an
+index with a limit stays nearly flat; a full scan grows as k ≈ 1). Also the memory store's
+bytes per workflow (tracemalloc, at the largest size) against its JSON size: target ≤ 3×."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import sqlalchemy as sa
+
+from wfplatform.backends.memory import MemoryStore
+from wfplatform.repositories import REPOSITORIES
+from wfplatform.repositories.workflows import MemoryWorkflowRepository, WorkflowQuery
+
+from .postgres import Databases, create_engine
+from .records import json_size, make_records, raw_copy, started_storage
+from .report import Row, Target, interleaved, median
+
+QUERIES = {
+    "unfiltered": WorkflowQuery(),
+    "status": WorkflowQuery(status="active"),
+    "tags": WorkflowQuery(tags=("tag-7",)),
+    "search": WorkflowQuery(search="number 77"),
+    "node_type": WorkflowQuery(node_type="type-3"),
+}
+CALLS = 3  # lists per case and repetition
+PER_USER = 100
+
+
+@contextmanager
+def _statements(engine) -> Iterator[list[tuple[str, object]]]:
+    """The SQL statements `engine` runs meanwhile, with their parameters."""
+    seen: list[tuple[str, object]] = []
+
+    def note(connection, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def _plans(storage, query: WorkflowQuery) -> list[str]:
+    engine = storage.control_plane_engine
+    with _statements(engine) as seen:
+        storage.workflows.list(query)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        plans = []
+        for statement, parameters in seen:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plans.append("\n".join(line for (line,) in cursor.fetchall()))
+        return plans
+    finally:
+        connection.close()
+
+
+def _scans(plans: list[str]) -> str:
+    """What each statement's plan reads: the indexes it scans, or `seq scan`; e.g. `count:
+    seq scan; page: ix_workflows_updated_at` (the count comes first, then the page)."""
+    read = []
+    for plan in plans:
+        indexes = re.findall(r"Index(?: Only)? Scan(?: Backward)? (?:using|on) (ix_\w+)", plan)
+        ways = list(dict.fromkeys(indexes)) + (["seq scan"] if "Seq Scan" in plan else [])
+        read.append(" + ".join(ways))
+    if len(read) != 2:
+        return "; ".join(read)
+    return f"count: {read[0]}; page: {read[1]}"
+
+
+def _loaded(stack: ExitStack, databases: Databases, size: int) -> dict:
+    users, workflows = make_records(size, per_user=PER_USER)
+    url = databases.fresh()
+    engine = create_engine(url)
+    raw_copy(engine, users, workflows)
+    with engine.begin() as connection:
+        connection.execute(sa.text("ANALYZE"))
+    engine.dispose()
+    database = stack.enter_context(started_storage(url, "database-only"))
+    memory = stack.enter_context(started_storage(databases.fresh(), "memory-only"))
+    for name, records in (("users", users), ("workflows", workflows)):
+        side = memory.in_memory(name)
+        for record in records:
+            side.upsert(record)
+    return {"database": database, "memory": memory, "workflows": workflows}
+
+
+def _list_ms(storage, query: WorkflowQuery) -> float:
+    started = time.perf_counter()
+    for _ in range(CALLS):
+        storage.workflows.list(query)
+    return (time.perf_counter() - started) / CALLS * 1000
+
+
+def _bytes_per_workflow(workflows) -> tuple[float, float]:
+    """(bytes the memory store holds per workflow, bytes of a workflow as JSON)."""
+    store = MemoryStore()
+    for binding in REPOSITORIES:
+        binding.memory.create_table(store)
+    repository = MemoryWorkflowRepository(store)  # upsert checks no parent
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for record in workflows:
+            repository.upsert(record)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return held / len(workflows), sum(map(json_size, workflows)) / len(workflows)
+
+
+def _growth(times: dict[int, float]) -> float | None:
+    smallest, largest = min(times), max(times)
+    if smallest == largest:
+        return None
+    return math.log(times[largest] / times[smallest]) / math.log(largest / smallest)
+
+
+def scale(databases: Databases, sizes: tuple[int, ...], repeat: int) -> list[Row]:
+    with ExitStack() as stack:
+        loaded = {size: _loaded(stack, databases, size) for size in sizes}
+        largest = max(sizes)
+        plans = {name: _plans(loaded[largest]["database"], q) for name, q in QUERIES.items()}
+        for name, found in plans.items():
+            print(f"-- PostgreSQL plans, {name}, {largest:,} workflows", *found, sep="\n\n")
+        cases = {
+            (backend, name, size): (lambda s=loaded[size][backend], q=query: _list_ms(s, q))
+            for size in sizes
+            for backend in ("database", "memory")
+            for name, query in QUERIES.items()
+        }
+        runs = interleaved(cases, repeat)
+        held, as_json = _bytes_per_workflow(loaded[largest]["workflows"])
+    rows = []
+    for backend in ("database", "memory"):
+        for name in QUERIES:
+            times = {size: median(runs[(backend, name, size)]) for size in sizes}
+            k = _growth(times)
+            grows = f", {largest:,} vs {min(sizes):,} workflows" if k is not None else ""
+            at = ", ".join(f"{size:,}: {ms:.2f} ms" for size, ms in times.items())
+            plan = f"; {_scans(plans[name])}" if backend == "database" else ""
+            rows.append(
+                Row("scale", f"{backend}-only list of 50, {name}{grows}", times[largest],
+                    times[min(sizes)] if k is not None else None, "ms", ratio=k,
+                    target=Target("<=", 0.5, "k ≤ 0.5") if k is not None else None,
+                    note=f"{at}{plan}")
+            )  # fmt: skip
+    rows.append(
+        Row("scale", f"memory store bytes per workflow vs its JSON, {largest:,} workflows", held,
+            as_json, "B", target=Target("<=", 3.0))
+    )  # fmt: skip
+    return rows
