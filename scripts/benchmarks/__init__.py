@@ -4,6 +4,7 @@ the table they share."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -50,6 +51,10 @@ BENCHMARKS: dict[str, Callable[..., list[Row]]] = {
 OPTIONS = {"workflows": "count", "entries": "entries", "seconds": "seconds", "repeat": "repeat"}
 
 
+def _load() -> str:
+    return " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
 def run(names: list[str], *, quick: bool, json_path: str | None, overrides: dict) -> None:
     rows: list[Row] = []
     with Databases() as databases:
@@ -59,7 +64,7 @@ def run(names: list[str], *, quick: bool, json_path: str | None, overrides: dict
                 if OPTIONS[option] in sizes:
                     sizes[OPTIONS[option]] = value
             started = time.monotonic()
-            print(f"==> {name} {sizes}", flush=True)
+            print(f"==> {name} {sizes}, load average {_load()}", flush=True)
             found = BENCHMARKS[name](databases, **sizes)
             print(table(found), f"\n({time.monotonic() - started:.0f} s)\n", flush=True)
             rows += found
