@@ -19,7 +19,7 @@ SIZES: dict[str, tuple[dict, dict]] = {
         {"seconds": 1.0, "repeat": 1},
     ),
     "adapter": (
-        {"counts": {"get": 1000, "list": 50, "create": 100, "update": 100}, "repeat": 5},
+        {"counts": {"get": 300, "list": 20, "create": 40, "update": 40}, "repeat": 15},
         {"counts": {"get": 50, "list": 10, "create": 20, "update": 20}, "repeat": 1},
     ),
     "scale": (
