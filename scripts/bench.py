@@ -18,11 +18,16 @@ status says only whether the benchmarks ran."""
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from benchmarks import OPTIONS, SIZES, run
 
 
 def main() -> None:
+    # A stopped run still stops its servers and drops its databases (a background job
+    # started by a shell ignores SIGINT, so SIGTERM is what stops it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

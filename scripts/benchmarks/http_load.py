@@ -40,6 +40,9 @@ CONNECTIONS = 16
 WRK_THREADS = 2
 SEEDED = 200  # workflows of the bench user in each database
 ACCOUNT = {"email": "bench@example.com", "password": "bench password 1234", "name": "Bench"}
+# The anchor's creates belong to an account of their own: every create of the service reads
+# what its owner already stores (the quotas), which the anchor's rows must not enlarge.
+ANCHOR_ACCOUNT = {**ACCOUNT, "email": "anchor@example.com", "name": "Anchor"}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 KINDS = ("get", "list", "create", "update")
 ANCHOR, DATABASE_ONLY, TRACED = "anchor", "database-only", "database-only, traced"
@@ -196,11 +199,11 @@ def workflow_body(n: int) -> dict:
     }
 
 
-def _seed(service: Server, count: int) -> tuple[str, str]:
-    """The bench account and `count` workflows of it; (token, user id)."""
-    status, body = call(service.base, "POST", "/api/auth/register", ACCOUNT)
+def _seed(service: Server, count: int, account: dict = ACCOUNT) -> tuple[str, str]:
+    """`account` and `count` workflows of it; (token, user id)."""
+    status, body = call(service.base, "POST", "/api/auth/register", account)
     assert status == 201, (status, body)
-    login = {"email": ACCOUNT["email"], "password": ACCOUNT["password"]}
+    login = {"email": account["email"], "password": account["password"]}
     status, body = call(service.base, "POST", "/api/auth/login", login)
     assert status == 200, (status, body)
     token = body["access_token"]
@@ -222,12 +225,12 @@ def _as_service(server: Server, token: str, ids: list[str]) -> None:
     server.ids = ids
 
 
-def _as_anchor(server: Server, owner: str, ids: list[str]) -> None:
+def _as_anchor(server: Server, owner: str, creator: str, ids: list[str]) -> None:
     server.headers = {"Content-Type": "application/json"}
     server.paths = {
         "get": "/workflows/{id}",
         "list": f"/workflows?owner={owner}&limit=50",
-        "create": f"/workflows?owner={owner}",
+        "create": f"/workflows?owner={creator}",
         "update": "/workflows/{id}",
     }
     server.ids = ids
@@ -329,7 +332,8 @@ def _prepare(servers: dict[str, Server], seeded: int) -> None:
     token, owner = _seed(servers[DATABASE_ONLY], seeded)
     _as_service(servers[DATABASE_ONLY], token, servers[DATABASE_ONLY].ids)
     _as_service(servers[TRACED], token, servers[DATABASE_ONLY].ids)
-    _as_anchor(servers[ANCHOR], owner, servers[DATABASE_ONLY].ids)
+    _, creator = _seed(servers[DATABASE_ONLY], 0, ANCHOR_ACCOUNT)
+    _as_anchor(servers[ANCHOR], owner, creator, servers[DATABASE_ONLY].ids)
     for label, server in servers.items():
         if label not in (DATABASE_ONLY, TRACED, ANCHOR):
             token, _ = _seed(server, seeded)
