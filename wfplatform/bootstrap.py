@@ -36,9 +36,10 @@ from limits.storage import storage_from_string
 from sqlalchemy.engine import Engine
 from werkzeug.serving import is_running_from_reloader
 
-from .backends.sql import configure_engine
+from .backends.sql import configure_engine, reading_engine
 from .backfill.jobs import BackfillJobs
 from .backup.jobs import ImportJobs
+from .config import time_bounds
 from .errors import StorageUnavailable
 from .extensions import built_once, db, head_revision
 from .observability import TracedBackfiller, get_metrics
@@ -86,9 +87,10 @@ def build_storage(
     sync_interval: float = 1.0,
     shadow_capacity: int = 1000,
     thresholds: Thresholds | None = None,
+    reading_engine: Engine | None = None,
 ) -> Storage:
     """Storage on `engine`, in the modes the database holds (`default_mode` where it holds
-    none yet), not started."""
+    none yet), not started; `reading_engine` see `Storage`."""
     repositories = list(repositories)
     modes = ModeRegistry(engine, [binding.spec for binding in repositories], default_mode)
     modes.load()
@@ -101,6 +103,7 @@ def build_storage(
         sync_interval=sync_interval,
         shadow_capacity=shadow_capacity,
         thresholds=thresholds,
+        reading_engine=reading_engine,
     )
 
 
@@ -159,6 +162,7 @@ def _app_storage(app: Flask) -> Storage:
         config["WF_STORAGE_DEFAULT"],
         retry_after=config["WF_DB_RETRY_AFTER"],
         sync_interval=config["WF_SYNC_INTERVAL"],
+        reading_engine=reading_engine(config["SQLALCHEMY_DATABASE_URI"], time_bounds(config)),
     )
     if config["WF_START_STORAGE"]:
         storage.start()

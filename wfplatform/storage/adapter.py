@@ -87,7 +87,10 @@ class Storage(Repositories):
         sync_interval: float = 1.0,
         shadow_capacity: int = 1000,
         thresholds: Thresholds | None = None,
+        reading_engine: Engine | None = None,
     ) -> None:
+        """`reading_engine`: for reads outside units of work (see
+        `backends.sql.reading_engine`), disposed by `close`; `engine` when not given."""
         self.parts = StorageParts(
             engine,
             modes,
@@ -96,6 +99,7 @@ class Storage(Repositories):
             retry_after=retry_after,
             shadow_capacity=shadow_capacity,
             thresholds=thresholds,
+            reading_engine=reading_engine,
         )
         self.sync_worker = SyncWorker(self.parts, self, sync_interval)
         self.replicator = Replicator(self.parts, self.sync_worker.wake)
@@ -156,6 +160,8 @@ class Storage(Repositories):
         self.sync_worker.stop()
         self.parts.shadow.close()
         self.parts.journal.close()
+        if self.parts.reading_engine is not self.parts.engine:
+            self.parts.reading_engine.dispose()
         try:
             self.parts.processes.leave()
         except StorageUnavailable:
