@@ -58,15 +58,28 @@ def _summary(exc: BaseException) -> str:
     return text[0][:200] if text else type(original).__name__
 
 
-def new_session(engine: Engine, *, write: bool = False) -> Session:
-    """A session; `write=True` takes SQLite's write lock at BEGIN (see `configure_engine`)."""
+def new_session(engine: Engine, *, write: bool = False, single_read: bool = False) -> Session:
+    """A session; `write=True` takes SQLite's write lock at BEGIN (see `configure_engine`).
+    `single_read=True` promises it is closed after one read: the records it makes may then
+    keep the JSON the driver decoded for them, as nothing else holds it (see `owns_rows`)."""
     session = Session(engine, expire_on_commit=False, autoflush=False)
+    session.info[SINGLE_READ] = single_read
     if write and engine.dialect.name == "sqlite":
         session.connection(execution_options={WRITE_OPTION: True})
     return session
 
 
 WRITE_OPTION = "wf_write_transaction"
+SINGLE_READ = "wf_single_read"
+
+
+def owns_rows(session: Session) -> bool:
+    """Whether records made from this session's rows may share the rows' JSON values. Not
+    in a session that lives on (a unit of work): its identity map keeps the rows, and a
+    caller changing a record would change what the next read of that row returns."""
+    return session.info.get(SINGLE_READ, False)
+
+
 ENGINE_OPTIONS = {
     "pool_pre_ping": True,  # a connection pooled before a database restart is tested first
     "hide_parameters": True,  # SQL parameters (password hashes...) never reach an error text

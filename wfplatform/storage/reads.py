@@ -53,7 +53,7 @@ class Reader:
         if backend == MEMORY:
             result = getattr(binding.memory(parts.memory), operation)(*args, **kwargs)
         else:
-            with translate_faults(), new_session(parts.engine) as session:
+            with translate_faults(), new_session(parts.engine, single_read=True) as session:
                 result = getattr(binding.sql(session), operation)(*args, **kwargs)
         elapsed = (time.perf_counter() - started) * 1000
         parts.stats.observe(repository, backend, READ, elapsed)
