@@ -163,7 +163,7 @@ def replay_seconds(entries: int, batch: int) -> float:
             seconds = timed(storage.replay_journal)
         finally:
             replication.REPLAY_BATCH = default
-        assert len(storage.parts.journal) == 0 and storage.verify(["users"])["differences"] == 0
+        assert storage.journal_length() == 0 and storage.verify(["users"])["differences"] == 0
         storage.close()
         engine.dispose()
     return seconds
@@ -233,8 +233,8 @@ def timing_the_gate(storage) -> list[float]:
 def dry_run_before(storage) -> None:
     """What a dry run did before: every repository compared completely under the gate."""
     with storage.parts.gate.switch():
-        for name in storage.parts.bindings:
-            readiness.backend_counts(storage, name)
+        for name in storage.repository_names:
+            readiness.backend_counts(storage.parts, name)
 
 
 def dry_run_now(storage) -> None:

@@ -88,3 +88,23 @@ def test_a_backfill_run_started_from_the_cli_names_the_os_user(app, tmp_path):
 
     (run,) = RunStore(storage.control_plane_engine).list()
     assert run["created_by"] == OPERATOR
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-admin", "--email", "ops@example.com", "--password", "admin password"],
+        ["mode", "set", "dual", "--reason", "start the cut-over"],
+    ],
+    ids=["create-admin", "mode set"],
+)
+def test_an_os_user_name_that_is_not_utf_8_is_named_with_its_bytes_replaced(app, monkeypatch, args):
+    """Python hands an environment's undecodable bytes over as lone surrogates, which no
+    backend stores: the command still runs and is audited, and the audit log stays
+    readable (an entry no backend takes would fail every read of it, and every start)."""
+    monkeypatch.setenv("LOGNAME", "ops\udcff")  # what b"ops\xff" decodes to
+    result = app.test_cli_runner().invoke(args=["wf", *args])
+    assert result.exit_code == 0, (result.output, result.exception)
+
+    entries = services(app).audit.list(AuditQuery(limit=1000)).items
+    assert [entry.user_agent for entry in entries] == ["cli:ops\ufffd"]
