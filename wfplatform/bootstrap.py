@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import get_debug_flag
 from limits.storage import storage_from_string
 from sqlalchemy.engine import Engine
@@ -168,6 +168,18 @@ def _app_storage(app: Flask) -> Storage:
         storage.start()
         atexit.register(storage.close)
     return storage
+
+
+def stored_modes(app: Flask | None = None) -> dict[str, RepositoryMode]:
+    """The modes the app's database holds, read without building or starting storage
+    (which would replay the journal and load memory): for decisions made before serving."""
+    app = app or current_app._get_current_object()
+    with app.app_context():
+        modes = ModeRegistry(
+            db.engine, [binding.spec for binding in REPOSITORIES], app.config["WF_STORAGE_DEFAULT"]
+        )
+        modes.load()
+    return modes.snapshot()
 
 
 def _app_services(app: Flask) -> Services:

@@ -30,7 +30,7 @@ from . import fleet, loading, readiness, switching, verify, whole_reads
 from .journal import damage_warning
 from .locks import LockTimeout
 from .mode_registry import ModeChangeAudit, ModeRegistry
-from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .modes import DATABASE, MEMORY, Mode, RepositoryMode, needs_one_process
 from .on_database import OnDatabase
 from .parts import StorageParts
 from .processes import ProcessRegistry
@@ -167,6 +167,14 @@ class Storage(Repositories):
         except StorageUnavailable:
             pass  # its heartbeat simply stops; the row is forgotten later
 
+    def needs_one_process(self) -> list[str]:
+        """The repositories whose stored mode keeps records in process memory, as their
+        primary copy or as a fallback: while there is any, run one serving process."""
+        modes = self.parts.modes.snapshot()
+        return [
+            name for name, mode in modes.items() if mode.primary == MEMORY or mode.can_fall_back
+        ]
+
     def process_warning(self) -> str | None:
         """Set when several processes share this database while some repositories keep
         their records in process memory (each process would hold different data), or may
@@ -176,7 +184,7 @@ class Storage(Repositories):
         in_memory = [name for name, mode in modes.items() if mode.primary == MEMORY]
         falling_back = [name for name, mode in modes.items() if mode.can_fall_back]
         alive = self.parts.processes.alive()
-        if len(alive) < 2 or not (in_memory or falling_back):
+        if len(alive) < 2 or not needs_one_process(modes):
             return None
         problems = []
         if in_memory:
