@@ -167,14 +167,6 @@ class Storage(Repositories):
         except StorageUnavailable:
             pass  # its heartbeat simply stops; the row is forgotten later
 
-    def needs_one_process(self) -> list[str]:
-        """The repositories whose stored mode keeps records in process memory, as their
-        primary copy or as a fallback: while there is any, run one serving process."""
-        modes = self.parts.modes.snapshot()
-        return [
-            name for name, mode in modes.items() if mode.primary == MEMORY or mode.can_fall_back
-        ]
-
     def process_warning(self) -> str | None:
         """Set when several processes share this database while some repositories keep
         their records in process memory (each process would hold different data), or may
