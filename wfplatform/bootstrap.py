@@ -23,6 +23,7 @@ fails to boot makes gunicorn stop serving altogether."""
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -198,10 +199,20 @@ def _start(app: Flask) -> None:
         try:
             admins.bootstrap(get_storage(app), services(app).passwords, app.config)
             services(app).audit.deliver()  # what a process that stopped short left waiting
+            _settle_start_up_objects()
             return
         except StorageUnavailable as fault:
             log.warning("the database does not answer (%s); waiting for it before serving", fault)
             time.sleep(START_RETRY_SECONDS)
+
+
+def _settle_start_up_objects() -> None:
+    """What start-up made (the app, the records memory loaded from the database) lives as
+    long as the process: collect once, then move it all out of the collector's sight
+    (`gc.freeze`), so no full collection walks it again (0.8 s with 100,000 workflows in
+    memory, each time, with every request waiting). Reference counting still frees it."""
+    gc.collect()
+    gc.freeze()
 
 
 def _about_to_serve() -> bool:
