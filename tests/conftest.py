@@ -5,6 +5,7 @@ where they must run: there a missing server fails the run."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -99,6 +100,14 @@ def _forget_spans() -> Iterator[None]:
     """Every SQL statement is a span: without this they would pile up over a whole run."""
     yield
     SPAN_EXPORTER.clear()
+
+
+@pytest.fixture(autouse=True)
+def _collect_what_start_up_froze() -> Iterator[None]:
+    """An app started as a serving process freezes what is alive (`bootstrap`): in a test
+    run that is the previous tests' apps too, which would then never be collected."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

@@ -7,7 +7,9 @@ import logging
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .backends.sql import TimeBounds, engine_options
 from .errors import ValidationFailed
@@ -101,6 +103,14 @@ def _from_environment(name: str, kind: type, default: object) -> object:
         raise ConfigurationError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
 
 
+def time_bounds(config: Mapping[str, Any]) -> TimeBounds:
+    return TimeBounds(
+        config["WF_DB_CONNECT_TIMEOUT"],
+        config["WF_DB_POOL_TIMEOUT"],
+        config["WF_DB_STATEMENT_TIMEOUT"],
+    )
+
+
 def load(app) -> None:
     """Fill `app.config` from the environment; explicit config (already set) wins."""
     config = app.config
@@ -108,13 +118,9 @@ def load(app) -> None:
     for name, (kind, default) in SETTINGS.items():
         config.setdefault(name, _from_environment(name, kind, default))
     config.setdefault("SQLALCHEMY_DATABASE_URI", database_url(app.instance_path))
-    bounds = TimeBounds(
-        config["WF_DB_CONNECT_TIMEOUT"],
-        config["WF_DB_POOL_TIMEOUT"],
-        config["WF_DB_STATEMENT_TIMEOUT"],
-    )
     config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(config["SQLALCHEMY_DATABASE_URI"], bounds)
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(config["SQLALCHEMY_DATABASE_URI"], time_bounds(config)),
     )
     config.setdefault("WF_STORAGE_DEFAULT", default_mode())
     default_journal = str(Path(app.instance_path) / "sync-journal.log")

@@ -88,3 +88,45 @@ def test_a_backfill_run_started_from_the_cli_names_the_os_user(app, tmp_path):
 
     (run,) = RunStore(storage.control_plane_engine).list()
     assert run["created_by"] == OPERATOR
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create-admin", "--email", "ops@example.com", "--password", "admin password"],
+        ["mode", "set", "dual", "--reason", "start the cut-over"],
+    ],
+    ids=["create-admin", "mode set"],
+)
+def test_an_os_user_name_that_is_not_utf_8_is_named_with_its_bytes_replaced(app, monkeypatch, args):
+    """Python hands an environment's undecodable bytes over as lone surrogates, which no
+    backend stores: the command still runs and is audited, and the audit log stays
+    readable (an entry no backend takes would fail every read of it, and every start)."""
+    monkeypatch.setenv("LOGNAME", "ops\udcff")  # what b"ops\xff" decodes to
+    result = app.test_cli_runner().invoke(args=["wf", *args])
+    assert result.exit_code == 0, (result.output, result.exception)
+
+    entries = services(app).audit.list(AuditQuery(limit=1000)).items
+    assert [entry.user_agent for entry in entries] == ["cli:ops\ufffd"]
+
+
+def test_workers_says_one_until_no_repository_keeps_records_in_process_memory(app):
+    """`scripts/serve.sh` starts as many gunicorn workers as `flask wf workers` prints."""
+    import os
+
+    runner = app.test_cli_runner()
+    steps = [
+        ([], "1"),  # memory-only
+        (["dual", "--reason", "x"], "1"),
+        (["dual", "--read-from", "database", "--reason", "x"], "1"),  # it falls back
+        (["dual", "--read-from", "database", "--no-fallback", "--reason", "x"], None),
+        (["database-only", "--reason", "x"], None),
+    ]
+    per_cpu = str(len(os.sched_getaffinity(0)))
+    for switch, workers in steps:
+        if switch:
+            result = runner.invoke(args=["wf", "mode", "set", *switch, "--force"])
+            assert result.exit_code == 0, result.output
+        result = runner.invoke(args=["wf", "workers"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip() == (workers or per_cpu), switch

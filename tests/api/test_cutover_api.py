@@ -250,19 +250,23 @@ def test_a_switch_keeps_its_audit_entry_when_the_process_dies_right_after_it(
 
 
 def test_an_audit_entry_delivered_twice_is_in_the_log_once(client, admin, app, monkeypatch):
-    """The process stops after the entry reached the audit log but before the outbox let
-    it go: the next delivery finds it there and writes nothing."""
+    """The process stops after the entry reached the audit log, read from the database,
+    but before the outbox let it go (an entry leaves it only then): the next delivery finds
+    it there and writes nothing."""
+    from tests.sync import mirror_memory_to_database
     from wfplatform.storage.audit_outbox import AuditOutbox
 
     def dies(self, entry_id):
         raise ProcessDied
 
+    assert switch(client, admin, mode="dual", reason="start the cut-over").status_code == 200
+    mirror_memory_to_database(get_storage(app))  # the backfill
     with monkeypatch.context() as patched:
         patched.setattr(AuditOutbox, "forget", dies)
         with pytest.raises(ProcessDied):
-            switch(client, admin, mode="dual", reason="start the cut-over")
+            switch(client, admin, mode="dual", read_from="database", reason="reads move")
 
     audit = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()
-    assert audit["total"] == 1
+    assert audit["total"] == 2
     again = client.get("/api/audit-logs?action=storage.mode_change", headers=admin).get_json()
     assert again["items"] == audit["items"]

@@ -31,7 +31,7 @@ from tests.apps import close_app
 from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
-from wfplatform.backends.sql import new_session
+from wfplatform.backends.sql import new_session, reading_engine
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import GuardRefused, StorageUnavailable
 from wfplatform.extensions import db
@@ -70,8 +70,10 @@ class FaultBed:
         return self.tmp_path / "sync-journal.log"
 
     def storage(self, mode: str, **kw: Any) -> Storage:
-        """A storage on this database (build it while the cluster runs: modes load from it)."""
+        """A storage on this database (build it while the cluster runs: modes load from it),
+        with its reading pool as the app has it."""
         kw.setdefault("retry_after", RETRY_AFTER)
+        kw.setdefault("reading_engine", reading_engine(self.url))
         journal = kw.pop("journal_path", self.journal_path)
         storage = build_storage(self.engine, journal, mode, **kw)
         self.built.append(storage)
@@ -241,6 +243,22 @@ def test_dual_reading_memory_acknowledges_writes_during_an_outage_and_replays_th
     later = acked.put("users", storage.users.add(make_user()))  # straight through again
     assert len(storage.parts.journal) == 0
     assert database_state(bed.engine, "users")[later.id] == to_dict(later)
+
+
+@pytest.mark.parametrize("mode", ["database-only", "dual"])
+def test_reads_after_the_database_restarted_are_answered_by_the_database(bed, mode):
+    """The reading pool pings no connection before using it: a read on one the restart
+    dropped runs again on a new connection instead of failing or falling back."""
+    storage = bed.storage(mode, read_from="database" if mode == "dual" else None)
+    user = storage.users.add(make_user())
+    assert storage.users.get(user.id) == user  # the reading pool now holds a connection
+
+    bed.cluster.restart()
+
+    assert storage.users.get(user.id) == user
+    counts = stats(storage, "users")
+    assert (counts["errors"], counts["fallbacks"]) == (0, 0), counts
+    assert storage.users.get(user.id) == user
 
 
 def test_dual_reading_memory_sync_worker_replays_by_itself_once_the_database_is_back(bed):

@@ -135,3 +135,36 @@ def test_flask_db_check_finds_nothing_to_migrate(app: Flask):
     upgrade(app)
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_workflows_stored_before_0009_keep_counting_for_the_bytes_quota(app: Flask):
+    """0009 stores each row's content size; rows that were there get theirs at upgrade, so
+    a user's usage does not drop to zero (and their quota open up) with the upgrade."""
+    from tests.factories import make_user, make_version, make_workflow
+    from wfplatform.repositories import Repositories
+
+    upgrade(app, "0008")
+    owner = make_user()
+    workflow = make_workflow(owner, description="ünïcode", nodes=[{"id": "a", "type": "set"}])
+    version = make_version(workflow, 1)
+    with app.app_context(), db.engine.begin() as connection:
+        for table, record in (("users", owner), ("workflows", workflow)):
+            columns = Repositories.users if table == "users" else Repositories.workflows
+            row = columns.sql(None).to_columns(record)
+            row.pop("content_bytes", None)
+            connection.execute(db.metadata.tables[table].insert().values(**row))
+        row = Repositories.workflow_versions.sql(None).to_columns(version)
+        row.pop("content_bytes")
+        connection.execute(db.metadata.tables["workflow_versions"].insert().values(**row))
+    upgrade(app)
+
+    with app.app_context(), db.engine.connect() as connection:
+        stored = {
+            table: connection.scalar(sa.text(f"SELECT content_bytes FROM {table}"))
+            for table in ("workflows", "workflow_versions")
+        }
+    # as the service counts them (the JSON here is ASCII: PostgreSQL's JSONB text is as long)
+    assert stored == {
+        "workflows": workflow.stored_bytes,
+        "workflow_versions": version.stored_bytes,
+    }

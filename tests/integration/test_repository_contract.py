@@ -233,6 +233,19 @@ class TestUsage:
         nobody = storage.workflows.usage_of(make_user().id)
         assert (nobody.count, nobody.bytes) == (0, 0)
 
+    def test_measures_content_beyond_ascii_and_updates_alike_in_every_backend(self, storage):
+        """PostgreSQL's JSONB text writes "é" where `json.dumps` writes "\\u00e9": sizes
+        are the service's own, so every backend gives the same figure."""
+        user = storage.users.add(make_user())
+        workflow = storage.workflows.add(
+            make_workflow(user, nodes=[{"id": "é", "type": "set", "parameters": {"k": "ü"}}])
+        )
+        changed = storage.workflows.update(
+            dataclasses.replace(workflow, description="ünïcode " * 10, version=workflow.version + 1)
+        )
+
+        assert storage.workflows.usage_of(user.id).bytes == changed.stored_bytes
+
     def test_counts_what_a_unit_of_work_wrote_before_it_commits(self, storage):
         user = storage.users.add(make_user())
 

@@ -5,6 +5,7 @@ first touches storage."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -73,6 +74,24 @@ def test_the_factory_replays_an_earlier_journal_and_loads_memory_before_any_requ
     assert storage.parts.warmup.pending() == []
     assert storage.users.get(in_database.id) == in_database
     assert storage.users.get(journaled.id) == journaled
+
+
+def test_what_start_up_loaded_is_left_out_of_later_full_collections(make_app):
+    """A serving process freezes what start-up made, memory's loaded records included."""
+    migrated = make_app(WF_START_STORAGE=False)
+    with migrated.app_context():
+        upgrade()
+    user = get_storage(migrated).users.add(make_user())
+    get_storage(migrated).close()
+    gc.unfreeze()
+    try:
+        app = make_app()  # in dual: memory is loaded from the database
+        loaded = app.extensions["wf_storage"].parts.memory.tables["users"].records[user.id]
+        assert loaded == user
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is loaded for obj in gc.get_objects())  # every generation
+    finally:
+        gc.unfreeze()  # the rest of the suite collects as usual
 
 
 def test_tests_and_tools_that_set_wf_start_storage_false_get_storage_on_first_use(make_app):

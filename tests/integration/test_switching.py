@@ -285,3 +285,20 @@ def test_guards_see_the_journals_and_recent_errors_of_every_process(make_storage
     there.parts.stats.reset()
     there.parts.processes.beat(fleet.activity(there.parts))
     here.switch("database-only", reason="finish", actor="ops")  # ... so the step is safe
+
+
+def test_a_switch_whose_audit_entry_no_backend_stores_is_refused_whole(make_storage):
+    """The entry waits in the outbox, committed with the switch, until the audit log takes
+    it: one the log would never take is refused before anything commits, or every later
+    delivery (each audit-log read, each start) would fail on it."""
+    from wfplatform.domain.audit import AuditEntry
+
+    storage = make_storage("memory-only")
+
+    def unstorable(modes, forced) -> AuditEntry:
+        return AuditEntry(action="storage.mode_change", resource_type="storage", ip="\x00")
+
+    with pytest.raises(ValidationFailed):
+        storage.switch("dual", reason="cut-over", actor="ops", audit=unstorable)
+    assert storage.parts.modes.get("users").mode is Mode.MEMORY_ONLY
+    assert "cut-over" not in {change["reason"] for change in storage.mode_history()}

@@ -16,6 +16,7 @@ from limits import parse
 
 from ..errors import TooManyAttempts
 from ..services.addresses import client_key
+from .limit_counters import storage_uri
 
 
 def per_user_or_address() -> str:
@@ -62,4 +63,5 @@ def count_failed_authentication() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)

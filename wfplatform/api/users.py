@@ -64,10 +64,10 @@ class Password(MethodView):
     def post(self, body):
         """Change the password; every earlier access token and every API key stops working."""
         user = current_user()
-        token = services().accounts.change_password(
+        token, changed = services().accounts.change_password(
             user.id, body["current_password"], body["new_password"], current_actor()
         )
-        return token_response(token, services().accounts.storage.users.get(user.id))
+        return token_response(token, changed)
 
 
 @blp.route("/api-keys")

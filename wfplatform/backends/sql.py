@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import StorageUnavailable
 
+T = TypeVar("T")
 INFRASTRUCTURE_ERRORS = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
@@ -58,15 +61,28 @@ def _summary(exc: BaseException) -> str:
     return text[0][:200] if text else type(original).__name__
 
 
-def new_session(engine: Engine, *, write: bool = False) -> Session:
-    """A session; `write=True` takes SQLite's write lock at BEGIN (see `configure_engine`)."""
+def new_session(engine: Engine, *, write: bool = False, single_read: bool = False) -> Session:
+    """A session; `write=True` takes SQLite's write lock at BEGIN (see `configure_engine`).
+    `single_read=True` promises it is closed after one read: the records it makes may then
+    keep the JSON the driver decoded for them, as nothing else holds it (see `owns_rows`)."""
     session = Session(engine, expire_on_commit=False, autoflush=False)
+    session.info[SINGLE_READ] = single_read
     if write and engine.dialect.name == "sqlite":
         session.connection(execution_options={WRITE_OPTION: True})
     return session
 
 
 WRITE_OPTION = "wf_write_transaction"
+SINGLE_READ = "wf_single_read"
+
+
+def owns_rows(session: Session) -> bool:
+    """Whether records made from this session's rows may share the rows' JSON values. Not
+    in a session that lives on (a unit of work): its identity map keeps the rows, and a
+    caller changing a record would change what the next read of that row returns."""
+    return session.info.get(SINGLE_READ, False)
+
+
 ENGINE_OPTIONS = {
     "pool_pre_ping": True,  # a connection pooled before a database restart is tested first
     "hide_parameters": True,  # SQL parameters (password hashes...) never reach an error text
@@ -101,6 +117,31 @@ def engine_options(url: str, bounds: TimeBounds = TimeBounds()) -> dict:
         "pool_timeout": bounds.pool,
         "connect_args": connect_args,
     }
+
+
+def reading_engine(url: str, bounds: TimeBounds = TimeBounds()) -> Engine | None:
+    """On PostgreSQL, a second pool for reads outside a unit of work: in autocommit, a
+    read is one round trip instead of four (the pre-ping, BEGIN, the query, ROLLBACK).
+    Nothing is lost: at READ COMMITTED each statement has its own snapshot either way,
+    and a read on a connection the database dropped since its last use (a restart) runs
+    again once on a new one (`once_more_if_dropped`) instead of being pinged before every
+    use. None elsewhere: SQLite reads use the one engine."""
+    if not url.startswith("postgresql+psycopg2"):
+        return None
+    options = {**engine_options(url, bounds), "pool_pre_ping": False}
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", **options)
+
+
+def once_more_if_dropped(work: Callable[[], T]) -> T:
+    """`work`, run once more if the database had dropped the pooled connection it used
+    (the pool then replaces every connection older than that). Only for work that may
+    safely run twice: reads."""
+    try:
+        return work()
+    except sa_exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return work()
 
 
 def configure_engine(engine: Engine) -> None:

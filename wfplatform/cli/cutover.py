@@ -3,11 +3,13 @@ cut-over's control plane, through `services.cutover` as the admin API."""
 
 from __future__ import annotations
 
+import os
+
 import click
 from flask.cli import AppGroup
 
-from ..bootstrap import get_storage, services
-from ..storage.modes import DATABASE, MEMORY, Mode
+from ..bootstrap import get_storage, services, stored_modes
+from ..storage.modes import DATABASE, MEMORY, Mode, needs_one_process
 from .operator import operator
 from .output import echo_json, reported_errors
 
@@ -76,4 +78,26 @@ def load_memory_command(repositories: tuple[str, ...], force: bool) -> None:
         echo_json(services().cutover.load_memory(repositories, force=force))
 
 
-COMMANDS = [mode, readiness_command, verify_command, sync_command, load_memory_command]
+@click.command("workers")
+def workers_command() -> None:
+    """How many serving processes the stored modes allow: one while any repository keeps
+    records in process memory, else one per CPU (`scripts/serve.sh` asks this)."""
+    single = needs_one_process(stored_modes())
+    count = 1 if single else len(os.sched_getaffinity(0))
+    why = (
+        f"{', '.join(single)} keep records in process memory"
+        if single
+        else "none keeps records in process memory"
+    )
+    click.echo(f"{count} worker(s): {why}", err=True)
+    click.echo(count)
+
+
+COMMANDS = [
+    mode,
+    readiness_command,
+    verify_command,
+    sync_command,
+    load_memory_command,
+    workers_command,
+]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import getpass
 
+from ..domain.text import scrub
 from ..services.context import Actor
 
 
 def operator() -> Actor:
-    name = f"cli:{getpass.getuser()}"
+    """The OS user's name as every backend stores it: undecodable bytes in it (which Python
+    hands over as lone surrogates) replaced by U+FFFD."""
+    name = f"cli:{scrub(getpass.getuser())}"
     return Actor(user_id=None, role="admin", user_agent=name, label=name)

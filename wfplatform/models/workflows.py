@@ -34,6 +34,8 @@ class WorkflowModel(db.Model):
     node_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
     credential_types: so.Mapped[list[str]] = so.mapped_column(JSONDocument)
     search_text: so.Mapped[str] = so.mapped_column(sa.Text)
+    # what the record stores for its owner (`stored_bytes`), summed by the bytes quota
+    content_bytes: so.Mapped[int] = so.mapped_column(sa.BigInteger, server_default="0")
     version: so.Mapped[int] = so.mapped_column(sa.Integer)
     created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
     updated_at: so.Mapped[datetime] = so.mapped_column(Timestamp, index=True)
@@ -54,4 +56,6 @@ class WorkflowVersionModel(db.Model):
     edges: so.Mapped[list[dict[str, Any]]] = so.mapped_column(JSONDocument)
     settings: so.Mapped[dict[str, Any]] = so.mapped_column(JSONDocument)
     created_by: so.Mapped[str | None] = so.mapped_column(sa.String(36))
+    # what the record stores for its owner (`stored_bytes`), summed by the bytes quota
+    content_bytes: so.Mapped[int] = so.mapped_column(sa.BigInteger, server_default="0")
     created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)

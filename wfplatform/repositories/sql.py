@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import exc as orm_exc
 
 from ..backends.recordset import insert_rows
+from ..backends.sql import owns_rows
 from ..domain.codec import as_utc, copy_record
 from ..errors import (
     CHANGED_MEANWHILE,
@@ -62,7 +63,8 @@ class SqlRepository(Repository):
             if hasattr(value, "tzinfo"):
                 value = as_utc(value)
             values[field.name] = value
-        return copy_record(self.spec.record_type(**values))
+        record = self.spec.record_type(**values)
+        return record if owns_rows(self._session) else copy_record(record)
 
     # -- primitives -------------------------------------------------------------------------
     def fetch(self, key: str) -> Any | None:

@@ -10,8 +10,6 @@ import sqlalchemy as sa
 
 from ..domain.codec import utcnow
 from ..domain.workflows import (
-    VERSION_CONTENT,
-    WORKFLOW_CONTENT,
     Workflow,
     WorkflowVersion,
     graph_problems,
@@ -200,6 +198,7 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
             "node_types": record.node_types,
             "credential_types": record.required_credential_types,
             "search_text": record.search_text,
+            "content_bytes": record.stored_bytes,
         }
 
     def list(self, query: WorkflowQuery) -> Page:
@@ -238,26 +237,18 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
 
     def usage_of(self, user_id: str) -> Usage:
         model = WorkflowModel
-        return _sql_usage(self._session, model, model.user_id == user_id, WORKFLOW_CONTENT)
+        return _sql_usage(self._session, model, model.user_id == user_id)
 
 
-def _sql_usage(session, model, condition, content, join=None) -> Usage:
-    """COUNT and the summed byte lengths of the content columns, as the database stores
-    them: one aggregate query, nothing loaded."""
-    texts, documents = content
-    columns = [getattr(model, name) for name in (*texts, *documents)]
-    size = sum((_byte_length(session, column) for column in columns), sa.literal(0))
-    query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(size), 0)).select_from(model)
+def _sql_usage(session, model, condition, join=None) -> Usage:
+    """COUNT and the sum of the stored `content_bytes` (each row's `stored_bytes`, as
+    memory counts them): one aggregate query, nothing loaded, no JSON read."""
+    total = sa.func.coalesce(sa.func.sum(model.content_bytes), 0)
+    query = sa.select(sa.func.count(), total).select_from(model)
     if join is not None:
         query = query.join(*join)
-    count, total = session.execute(query.where(condition)).one()
-    return Usage(count or 0, int(total or 0))
-
-
-def _byte_length(session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return sa.func.octet_length(sa.cast(column, sa.Text))
-    return sa.func.length(sa.cast(column, sa.LargeBinary))  # SQLite: bytes of the text
+    count, size = session.execute(query.where(condition)).one()
+    return Usage(count or 0, int(size or 0))
 
 
 def _escape_like(text: str) -> str:
@@ -308,6 +299,9 @@ class MemoryWorkflowVersionRepository(MemoryRepository, WorkflowVersionRepositor
 class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     model = WorkflowVersionModel
 
+    def derived_columns(self, record: WorkflowVersion) -> dict:
+        return {"content_bytes": record.stored_bytes}
+
     def get_number(self, workflow_id: str, number: int) -> WorkflowVersion | None:
         row = self._session.scalar(
             sa.select(WorkflowVersionModel).where(
@@ -348,4 +342,4 @@ class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     def usage_of(self, user_id: str) -> Usage:
         join = (WorkflowModel, WorkflowModel.id == WorkflowVersionModel.workflow_id)
         condition = WorkflowModel.user_id == user_id
-        return _sql_usage(self._session, WorkflowVersionModel, condition, VERSION_CONTENT, join)
+        return _sql_usage(self._session, WorkflowVersionModel, condition, join)

@@ -115,9 +115,12 @@ class Accounts:
 
         return self.storage.atomic(update)
 
-    def change_password(self, user_id: str, current: str, new: str, actor: Actor) -> str:
-        """Returns a fresh token: the change invalidates every token issued before and
-        revokes every API key (a key holder must not outlive the password)."""
+    def change_password(
+        self, user_id: str, current: str, new: str, actor: Actor
+    ) -> tuple[str, User]:
+        """A fresh token and the account, as login answers: the change invalidates every
+        token issued before and revokes every API key (a key holder must not outlive the
+        password)."""
         self.confirm_password(self.storage.users.get(user_id), current, actor)
         new_hash = self.passwords.hash(new)
 
@@ -131,4 +134,5 @@ class Accounts:
             audit.record(uow, actor, "user.password_change", "user", user_id, changes)
             return updated
 
-        return self.tokens.issue(self.storage.atomic(change))
+        changed = self.storage.atomic(change)
+        return self.tokens.issue(changed), changed

@@ -78,7 +78,7 @@ def ensure_admin(
 class _AuditEntries(list):
     """The audit trail of a unit of work run on the database alone: committed with it in
     the outbox, then written through the adapter, so memory-first modes have the entries
-    too (see `audit.AuditLog.deliver`)."""
+    too, the server's as well as this process's (see `audit.AuditLog.deliver`)."""
 
     def add(self, entry) -> None:
         self.append(entry)

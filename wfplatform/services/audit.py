@@ -19,6 +19,7 @@ from ..repositories.audit import AuditQuery
 from ..repositories.base import Page
 from ..storage.adapter import Storage
 from ..storage.audit_outbox import AuditOutbox
+from ..storage.modes import DATABASE
 from .context import Actor
 
 log = logging.getLogger(__name__)
@@ -98,18 +99,27 @@ class AuditLog:
     def deliver(self) -> int:
         """Write every entry waiting in the outbox to the audit log, once each whoever
         delivers it meanwhile (the entry keeps its id); returns how many were waiting. While
-        the database is down they wait on: it holds the outbox."""
+        the database is down they wait on: it holds the outbox.
+
+        An entry leaves the outbox only once it is where every process reads the audit log,
+        the database. While the log's primary copy is process memory (`memory-only`, `dual`
+        reading memory), each process writes it to its own memory and the entry stays: a
+        command (`flask wf mode set`, `create-admin`) runs beside the server, and its memory
+        ends with it."""
         try:
             waiting = self._outbox.waiting()
             for audited in waiting:
-                self._write_once(audited)
-                self._outbox.forget(audited.id)
+                if self._write_once(audited) == DATABASE:
+                    self._outbox.forget(audited.id)
         except StorageUnavailable as fault:
             log.warning("audit entries wait in the outbox: %s", fault.message)
             return 0
         return len(waiting)
 
-    def _write_once(self, audited: AuditEntry) -> None:
+    def _write_once(self, audited: AuditEntry) -> str:
+        """Write `audited` unless the audit log has it; returns where the log is read now
+        (any single step later, the entry is there too)."""
+
         def write(uow) -> None:
             if uow.audit_logs.get(audited.id) is None:
                 uow.audit_logs.add(audited)
@@ -119,3 +129,4 @@ class AuditLog:
         except Conflict:
             if self._storage.audit_logs.get(audited.id) is None:
                 raise  # not another delivery of this entry: something else refused it
+        return self._storage.serving_mode("audit_logs").primary

@@ -37,8 +37,9 @@ class Quotas:
     ) -> None:
         """Refuse a write that adds `workflows`, `versions` and `size` bytes to what the
         records of `user_id` hold now."""
-        if user_id is None:
-            return
+        wanted = ((self.workflows, workflows), (self.versions, versions), (self.bytes, size))
+        if user_id is None or not any(limit and requested > 0 for limit, requested in wanted):
+            return  # no limit to check: counting would cost more than the write
         owned = uow.workflows.usage_of(user_id)
         history = uow.workflow_versions.usage_of(user_id)
         self._within("workflows", self.workflows, owned.count, workflows)

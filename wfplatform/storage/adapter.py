@@ -30,7 +30,7 @@ from . import fleet, loading, readiness, switching, verify, whole_reads
 from .journal import damage_warning
 from .locks import LockTimeout
 from .mode_registry import ModeChangeAudit, ModeRegistry
-from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .modes import DATABASE, MEMORY, Mode, RepositoryMode, needs_one_process
 from .on_database import OnDatabase
 from .parts import StorageParts
 from .processes import ProcessRegistry
@@ -87,7 +87,10 @@ class Storage(Repositories):
         sync_interval: float = 1.0,
         shadow_capacity: int = 1000,
         thresholds: Thresholds | None = None,
+        reading_engine: Engine | None = None,
     ) -> None:
+        """`reading_engine`: for reads outside units of work (see
+        `backends.sql.reading_engine`), disposed by `close`; `engine` when not given."""
         self.parts = StorageParts(
             engine,
             modes,
@@ -96,6 +99,7 @@ class Storage(Repositories):
             retry_after=retry_after,
             shadow_capacity=shadow_capacity,
             thresholds=thresholds,
+            reading_engine=reading_engine,
         )
         self.sync_worker = SyncWorker(self.parts, self, sync_interval)
         self.replicator = Replicator(self.parts, self.sync_worker.wake)
@@ -156,6 +160,8 @@ class Storage(Repositories):
         self.sync_worker.stop()
         self.parts.shadow.close()
         self.parts.journal.close()
+        if self.parts.reading_engine is not self.parts.engine:
+            self.parts.reading_engine.dispose()
         try:
             self.parts.processes.leave()
         except StorageUnavailable:
@@ -170,7 +176,7 @@ class Storage(Repositories):
         in_memory = [name for name, mode in modes.items() if mode.primary == MEMORY]
         falling_back = [name for name, mode in modes.items() if mode.can_fall_back]
         alive = self.parts.processes.alive()
-        if len(alive) < 2 or not (in_memory or falling_back):
+        if len(alive) < 2 or not needs_one_process(modes):
             return None
         problems = []
         if in_memory:

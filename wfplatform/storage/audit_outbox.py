@@ -17,11 +17,14 @@ from sqlalchemy.orm import Session
 from ..backends.sql import new_session, translate_faults
 from ..domain.audit import AuditEntry
 from ..domain.codec import from_dict, to_dict
+from ..domain.validation import validate_record
 from ..models import AuditOutboxModel
 
 
 def put(session: Session, entry: AuditEntry) -> None:
-    """Store `entry` in the transaction of `session`, with the change it records."""
+    """Store `entry` in the transaction of `session`, with the change it records; refused
+    (`ValidationFailed`) as the audit log would refuse it: every delivery would fail on it."""
+    validate_record(entry)
     session.add(AuditOutboxModel(id=entry.id, entry=to_dict(entry), created_at=entry.created_at))
 
 

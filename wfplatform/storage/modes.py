@@ -6,6 +6,7 @@ memory-only -> dual reading memory -> dual reading the database -> database-only
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -100,3 +101,10 @@ class RepositoryMode:
         return (
             self.mode.value if self.mode is not Mode.DUAL else f"dual(read_from={self.read_from})"
         )
+
+
+def needs_one_process(modes: Mapping[str, RepositoryMode]) -> list[str]:
+    """The repositories whose mode keeps records in process memory, as their primary copy
+    or as a fallback: while there is any, run one serving process (each process's memory
+    would hold different records)."""
+    return [name for name, mode in modes.items() if mode.primary == MEMORY or mode.can_fall_back]

@@ -45,8 +45,10 @@ class StorageParts:
         retry_after: float = 1.0,
         shadow_capacity: int = 1000,
         thresholds: Thresholds | None = None,
+        reading_engine: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self.reading_engine = reading_engine or engine  # reads outside units of work
         self.modes = modes
         self.bindings = {binding.name: binding for binding in repositories}
         self.memory = MemoryStore()

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from ..repositories.base import RepositorySpec
-from .modes import DATABASE, MEMORY, Mode, RepositoryMode
+from .modes import DATABASE, MEMORY, STEPS, Mode, RepositoryMode
 
 WHERE = {MEMORY: "memory", DATABASE: "the database"}
 
@@ -81,11 +81,15 @@ def starting_mode(
     default: RepositoryMode,
 ) -> RepositoryMode:
     """The mode a repository without a stored mode starts in: its parents' (it is empty,
-    so nothing needs copying), else `default`; the first of these that no reference pair
+    so nothing needs copying), else `default`, else any step without a fallback (parents
+    in different modes may leave no other); the first of these that no reference pair
     refuses, or the first parent's if all do."""
     specs = list(specs)
     candidates = [modes[p.repository] for p in spec.parents if p.repository in modes]
     candidates.append(default)
+    candidates += [
+        RepositoryMode.of(mode.value, read_from, fallback=False) for mode, read_from in STEPS
+    ]
     for candidate in candidates:
         if not refusals(specs, {**modes, spec.name: candidate}, [spec.name]):
             return candidate

@@ -8,7 +8,7 @@ import random
 import time
 from typing import Any
 
-from ..backends.sql import new_session, translate_faults
+from ..backends.sql import new_session, once_more_if_dropped, translate_faults
 from ..errors import StorageUnavailable
 from ..repositories.base import READ, key_argument
 from .compare import differing_fields, normalise, record_ids
@@ -53,8 +53,13 @@ class Reader:
         if backend == MEMORY:
             result = getattr(binding.memory(parts.memory), operation)(*args, **kwargs)
         else:
-            with translate_faults(), new_session(parts.engine) as session:
-                result = getattr(binding.sql(session), operation)(*args, **kwargs)
+
+            def on_database() -> Any:
+                with new_session(parts.reading_engine, single_read=True) as session:
+                    return getattr(binding.sql(session), operation)(*args, **kwargs)
+
+            with translate_faults():
+                result = once_more_if_dropped(on_database)
         elapsed = (time.perf_counter() - started) * 1000
         parts.stats.observe(repository, backend, READ, elapsed)
         return result
