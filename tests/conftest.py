@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from tests.cluster import PostgresCluster, private_cluster
 from wfplatform import bootstrap
 from wfplatform.extensions import db
 from wfplatform.storage.adapter import Storage
@@ -42,6 +43,15 @@ def postgres_url() -> Iterator[str]:
     require_postgres()
     with databases.temporary_postgres_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[PostgresCluster]:
+    """The private cluster of the tests that stop the database, one a run (`initdb` takes
+    seconds): each test makes a database of its own on it with `temporary_database`, which
+    starts the cluster again when an earlier test left it stopped."""
+    with private_cluster() as private:
+        yield private
 
 
 @pytest.fixture(
