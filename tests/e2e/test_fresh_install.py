@@ -2,17 +2,21 @@
 ships (23.2 with Python 3.11): the way a user installs from the ranges in setup.cfg, and
 the way scripts/serve.sh and scripts/test.sh install from the lock files.
 
-These need a package index (PyPI) and take a minute or two each. Without one they skip
-with the reason, except with CI=true, where they fail."""
+These need a package index (PyPI). The two installs with pip as shipped take most of a
+minute each, on one core: the selected ones start side by side when the module does, each
+in its own copy of the tree and its own venv, and each test waits for its own. Without an
+index they skip with the reason, except with CI=true, where they fail."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,19 +33,55 @@ INSTALL_TIMEOUT = 900  # seconds; a fresh install takes about one minute here
 NOT_LOCKED = {"pip", "setuptools", "wfplatform"}
 
 
-def run(command: list, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    """Run outside this suite's venv: no VIRTUAL_ENV or PYTHONPATH leaks into the command."""
+def outside_the_suite(**env: str) -> dict[str, str]:
+    """This environment without the suite's venv: no VIRTUAL_ENV or PYTHONPATH leaks in."""
     environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    return {**environment, **env}
+
+
+def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    output = f"{result.args}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    assert result.returncode == 0, output
+    return result
+
+
+def run(command: list, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    """Run outside this suite's venv."""
     result = subprocess.run(
         [str(part) for part in command],
         cwd=cwd,
-        env={**environment, **env},
+        env=outside_the_suite(**env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return result
+    return succeeded(result)
+
+
+class Install:
+    """A command run in the background outside the suite's venv, its output kept in files
+    (a pipe nobody reads would stall it); `result()` waits for it as `run` does."""
+
+    def __init__(self, command: list, cwd: Path) -> None:
+        self.command = [str(part) for part in command]
+        self._out, self._err = cwd.parent / "install.out", cwd.parent / "install.err"
+        with self._out.open("w") as out, self._err.open("w") as err:
+            self.process = subprocess.Popen(
+                self.command, cwd=cwd, env=outside_the_suite(), stdout=out, stderr=err
+            )
+
+    def result(self) -> subprocess.CompletedProcess:
+        returncode = self.process.wait(timeout=INSTALL_TIMEOUT)
+        return succeeded(
+            subprocess.CompletedProcess(
+                self.command, returncode, self._out.read_text(), self._err.read_text()
+            )
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,16 +100,20 @@ def package_index(tmp_path_factory) -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture
-def tree(tmp_path) -> Path:
+def copy_tree(folder: Path) -> Path:
     """The files of this checkout that git tracks or would track, as they are on disk."""
     listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT)
-    copy = tmp_path / "tree"
+    copy = folder / "tree"
     for name in filter(None, listed.stdout.split("\0")):
         if (ROOT / name).is_file():  # a tracked file deleted on disk is listed too
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, copy / name)
     return copy
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    return copy_tree(tmp_path)
 
 
 def shipped_pip(python: Path) -> Version:
@@ -87,12 +131,81 @@ def locked(versions: dict[str, Version]) -> dict[str, Version]:
     return {name: version for name, version in versions.items() if name not in NOT_LOCKED}
 
 
-def test_pip_as_shipped_installs_the_project_from_its_ranges(tree, tmp_path):
-    run([sys.executable, "-m", "venv", tmp_path / "venv"], tmp_path)
-    python = tmp_path / "venv" / "bin" / "python"
-    assert installed(python)["pip"] == shipped_pip(python)
+@dataclasses.dataclass
+class FromRanges:
+    """`pip install -e '.[dev]'` into a new venv, with the pip it had before (as created)."""
 
-    run([python, "-m", "pip", "install", "-e", ".[dev]"], tree, timeout=INSTALL_TIMEOUT)
+    tree: Path
+    pip_before: Version
+    install: Install
+
+    @property
+    def folder(self) -> Path:
+        return self.tree.parent
+
+    @classmethod
+    def start(cls, folder: Path) -> FromRanges:
+        tree = copy_tree(folder)
+        run([sys.executable, "-m", "venv", folder / "venv"], folder)
+        pip_before = installed(folder / "venv" / "bin" / "python")["pip"]
+        command = [folder / "venv" / "bin" / "python", "-m", "pip", "install", "-e", ".[dev]"]
+        return cls(tree, pip_before, Install(command, tree))
+
+
+@dataclasses.dataclass
+class FromRuntimeLock:
+    """What scripts/serve.sh does first on a fresh machine: `wf_ensure_venv runtime`."""
+
+    tree: Path
+    install: Install
+
+    @classmethod
+    def start(cls, folder: Path) -> FromRuntimeLock:
+        tree = copy_tree(folder)
+        command = ["bash", "-c", "source scripts/_venv.sh && wf_ensure_venv runtime"]
+        return cls(tree, Install(command, tree))
+
+
+STARTS = {"from_ranges": FromRanges.start, "from_runtime_lock": FromRuntimeLock.start}
+
+
+@pytest.fixture(scope="module")
+def started(request, tmp_path_factory, package_index) -> Iterator[dict]:
+    """The installs that this module's selected tests ask for, started at once (the runtime
+    lock's first: it makes its venv in the background too)."""
+    asked = {
+        name
+        for item in request.session.items
+        if item.module is request.module
+        for name in item.fixturenames
+    }
+    installs = {}
+    try:
+        for name in ("from_runtime_lock", "from_ranges"):
+            if name in asked:
+                installs[name] = STARTS[name](tmp_path_factory.mktemp(name))
+        yield installs
+    finally:
+        for each in installs.values():
+            each.install.stop()
+
+
+@pytest.fixture(scope="module")
+def from_ranges(started) -> FromRanges:
+    return started["from_ranges"]
+
+
+@pytest.fixture(scope="module")
+def from_runtime_lock(started) -> FromRuntimeLock:
+    return started["from_runtime_lock"]
+
+
+def test_pip_as_shipped_installs_the_project_from_its_ranges(from_ranges):
+    tree, tmp_path = from_ranges.tree, from_ranges.folder
+    python = tmp_path / "venv" / "bin" / "python"
+    assert from_ranges.pip_before == shipped_pip(python)
+
+    from_ranges.install.result()
 
     # From a folder without the package, so the import finds the installed one.
     imported = run([python, "-c", "import wfplatform; print(wfplatform.__file__)"], tmp_path)
@@ -115,10 +228,11 @@ def test_a_built_wheel_carries_the_docs_page(tree, tmp_path):
     assert docs_page and docs_page <= names
 
 
-def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(tree):
+def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(from_runtime_lock):
     """What scripts/serve.sh does on a fresh machine. (The dev lock is what CI's own set-up
     installs from a clean clone, and tests/unit/test_dependencies.py checks the suite runs
     on exactly it.)"""
+    tree = from_runtime_lock.tree
 
     def ensure_venv() -> str:
         command = "source scripts/_venv.sh && wf_ensure_venv runtime"
@@ -126,7 +240,7 @@ def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(tree):
 
     python = tree / ".venv" / "bin" / "python"
 
-    assert "installing requirements.lock" in ensure_venv()
+    assert "installing requirements.lock" in from_runtime_lock.install.result().stderr
     assert locked(installed(python)) == pins(tree / RUNTIME_LOCK)
     assert installed(python)["pip"] == shipped_pip(python)
     assert "installing" not in ensure_venv()
