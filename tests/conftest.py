@@ -5,6 +5,7 @@ where they must run: there a missing server fails the run."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,15 @@ SPAN_EXPORTER = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPAN_EXPORTER))
 trace.set_tracer_provider(_provider)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is loaded by now (modules, collected tests) lives the whole run: frozen, the
+    garbage collector stops walking it on every full collection, and it runs a tenth as
+    often on young objects. Collecting took a fifth of an API test's CPU (each leaves an
+    app behind, cycles only the collector frees); this saves more than half of it."""
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 def require_postgres() -> None:
