@@ -1,87 +1,37 @@
 """A fresh install on a clean copy of this tree, in a new venv that keeps the pip its Python
 ships (23.2 with Python 3.11): the way a user installs from the ranges in setup.cfg, and
-the way scripts/serve.sh and scripts/test.sh install from the lock files.
+the way scripts/serve.sh installs from the runtime lock.
 
-These need a package index (PyPI). The two installs with pip as shipped take most of a
-minute each, on one core: the selected ones start side by side when the module does, each
-in its own copy of the tree and its own venv, and each test waits for its own. Without an
-index they skip with the reason, except with CI=true, where they fail."""
+These need a package index (PyPI). The two installs with pip as shipped start in the
+background when the run does (tests/e2e/installs.py), and each test waits for its own.
+Without an index they skip with the reason, except with CI=true, where they fail."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import os
-import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.databases import IN_CI
-from tests.dependencies import ROOT, RUNTIME_LOCK, pins
+from tests.dependencies import RUNTIME_LOCK, pins
+from tests.e2e.installs import (
+    INSTALL_TIMEOUT,
+    FromRanges,
+    FromRuntimeLock,
+    copy_tree,
+    installed,
+    run,
+    started,
+)
 
 pytestmark = pytest.mark.network
 
-INSTALL_TIMEOUT = 900  # seconds; a fresh install takes about one minute here
 # What a venv holds besides the lock: its own installers, and the project.
 NOT_LOCKED = {"pip", "setuptools", "wfplatform"}
-
-
-def outside_the_suite(**env: str) -> dict[str, str]:
-    """This environment without the suite's venv: no VIRTUAL_ENV or PYTHONPATH leaks in."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    return {**environment, **env}
-
-
-def succeeded(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    output = f"{result.args}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    assert result.returncode == 0, output
-    return result
-
-
-def run(command: list, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    """Run outside this suite's venv."""
-    result = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env=outside_the_suite(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return succeeded(result)
-
-
-class Install:
-    """A command run in the background outside the suite's venv, its output kept in files
-    (a pipe nobody reads would stall it); `result()` waits for it as `run` does."""
-
-    def __init__(self, command: list, cwd: Path) -> None:
-        self.command = [str(part) for part in command]
-        self._out, self._err = cwd.parent / "install.out", cwd.parent / "install.err"
-        with self._out.open("w") as out, self._err.open("w") as err:
-            self.process = subprocess.Popen(
-                self.command, cwd=cwd, env=outside_the_suite(), stdout=out, stderr=err
-            )
-
-    def result(self) -> subprocess.CompletedProcess:
-        returncode = self.process.wait(timeout=INSTALL_TIMEOUT)
-        return succeeded(
-            subprocess.CompletedProcess(
-                self.command, returncode, self._out.read_text(), self._err.read_text()
-            )
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -100,17 +50,6 @@ def package_index(tmp_path_factory) -> None:
         pytest.skip(reason)
 
 
-def copy_tree(folder: Path) -> Path:
-    """The files of this checkout that git tracks or would track, as they are on disk."""
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT)
-    copy = folder / "tree"
-    for name in filter(None, listed.stdout.split("\0")):
-        if (ROOT / name).is_file():  # a tracked file deleted on disk is listed too
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    return copy
-
-
 @pytest.fixture
 def tree(tmp_path) -> Path:
     return copy_tree(tmp_path)
@@ -122,82 +61,18 @@ def shipped_pip(python: Path) -> Version:
     return Version(shipped.stdout.strip())
 
 
-def installed(python: Path) -> dict[str, Version]:
-    listed = run([python, "-m", "pip", "list", "--format=json"], python.parent)
-    return {canonicalize_name(d["name"]): Version(d["version"]) for d in json.loads(listed.stdout)}
-
-
 def locked(versions: dict[str, Version]) -> dict[str, Version]:
     return {name: version for name, version in versions.items() if name not in NOT_LOCKED}
 
 
-@dataclasses.dataclass
-class FromRanges:
-    """`pip install -e '.[dev]'` into a new venv, with the pip it had before (as created)."""
-
-    tree: Path
-    pip_before: Version
-    install: Install
-
-    @property
-    def folder(self) -> Path:
-        return self.tree.parent
-
-    @classmethod
-    def start(cls, folder: Path) -> FromRanges:
-        tree = copy_tree(folder)
-        run([sys.executable, "-m", "venv", folder / "venv"], folder)
-        pip_before = installed(folder / "venv" / "bin" / "python")["pip"]
-        command = [folder / "venv" / "bin" / "python", "-m", "pip", "install", "-e", ".[dev]"]
-        return cls(tree, pip_before, Install(command, tree))
-
-
-@dataclasses.dataclass
-class FromRuntimeLock:
-    """What scripts/serve.sh does first on a fresh machine: `wf_ensure_venv runtime`."""
-
-    tree: Path
-    install: Install
-
-    @classmethod
-    def start(cls, folder: Path) -> FromRuntimeLock:
-        tree = copy_tree(folder)
-        command = ["bash", "-c", "source scripts/_venv.sh && wf_ensure_venv runtime"]
-        return cls(tree, Install(command, tree))
-
-
-STARTS = {"from_ranges": FromRanges.start, "from_runtime_lock": FromRuntimeLock.start}
+@pytest.fixture(scope="module")
+def from_ranges(request, package_index) -> FromRanges:
+    return started(request, "from_ranges")
 
 
 @pytest.fixture(scope="module")
-def started(request, tmp_path_factory, package_index) -> Iterator[dict]:
-    """The installs that this module's selected tests ask for, started at once (the runtime
-    lock's first: it makes its venv in the background too)."""
-    asked = {
-        name
-        for item in request.session.items
-        if item.module is request.module
-        for name in item.fixturenames
-    }
-    installs = {}
-    try:
-        for name in ("from_runtime_lock", "from_ranges"):
-            if name in asked:
-                installs[name] = STARTS[name](tmp_path_factory.mktemp(name))
-        yield installs
-    finally:
-        for each in installs.values():
-            each.install.stop()
-
-
-@pytest.fixture(scope="module")
-def from_ranges(started) -> FromRanges:
-    return started["from_ranges"]
-
-
-@pytest.fixture(scope="module")
-def from_runtime_lock(started) -> FromRuntimeLock:
-    return started["from_runtime_lock"]
+def from_runtime_lock(request, package_index) -> FromRuntimeLock:
+    return started(request, "from_runtime_lock")
 
 
 def test_pip_as_shipped_installs_the_project_from_its_ranges(from_ranges):
