@@ -208,7 +208,8 @@ class PostgresCluster:
 def private_cluster() -> Iterator[PostgresCluster]:
     """A started cluster; skips (fails in CI) without PostgreSQL; always stops and removes it.
 
-    Use it in a module-scoped fixture, and stop/start the cluster between tests."""
+    Tests take the session's one as the `cluster` fixture (tests/conftest.py), and stop and
+    start it between tests."""
     require_cluster()
     with PostgresCluster() as cluster:
         yield cluster

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from tests.cluster import PostgresCluster, private_cluster
 from wfplatform import bootstrap
 from wfplatform.extensions import db
 from wfplatform.storage.adapter import Storage
@@ -27,6 +28,15 @@ SPAN_EXPORTER = InMemorySpanExporter()
 _provider = TracerProvider()
 _provider.add_span_processor(SimpleSpanProcessor(SPAN_EXPORTER))
 trace.set_tracer_provider(_provider)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is loaded by now (modules, collected tests) lives the whole run: frozen, the
+    garbage collector stops walking it on every full collection, and it runs a tenth as
+    often on young objects. Collecting took a fifth of an API test's CPU (each leaves an
+    app behind, cycles only the collector frees); this saves more than half of it."""
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)
 
 
 def require_postgres() -> None:
@@ -43,6 +53,15 @@ def postgres_url() -> Iterator[str]:
     require_postgres()
     with databases.temporary_postgres_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[PostgresCluster]:
+    """The private cluster of the tests that stop the database, one a run (`initdb` takes
+    seconds): each test makes a database of its own on it with `temporary_database`, which
+    starts the cluster again when an earlier test left it stopped."""
+    with private_cluster() as private:
+        yield private
 
 
 @pytest.fixture(

@@ -1,5 +1,6 @@
 """Extensions created unbound; `create_app()` binds them with `init_app(app)`."""
 
+import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,11 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"  # migrate's directory
 
 
+@functools.cache
 def head_revision() -> str | None:
     """The Alembic head of this code: what `flask db upgrade` leaves a database at, and
-    the schema an export records (a test keeps the head single)."""
+    the schema an export records (a test keeps the head single). Read once a process:
+    the migrations are code, and parsing them costs every app build some milliseconds."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 

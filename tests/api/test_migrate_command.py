@@ -20,7 +20,8 @@ def service(app, client):  # noqa: F811
     """The app behind a real HTTP server, and an admin's token."""
     admin = make_admin(app, client)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the loop's next poll: every 0.05s, not the default 0.5s
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", admin["Authorization"].split()[1]
     server.shutdown()

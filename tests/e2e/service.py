@@ -93,7 +93,7 @@ class Service:
                     return
             except OSError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         pytest.fail(f"the service did not become ready:\n{self.log()[-3000:]}")
 
     def worker_pids(self) -> list[int]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.cluster import PostgresCluster, private_cluster
+from tests.cluster import PostgresCluster
 from tests.e2e.load import Client, Outage, Tally, run_load
 from tests.e2e.service import Service, running_service
 from tests.figures import report
@@ -54,12 +54,6 @@ LOADS = [
 ]
 API_SAMPLE = 5  # acknowledged workflows per client also read back through the API
 SERVICE = {"WF_DB_RETRY_AFTER": "0.5", "WF_SYNC_INTERVAL": "0.2"}
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with private_cluster() as private:
-        yield private
 
 
 @pytest.fixture

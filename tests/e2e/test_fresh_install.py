@@ -1,47 +1,37 @@
 """A fresh install on a clean copy of this tree, in a new venv that keeps the pip its Python
 ships (23.2 with Python 3.11): the way a user installs from the ranges in setup.cfg, and
-the way scripts/serve.sh and scripts/test.sh install from the lock files.
+the way scripts/serve.sh installs from the runtime lock.
 
-These need a package index (PyPI) and take a minute or two each. Without one they skip
-with the reason, except with CI=true, where they fail."""
+These need a package index (PyPI). The two installs with pip as shipped start in the
+background when the run does (tests/e2e/installs.py), and each test waits for its own.
+Without an index they skip with the reason, except with CI=true, where they fail."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.databases import IN_CI
-from tests.dependencies import ROOT, RUNTIME_LOCK, pins
+from tests.dependencies import RUNTIME_LOCK, pins
+from tests.e2e.installs import (
+    INSTALL_TIMEOUT,
+    FromRanges,
+    FromRuntimeLock,
+    copy_tree,
+    installed,
+    run,
+    started,
+)
 
 pytestmark = pytest.mark.network
 
-INSTALL_TIMEOUT = 900  # seconds; a fresh install takes about one minute here
 # What a venv holds besides the lock: its own installers, and the project.
 NOT_LOCKED = {"pip", "setuptools", "wfplatform"}
-
-
-def run(command: list, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
-    """Run outside this suite's venv: no VIRTUAL_ENV or PYTHONPATH leaks into the command."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    result = subprocess.run(
-        [str(part) for part in command],
-        cwd=cwd,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-    return result
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -62,14 +52,7 @@ def package_index(tmp_path_factory) -> None:
 
 @pytest.fixture
 def tree(tmp_path) -> Path:
-    """The files of this checkout that git tracks or would track, as they are on disk."""
-    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT)
-    copy = tmp_path / "tree"
-    for name in filter(None, listed.stdout.split("\0")):
-        if (ROOT / name).is_file():  # a tracked file deleted on disk is listed too
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
-    return copy
+    return copy_tree(tmp_path)
 
 
 def shipped_pip(python: Path) -> Version:
@@ -78,21 +61,26 @@ def shipped_pip(python: Path) -> Version:
     return Version(shipped.stdout.strip())
 
 
-def installed(python: Path) -> dict[str, Version]:
-    listed = run([python, "-m", "pip", "list", "--format=json"], python.parent)
-    return {canonicalize_name(d["name"]): Version(d["version"]) for d in json.loads(listed.stdout)}
-
-
 def locked(versions: dict[str, Version]) -> dict[str, Version]:
     return {name: version for name, version in versions.items() if name not in NOT_LOCKED}
 
 
-def test_pip_as_shipped_installs_the_project_from_its_ranges(tree, tmp_path):
-    run([sys.executable, "-m", "venv", tmp_path / "venv"], tmp_path)
-    python = tmp_path / "venv" / "bin" / "python"
-    assert installed(python)["pip"] == shipped_pip(python)
+@pytest.fixture(scope="module")
+def from_ranges(request, package_index) -> FromRanges:
+    return started(request, "from_ranges")
 
-    run([python, "-m", "pip", "install", "-e", ".[dev]"], tree, timeout=INSTALL_TIMEOUT)
+
+@pytest.fixture(scope="module")
+def from_runtime_lock(request, package_index) -> FromRuntimeLock:
+    return started(request, "from_runtime_lock")
+
+
+def test_pip_as_shipped_installs_the_project_from_its_ranges(from_ranges):
+    tree, tmp_path = from_ranges.tree, from_ranges.folder
+    python = tmp_path / "venv" / "bin" / "python"
+    assert from_ranges.pip_before == shipped_pip(python)
+
+    from_ranges.install.result()
 
     # From a folder without the package, so the import finds the installed one.
     imported = run([python, "-c", "import wfplatform; print(wfplatform.__file__)"], tmp_path)
@@ -115,10 +103,11 @@ def test_a_built_wheel_carries_the_docs_page(tree, tmp_path):
     assert docs_page and docs_page <= names
 
 
-def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(tree):
+def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(from_runtime_lock):
     """What scripts/serve.sh does on a fresh machine. (The dev lock is what CI's own set-up
     installs from a clean clone, and tests/unit/test_dependencies.py checks the suite runs
     on exactly it.)"""
+    tree = from_runtime_lock.tree
 
     def ensure_venv() -> str:
         command = "source scripts/_venv.sh && wf_ensure_venv runtime"
@@ -126,7 +115,7 @@ def test_serve_sh_installs_the_runtime_lock_with_pip_as_shipped(tree):
 
     python = tree / ".venv" / "bin" / "python"
 
-    assert "installing requirements.lock" in ensure_venv()
+    assert "installing requirements.lock" in from_runtime_lock.install.result().stderr
     assert locked(installed(python)) == pins(tree / RUNTIME_LOCK)
     assert installed(python)["pip"] == shipped_pip(python)
     assert "installing" not in ensure_venv()

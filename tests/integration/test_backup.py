@@ -7,13 +7,13 @@ import dataclasses
 import io
 import json
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
 
 from tests import databases
 from tests.factories import make_api_key, make_user, make_version, make_workflow
+from tests.integration.test_concurrency import wait_until_blocked_in_the_database
 from wfplatform.backup import (
     ExportFormatError,
     ImportRefused,
@@ -174,7 +174,7 @@ def test_an_export_waiting_for_the_database_does_not_hold_up_memory(make_storage
     migration.execute(sa.text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
     exporting = threading.Thread(target=export_text, args=(storage,), daemon=True)
     exporting.start()
-    time.sleep(0.5)  # the export's first statement waits for the lock on users
+    wait_until_blocked_in_the_database(engine)  # the export's first statement, on users
 
     reading = threading.Thread(target=storage.workflows.get, args=(workflow.id,), daemon=True)
     reading.start()

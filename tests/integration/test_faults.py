@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
 from tests.apps import close_app
-from tests.cluster import PostgresCluster, private_cluster
+from tests.cluster import PostgresCluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
 from wfplatform.backends.sql import new_session, reading_engine
@@ -49,12 +49,6 @@ NAMES = ("users", "workflows")
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with private_cluster() as private:
-        yield private
-
-
 @dataclasses.dataclass
 class FaultBed:
     """One fresh database on the private cluster, and the storages built on it."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps import close_app
-from tests.integration.test_faults import app_on, bed, cluster  # noqa: F401 (fixtures)
+from tests.integration.test_faults import app_on, bed  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from tests import databases
-from tests.cluster import PostgresCluster, private_cluster
 from tests.conftest import build_storage
 from tests.factories import make_user, make_workflow
 from wfplatform.api import health
@@ -65,12 +64,6 @@ def test_a_restarted_process_in_memory_only_does_not_load_the_database(make_stor
 
 
 # -- the database stops --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with private_cluster() as private:
-        yield private
-
-
 @pytest.fixture
 def on_cluster(cluster, tmp_path) -> Iterator[Callable[..., Storage]]:
     """Storages on a fresh database of the private cluster (built while it runs)."""

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import make_user, make_workflow
-from tests.integration.test_restart import cluster, on_cluster  # noqa: F401 (fixtures)
+from tests.integration.test_restart import on_cluster  # noqa: F401 (a fixture)
 from wfplatform.backends.sql import new_session
 from wfplatform.domain.codec import to_dict
 from wfplatform.errors import StorageUnavailable
@@ -129,7 +129,7 @@ def test_damaged_lines_are_kept_aside_once_even_if_the_rewrite_did_not_happen(tm
 @pytest.mark.postgres
 def test_load_memory_while_the_journal_drains_keeps_the_writes_made_during_the_outage(
     on_cluster,  # noqa: F811 (a fixture)
-    cluster,  # noqa: F811
+    cluster,
 ):
     """The operator's load-memory (allowed in dual reading the database) run after an
     outage, before the journal is replayed: memory is made equal to a database that lacks

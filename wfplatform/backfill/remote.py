@@ -11,6 +11,9 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+FIRST_POLL_SECONDS = 0.05
+POLL_SECONDS = 0.5
+
 
 class ServiceError(Exception):
     def __init__(self, status: int, body: dict) -> None:
@@ -73,12 +76,16 @@ class Service:
         return headers["Location"]
 
     def follow(self, location: str, on_progress: Callable[[dict], None]) -> dict:
+        """Ask for the job until it ends: soon at first (a small run ends within a second),
+        then every `POLL_SECONDS`."""
+        pause = FIRST_POLL_SECONDS
         while True:
             job, _ = self.call("GET", location)
             on_progress(job)
             if job.get("state") != "running":
                 return job
-            time.sleep(0.5)
+            time.sleep(pause)
+            pause = min(2 * pause, POLL_SECONDS)
 
     def rollback(self, run_id: str, dry_run: bool, force: bool) -> str:
         """Start the service's rollback job; returns where to follow it."""
