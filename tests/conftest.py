@@ -124,9 +124,14 @@ def _forget_spans() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _collect_what_start_up_froze() -> Iterator[None]:
     """An app started as a serving process freezes what is alive (`bootstrap`): in a test
-    run that is the previous tests' apps too, which would then never be collected."""
+    run that is this test's objects too, which would then never be collected. Once they
+    are garbage, collect them and freeze again only what lives on."""
+    frozen = gc.get_freeze_count()
     yield
-    gc.unfreeze()
+    if gc.get_freeze_count() != frozen:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 @pytest.fixture
