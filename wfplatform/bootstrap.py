@@ -89,9 +89,10 @@ def build_storage(
     shadow_capacity: int = 1000,
     thresholds: Thresholds | None = None,
     reading_engine: Engine | None = None,
+    cache_capacity: int = 0,
 ) -> Storage:
     """Storage on `engine`, in the modes the database holds (`default_mode` where it holds
-    none yet), not started; `reading_engine` see `Storage`."""
+    none yet), not started; `reading_engine` and `cache_capacity` see `Storage`."""
     repositories = list(repositories)
     modes = ModeRegistry(engine, [binding.spec for binding in repositories], default_mode)
     modes.load()
@@ -105,6 +106,7 @@ def build_storage(
         shadow_capacity=shadow_capacity,
         thresholds=thresholds,
         reading_engine=reading_engine,
+        cache_capacity=cache_capacity,
     )
 
 
@@ -164,6 +166,7 @@ def _app_storage(app: Flask) -> Storage:
         retry_after=config["WF_DB_RETRY_AFTER"],
         sync_interval=config["WF_SYNC_INTERVAL"],
         reading_engine=reading_engine(config["SQLALCHEMY_DATABASE_URI"], time_bounds(config)),
+        cache_capacity=config["WF_READ_CACHE_RECORDS"],
     )
     if config["WF_START_STORAGE"]:
         storage.start()

@@ -56,6 +56,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_MAX_REQUEST_BYTES": (int, 10 * 1024 * 1024),
     "WF_MAX_IMPORT_BYTES": (int, 1024 * 1024 * 1024),  # POST /admin/import
     "WF_SYNC_INTERVAL": (float, 1.0),
+    # records (users) each process keeps while PostgreSQL announces their changes (0: none)
+    "WF_READ_CACHE_RECORDS": (int, 10_000),
     "WF_PASSWORD_TIME_COST": (int, 3),
     "WF_PASSWORD_MEMORY_KIB": (int, 65536),
     "WF_TOKEN_MAX_AGE": (int, 12 * 3600),

@@ -168,3 +168,34 @@ def test_workflows_stored_before_0009_keep_counting_for_the_bytes_quota(app: Fla
         "workflows": workflow.stored_bytes,
         "workflow_versions": version.stored_bytes,
     }
+
+
+def _announcing_tables(app: Flask) -> set[str]:
+    from wfplatform.models.change_notices import TRIGGER
+
+    with app.app_context(), db.engine.connect() as connection:
+        if db.engine.dialect.name != "postgresql":
+            return set()
+        query = "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        query += "WHERE t.tgname LIKE :trigger"
+        return set(connection.execute(sa.text(query), {"trigger": f"{TRIGGER}%"}).scalars())
+
+
+def test_the_tables_of_cached_repositories_announce_their_changes_from_0010(app: Flask):
+    """On PostgreSQL the record cache needs each cached repository's table to announce its
+    row changes; upgraded, the schema has exactly those triggers, as `create_all` makes them."""
+    from wfplatform.repositories import REPOSITORIES
+
+    cached = {b.sql.model.__tablename__ for b in REPOSITORIES if b.spec.cached_reads}
+    postgres = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+    upgrade(app, "0009")
+    assert _announcing_tables(app) == set()
+    upgrade(app)
+    assert _announcing_tables(app) == (cached if postgres else set())
+    downgrade(app, "0009")
+    assert _announcing_tables(app) == set()
+    if postgres:
+        with app.app_context():
+            db.metadata.drop_all(db.engine)
+            db.metadata.create_all(db.engine)
+        assert _announcing_tables(app) == cached

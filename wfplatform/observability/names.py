@@ -42,4 +42,6 @@ COUNTER_HELP = {
     "secondary_conflicts": "Dual writes the secondary backend refused (it now differs).",
     "secondary_errors": "Dual writes the secondary backend failed on with an unexpected "
     "error, e.g. a driver's (it now differs).",
+    "cache_hits": "Reads by key the record cache answered (no backend read them); see "
+    "WF_READ_CACHE_RECORDS.",
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar, overload
 
+from ..models.change_notices import announce_changes
 from .api_keys import ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository
 from .audit import AuditRepository, MemoryAuditRepository, SqlAuditRepository
 from .base import Repository, RepositorySpec, declared_operations
@@ -98,3 +99,7 @@ REPOSITORIES: tuple[RepositoryBackends, ...] = tuple(
 )
 NAMES: tuple[str, ...] = tuple(binding.name for binding in REPOSITORIES)
 BY_NAME: dict[str, RepositoryBackends] = {binding.name: binding for binding in REPOSITORIES}
+
+for _binding in REPOSITORIES:
+    if _binding.spec.cached_reads:
+        announce_changes(_binding.sql.model.__table__)

@@ -122,7 +122,10 @@ class RepositorySpec:
       that do not decrypt before reads move to the database), shown and enforced like
       the adapter's guards (see `storage.readiness`); a `StorageUnavailable` it raises is
       a reason too.
-    - `security`: the security state an import keeps (see `SecurityState`)."""
+    - `security`: the security state an import keeps (see `SecurityState`).
+    - `cached_reads`: reads by key from the database are kept in each process while the
+      database announces every change to the table (see `storage.record_cache`); its
+      table needs the trigger of revision 0010."""
 
     name: str
     record_type: type
@@ -133,6 +136,7 @@ class RepositorySpec:
     internal_references: Callable[[Any], str | None] | None = None
     readiness: ReadinessCheck | None = None
     security: SecurityState | None = None
+    cached_reads: bool = False
 
     def key(self, record: Any) -> str:
         return record.id

@@ -30,6 +30,8 @@ class UserRepository(Repository):
                 ("locked_until", OnImport.KEEP_TARGETS),
             ),
         ),
+        # every authenticated request reads its user: one round trip saved on each
+        cached_reads=True,
     )
 
     @reads

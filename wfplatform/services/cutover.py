@@ -32,7 +32,7 @@ class Cutover:
 
     def overview(self) -> dict:
         """Every repository's mode, settings and stats, the journal, the database, the
-        processes sharing it, warnings and the last backfill run."""
+        record cache, the processes sharing it, warnings and the last backfill run."""
         storage = self._storage
         processes = storage.process_registry
         warnings = [storage.process_warning(), storage.journal_warning()]
@@ -41,6 +41,7 @@ class Cutover:
             "journal": storage.journal_length(),
             "journal_damage": storage.journal_damage(),
             "database": storage.database_health(),
+            "record_cache": storage.record_cache(),
             "processes": processes.alive(),
             "this_process": {"id": processes.id, "pid": processes.pid},
             "warnings": [warning for warning in warnings if warning],

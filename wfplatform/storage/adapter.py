@@ -26,7 +26,7 @@ from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, Repositories, RepositoryBackends
 from ..repositories.base import RepositorySpec
 from ..repositories.memory import MemoryRepository
-from . import fleet, loading, readiness, switching, verify, whole_reads
+from . import change_feed, fleet, loading, readiness, switching, verify, whole_reads
 from .journal import damage_warning
 from .locks import LockTimeout
 from .mode_registry import ModeChangeAudit, ModeRegistry
@@ -68,6 +68,7 @@ class Storage(Repositories):
       `holding_memory()`, `read_backend(name)`, `reading(name, backend)`, `snapshot()`.
     - Health, for the control-plane API, the readiness probe and the metrics:
       `journal_length()`, `journal_damage()`, `journal_warning()`, `database_health()`,
+      `record_cache()`,
       `check_database()`, `process_warning()`, `process_registry` (also what background
       jobs fence with), `report_stats_to(listener)`.
     - The control plane's own tables (jobs, backfill runs, the audit outbox, the schema
@@ -88,9 +89,12 @@ class Storage(Repositories):
         shadow_capacity: int = 1000,
         thresholds: Thresholds | None = None,
         reading_engine: Engine | None = None,
+        cache_capacity: int = 0,
     ) -> None:
         """`reading_engine`: for reads outside units of work (see
-        `backends.sql.reading_engine`), disposed by `close`; `engine` when not given."""
+        `backends.sql.reading_engine`), disposed by `close`; `engine` when not given.
+        `cache_capacity`: records of the repositories declaring `cached_reads` kept per
+        process once started, on PostgreSQL (see `record_cache`); 0 keeps none."""
         self.parts = StorageParts(
             engine,
             modes,
@@ -100,7 +104,9 @@ class Storage(Repositories):
             shadow_capacity=shadow_capacity,
             thresholds=thresholds,
             reading_engine=reading_engine,
+            cache_capacity=cache_capacity,
         )
+        self._feed: change_feed.ChangeFeed | None = None
         self.sync_worker = SyncWorker(self.parts, self, sync_interval)
         self.replicator = Replicator(self.parts, self.sync_worker.wake)
         self.reader = Reader(self.parts, self.replicator)
@@ -141,6 +147,7 @@ class Storage(Repositories):
         )
         self.catch_up()
         self.sync_worker.start()
+        self._feed = change_feed.follow(self.parts)
 
     def catch_up(self) -> None:
         """Replay the journal and load the memory copies still waiting for it; the
@@ -158,6 +165,8 @@ class Storage(Repositories):
 
     def close(self) -> None:
         self.sync_worker.stop()
+        if self._feed is not None:
+            self._feed.stop()
         self.parts.shadow.close()
         self.parts.journal.close()
         if self.parts.reading_engine is not self.parts.engine:
@@ -332,6 +341,11 @@ class Storage(Repositories):
             }
             for name in self.parts.bindings
         }
+
+    def record_cache(self) -> dict[str, Any]:
+        """Whether the record cache serves now (its change feed hears from the database),
+        how many records it keeps and may keep (see `record_cache`)."""
+        return self.parts.cache.describe()
 
     # -- modes, as outside code sees them -------------------------------------------------------
     def mode(self, name: str) -> RepositoryMode:

@@ -27,6 +27,7 @@ from .modes import MEMORY, RepositoryMode
 from .on_database import OnDatabase
 from .processes import ProcessRegistry
 from .recent import Thresholds
+from .record_cache import RecordCache
 from .shadow import ShadowReader
 from .stats import StorageStats
 from .warmup import Warmup
@@ -46,6 +47,7 @@ class StorageParts:
         shadow_capacity: int = 1000,
         thresholds: Thresholds | None = None,
         reading_engine: Engine | None = None,
+        cache_capacity: int = 0,
     ) -> None:
         self.engine = engine
         self.reading_engine = reading_engine or engine  # reads outside units of work
@@ -57,6 +59,7 @@ class StorageParts:
         self.gate = ModeGate()
         self.locks = StripedLocks()
         self.tracker = WriteTracker()
+        self.cache = RecordCache(self.tracker, cache_capacity)
         self.sequencer = CommitSequencer()
         self.stats = StorageStats()
         self.health = DatabaseHealth(retry_after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import random
@@ -14,6 +15,7 @@ from ..repositories.base import READ, key_argument
 from .compare import differing_fields, normalise, record_ids
 from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .parts import StorageParts
+from .record_cache import Ticket
 from .replication import Replicator
 from .tracing import operation_span, served_by
 
@@ -34,10 +36,19 @@ class Reader:
             parts.warmup.require_servable(repository, mode.primary, len(parts.journal) > 0)
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
                 shadow = self._shadow_token(repository, operation, args, kwargs, mode)
+                ticket = None
+                if shadow is None:  # a sampled read is compared, never served cached
+                    ticket = self._cache_ticket(repository, operation, args, kwargs, mode)
+                if ticket is not None and ticket.record is not None:
+                    parts.stats.add(repository, "cache_hits")
+                    span.set_attribute("wf.storage.cached", True)
+                    return ticket.record
                 backend, result = self._read_with_fallback(
                     repository, operation, args, kwargs, mode
                 )
                 served_by(span, [backend], fallback=backend != mode.primary)
+                if ticket is not None and backend == DATABASE:
+                    parts.cache.keep(ticket, result)
                 if result is None and backend == DATABASE and mode.mode is Mode.DUAL:
                     result = self._lazy_sync(repository, operation, args, kwargs)
                     span.set_attribute("wf.storage.lazy_synced", result is not None)
@@ -63,6 +74,24 @@ class Reader:
         elapsed = (time.perf_counter() - started) * 1000
         parts.stats.observe(repository, backend, READ, elapsed)
         return result
+
+    def _cache_ticket(
+        self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
+    ) -> Ticket | None:
+        """For a read by key the record cache may answer (see `record_cache`): reads the
+        database would serve, of a repository declaring `cached_reads`, while the cache is
+        live and the database is neither down nor behind its journal."""
+        parts = self._parts
+        if (
+            mode.primary != DATABASE
+            or not parts.bindings[repository].spec.cached_reads
+            or not parts.cache.is_live()
+            or (mode.can_fall_back and len(parts.journal))
+            or parts.health.is_down()
+        ):
+            return None
+        key = self._record_key(repository, operation, args, kwargs)
+        return None if key is None else parts.cache.ticket(repository, key, mode)
 
     def _read_with_fallback(
         self, repository: str, operation: str, args: tuple, kwargs: dict, mode: RepositoryMode
@@ -184,6 +213,10 @@ def _as_record(value: Any) -> dict | None:
 
 
 def _argument(interface: type, operation: str, name: str, args: tuple, kwargs: dict) -> Any:
-    signature = inspect.signature(getattr(interface, operation))
-    bound = signature.bind(None, *args, **kwargs)
+    bound = _signature(interface, operation).bind(None, *args, **kwargs)
     return bound.arguments[name]
+
+
+@functools.cache
+def _signature(interface: type, operation: str) -> inspect.Signature:
+    return inspect.signature(getattr(interface, operation))

@@ -56,6 +56,7 @@ class RepositoryStats:
     lazy_synced: int = 0
     secondary_conflicts: int = 0
     secondary_errors: int = 0
+    cache_hits: int = 0  # reads the record cache answered: no backend read them
     since: str = field(default_factory=lambda: utcnow().isoformat())
 
 
@@ -70,6 +71,7 @@ COUNTERS = (
     "lazy_synced",
     "secondary_conflicts",
     "secondary_errors",
+    "cache_hits",
 )
 
 
