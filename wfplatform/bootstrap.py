@@ -59,7 +59,6 @@ from .services.workflows import Workflows
 from .storage.adapter import Storage
 from .storage.mode_registry import ModeRegistry
 from .storage.modes import RepositoryMode
-from .storage.recent import Thresholds
 
 log = logging.getLogger(__name__)
 START_RETRY_SECONDS = 1.0
@@ -84,30 +83,14 @@ def build_storage(
     default_mode: RepositoryMode,
     *,
     repositories: Iterable[RepositoryBackends] = REPOSITORIES,
-    retry_after: float = 1.0,
-    sync_interval: float = 1.0,
-    shadow_capacity: int = 1000,
-    thresholds: Thresholds | None = None,
-    reading_engine: Engine | None = None,
-    cache_capacity: int = 0,
+    **options: Any,
 ) -> Storage:
     """Storage on `engine`, in the modes the database holds (`default_mode` where it holds
-    none yet), not started; `reading_engine` and `cache_capacity` see `Storage`."""
+    none yet), not started; `options` are `Storage`'s (retry_after, sync_interval, ...)."""
     repositories = list(repositories)
     modes = ModeRegistry(engine, [binding.spec for binding in repositories], default_mode)
     modes.load()
-    return Storage(
-        engine,
-        modes,
-        journal_path,
-        repositories=repositories,
-        retry_after=retry_after,
-        sync_interval=sync_interval,
-        shadow_capacity=shadow_capacity,
-        thresholds=thresholds,
-        reading_engine=reading_engine,
-        cache_capacity=cache_capacity,
-    )
+    return Storage(engine, modes, journal_path, repositories=repositories, **options)
 
 
 def build_services(
@@ -167,6 +150,7 @@ def _app_storage(app: Flask) -> Storage:
         sync_interval=config["WF_SYNC_INTERVAL"],
         reading_engine=reading_engine(config["SQLALCHEMY_DATABASE_URI"], time_bounds(config)),
         cache_capacity=config["WF_READ_CACHE_RECORDS"],
+        shadow_budget=config["WF_SHADOW_BUDGET"],
     )
     if config["WF_START_STORAGE"]:
         storage.start()

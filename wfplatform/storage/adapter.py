@@ -38,6 +38,7 @@ from .reads import Reader
 from .recent import Thresholds
 from .replication import Replicator
 from .routing import AdaptedRepository
+from .shadow import DEFAULT_BUDGET
 from .sync_worker import SyncWorker
 from .tracing import operation_span
 from .unit_of_work import UnitOfWork
@@ -87,6 +88,7 @@ class Storage(Repositories):
         retry_after: float = 1.0,
         sync_interval: float = 1.0,
         shadow_capacity: int = 1000,
+        shadow_budget: float = DEFAULT_BUDGET,
         thresholds: Thresholds | None = None,
         reading_engine: Engine | None = None,
         cache_capacity: int = 0,
@@ -102,6 +104,7 @@ class Storage(Repositories):
             repositories,
             retry_after=retry_after,
             shadow_capacity=shadow_capacity,
+            shadow_budget=shadow_budget,
             thresholds=thresholds,
             reading_engine=reading_engine,
             cache_capacity=cache_capacity,

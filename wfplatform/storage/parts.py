@@ -28,7 +28,7 @@ from .on_database import OnDatabase
 from .processes import ProcessRegistry
 from .recent import Thresholds
 from .record_cache import RecordCache
-from .shadow import ShadowReader
+from .shadow import DEFAULT_BUDGET, ShadowReader
 from .stats import StorageStats
 from .warmup import Warmup
 
@@ -45,6 +45,7 @@ class StorageParts:
         *,
         retry_after: float = 1.0,
         shadow_capacity: int = 1000,
+        shadow_budget: float = DEFAULT_BUDGET,
         thresholds: Thresholds | None = None,
         reading_engine: Engine | None = None,
         cache_capacity: int = 0,
@@ -66,7 +67,7 @@ class StorageParts:
         self.journal = SyncJournal(
             journal_path, {name: binding.spec for name, binding in self.bindings.items()}
         )
-        self.shadow = ShadowReader(shadow_capacity)
+        self.shadow = ShadowReader(shadow_capacity, shadow_budget)
         self.processes = ProcessRegistry(engine)
         self.warmup = Warmup()
         self.thresholds = thresholds or Thresholds()
