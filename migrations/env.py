@@ -91,6 +91,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+
+        def include_object(object_, name, type_, reflected, compare_to):
+            """Schema objects of one dialect (`info["only_on"]`, see
+            wfplatform.models.types.only_on) are not expected on another."""
+            only_on = getattr(object_, "info", {}).get("only_on")
+            return only_on is None or only_on == connection.dialect.name
+
+        conf_args.setdefault("include_object", include_object)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

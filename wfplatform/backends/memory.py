@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
+from sortedcontainers import SortedList
+
 from ..errors import (
     CHANGED_MEANWHILE,
     DUPLICATE,
@@ -39,7 +41,8 @@ def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
 
 
 class MemoryTable:
-    """Records by key, plus unique and non-unique secondary indexes."""
+    """Records by key, plus unique and non-unique secondary indexes, and orders: the keys
+    sorted by (a value of the record, key), walked from either end without sorting."""
 
     def __init__(
         self,
@@ -47,16 +50,19 @@ class MemoryTable:
         key: Callable[[Any], str],
         unique: dict[str, IndexKey] | None = None,
         indexes: dict[str, IndexKey] | None = None,
+        orders: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.name = name
         self.key = key
         self.records: dict[str, Any] = {}
         self._unique_keys = unique or {}
         self._index_keys = indexes or {}
+        self._order_keys = orders or {}
         self._unique: dict[str, dict[Hashable, str]] = {n: {} for n in self._unique_keys}
         self._index: dict[str, defaultdict[Hashable, set[str]]] = {
             n: defaultdict(set) for n in self._index_keys
         }
+        self._orders: dict[str, SortedList] = {n: SortedList() for n in self._order_keys}
 
     def put(self, record: Any) -> None:
         key = self.key(record)
@@ -68,6 +74,8 @@ class MemoryTable:
         for name, index_key in self._index_keys.items():
             for value in _values(index_key, record):
                 self._index[name][value].add(key)
+        for name, order_key in self._order_keys.items():
+            self._orders[name].add((order_key(record), key))
 
     def remove(self, key: str) -> None:
         old = self.records.pop(key, None)
@@ -83,6 +91,8 @@ class MemoryTable:
                 keys.discard(key)
                 if not keys:
                     del self._index[name][value]
+        for name, order_key in self._order_keys.items():
+            self._orders[name].remove((order_key(old), key))
 
     def clear(self) -> None:
         for key in list(self.records):
@@ -93,6 +103,18 @@ class MemoryTable:
 
     def keys_for(self, index: str, value: Hashable) -> set[str]:
         return set(self._index[index].get(value, ()))
+
+    def has_index(self, index: str) -> bool:
+        return index in self._index_keys
+
+    def has_order(self, order: str) -> bool:
+        return order in self._order_keys
+
+    def ordered_keys(self, order: str, descending: bool) -> Iterator[str]:
+        """Every key, by the order's value then the key (both descending, or both not)."""
+        entries = self._orders[order]
+        for _, key in reversed(entries) if descending else entries:
+            yield key
 
     def unique_clash(self, record: Any, ignore: set[str]) -> str | None:
         """The unique index `record` would break, ignoring holders whose keys are in `ignore`."""
@@ -180,6 +202,10 @@ class TableView:
             if staged is not DELETED and value in _values(index_key, staged)
         )
         return keys
+
+    def is_changed(self) -> bool:
+        """Whether this view stages changes of its own (the table's orders miss them)."""
+        return bool(self._staged)
 
     def keys(self) -> set[str]:
         keys = set(self.table.records)

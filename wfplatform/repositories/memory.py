@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
@@ -22,6 +23,10 @@ class MemoryRepository(Repository):
     """Thread-safe through the store's lock; hands out and keeps copies only."""
 
     backend: ClassVar[str] = "memory"
+    # a repository's own secondary indexes (name -> the value or values of a record) and
+    # orders (name -> the value its records sort by), beside those the spec implies
+    indexes: ClassVar[dict[str, IndexKey]] = {}
+    orders: ClassVar[dict[str, Callable[[Any], Any]]] = {}
 
     def __init__(
         self,
@@ -39,14 +44,15 @@ class MemoryRepository(Repository):
     def create_table(cls, store: MemoryStore) -> MemoryTable:
         """The table with the spec's unique keys, and an index on each parent reference."""
         unique: dict[str, IndexKey] = {key.name: key.value for key in cls.spec.unique}
-        indexes: dict[str, IndexKey] = {}
+        indexes: dict[str, IndexKey] = dict(cls.indexes)
         for parent in cls.spec.parents:
             indexes[reference_index(parent.field)] = operator.attrgetter(parent.field)
             store.references[parent.repository].append((cls.spec.name, parent.field))
             store.parents[cls.spec.name].append((parent.repository, parent.field))
-        return store.add_table(
-            MemoryTable(cls.spec.name, cls.spec.key, unique=unique, indexes=indexes)
+        table = MemoryTable(
+            cls.spec.name, cls.spec.key, unique=unique, indexes=indexes, orders=cls.orders
         )
+        return store.add_table(table)
 
     @staticmethod
     def parent_index(field: str) -> str:
@@ -151,3 +157,47 @@ class MemoryRepository(Repository):
         matches = sorted((r for r in candidates if predicate(r)), key=sort_key, reverse=reverse)
         items = [copy_record(record) for record in matches[offset : offset + limit]]
         return Page(items=items, total=len(matches))
+
+    def _select_indexed(
+        self,
+        keys: set[str] | None,
+        predicate: Callable[[Any], bool] | None,
+        order: str,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """A page of the records under `keys` (None: all) that satisfy `predicate` (None:
+        all), by `order` (a field and one of `orders`, the key breaking ties), without
+        sorting them all: with no predicate the total is the size of `keys`, and the page
+        is a walk of the order from its end when `keys` are dense enough to meet a page
+        soon, else the best of `keys` (a heap). A view with staged changes, or a field
+        without an order, takes the plain way (`_select`)."""
+        view = self._view
+        table = view.table
+
+        def sort_key(record: Any) -> tuple:
+            return getattr(record, order), self.spec.key(record)
+
+        if view.is_changed() or not table.has_order(order):
+            records = view.records() if keys is None else (view.get(k) for k in keys)
+            return self._select(
+                records, predicate or (lambda _: True), sort_key, descending, limit, offset
+            )
+        wanted = offset + limit
+        if predicate is not None:
+            records = view.records() if keys is None else (view.get(k) for k in keys)
+            matches = [record for record in records if predicate(record)]
+            best = heapq.nlargest if descending else heapq.nsmallest
+            page, total = best(wanted, matches, key=sort_key)[offset:], len(matches)
+        else:
+            total = len(table.records) if keys is None else len(keys)
+            if keys is None or wanted * len(table.records) <= total * total:
+                walked = table.ordered_keys(order, descending)
+                chosen = (key for key in walked if keys is None or key in keys)
+                page = [view.get(key) for _, key in zip(range(wanted), chosen, strict=False)]
+                page = page[offset:]
+            else:
+                best = heapq.nlargest if descending else heapq.nsmallest
+                page = best(wanted, (view.get(k) for k in keys), key=sort_key)[offset:]
+        return Page(items=[copy_record(record) for record in page], total=total)
