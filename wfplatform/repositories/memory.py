@@ -14,7 +14,7 @@ from ..backends.memory import (
     MemoryTransaction,
     reference_index,
 )
-from ..domain.codec import copy_record
+from ..domain.codec import copy_record, kept_copy
 from ..errors import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, Conflict
 from .base import ChangeSink, Page, Repository
 
@@ -95,7 +95,7 @@ class MemoryRepository(Repository):
 
     def upsert(self, record: Any) -> None:
         with self._store.lock:
-            self._view.put(copy_record(record))
+            self._view.put(kept_copy(record))
 
     def discard(self, key: str) -> None:
         with self._store.lock:
@@ -109,7 +109,7 @@ class MemoryRepository(Repository):
                 raise Conflict(DUPLICATE.format(name=self.spec.name))
             self._check_unique(record)
             self._check_parents(record)
-            self._view.put(copy_record(record))
+            self._view.put(kept_copy(record))
         self._changed(key, record)
 
     def _replace(self, record: Any, *, successor: bool = True) -> None:
@@ -121,7 +121,7 @@ class MemoryRepository(Repository):
                 self._check_successor(current, record)
             self._check_unique(record)
             self._check_parents(record)
-            self._view.put(copy_record(record))
+            self._view.put(kept_copy(record))
         self._changed(key, record)
 
     def _erase(self, key: str) -> None:
