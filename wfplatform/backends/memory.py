@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -28,6 +29,7 @@ from ..errors import (
 
 IndexKey = Callable[[Any], Hashable | Iterable[Hashable] | None]
 DELETED = object()
+NO_KEYS: frozenset[str] = frozenset()
 
 
 def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
@@ -101,8 +103,9 @@ class MemoryTable:
     def holder(self, index: str, value: Hashable) -> str | None:
         return self._unique[index].get(value)
 
-    def keys_for(self, index: str, value: Hashable) -> set[str]:
-        return set(self._index[index].get(value, ()))
+    def keys_for(self, index: str, value: Hashable) -> AbstractSet[str]:
+        """The index's own set, not a copy: read it under the store lock, never change it."""
+        return self._index[index].get(value, NO_KEYS)
 
     def has_index(self, index: str) -> bool:
         return index in self._index_keys
@@ -193,7 +196,10 @@ class TableView:
         holder = self.table.holder(index, value)
         return None if holder in self._staged else holder
 
-    def keys_for(self, index: str, value: Hashable) -> set[str]:
+    def keys_for(self, index: str, value: Hashable) -> AbstractSet[str]:
+        """Read-only (without staged changes, the table's own set: see `MemoryTable`)."""
+        if not self._staged:
+            return self.table.keys_for(index, value)
         keys = {key for key in self.table.keys_for(index, value) if key not in self._staged}
         index_key = self.table._index_keys[index]
         keys.update(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import operator
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 from ..backends.memory import (
@@ -160,7 +161,7 @@ class MemoryRepository(Repository):
 
     def _select_indexed(
         self,
-        keys: set[str] | None,
+        keys: AbstractSet[str] | None,
         predicate: Callable[[Any], bool] | None,
         order: str,
         descending: bool,

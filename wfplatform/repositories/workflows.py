@@ -174,12 +174,18 @@ class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
             if query.status:
                 filters.append(view.keys_for("status", query.status))
             if query.tags:
-                filters.append(set().union(*(view.keys_for("tags", tag) for tag in query.tags)))
+                tagged = (view.keys_for("tags", tag) for tag in query.tags)
+                filters.append(set().union(*tagged) if len(query.tags) > 1 else next(tagged))
             if query.node_type:
                 filters.append(view.keys_for("node_types", query.node_type))
             if query.credential_type:
                 filters.append(view.keys_for("credential_types", query.credential_type))
-            keys = set.intersection(*sorted(filters, key=len)) if filters else None
+            keys = None  # every workflow
+            if filters:
+                smallest, *others = sorted(filters, key=len)
+                keys = (
+                    smallest if not others else {k for k in smallest if all(k in o for o in others)}
+                )
             predicate = None
             if query.search:
                 search = query.search.casefold()

@@ -53,11 +53,21 @@ class Reader:
                     result = self._lazy_sync(repository, operation, args, kwargs)
                     span.set_attribute("wf.storage.lazy_synced", result is not None)
                 if shadow is not None and backend == mode.primary:
-                    self._queue_shadow(repository, operation, args, kwargs, mode, result, *shadow)
+                    self._queue_shadow(repository, operation, args, kwargs, mode, *shadow)
                 return result
 
-    def run(self, repository: str, backend: str, operation: str, args: tuple, kwargs: dict) -> Any:
-        """Run one read on one backend, timed and counted."""
+    def run(
+        self,
+        repository: str,
+        backend: str,
+        operation: str,
+        args: tuple,
+        kwargs: dict,
+        *,
+        counted: bool = True,
+    ) -> Any:
+        """Run one read on one backend, timed and counted (unless it repeats a read that
+        was: a shadow comparison's look at the primary again)."""
         parts = self._parts
         binding = parts.bindings[repository]
         started = time.perf_counter()
@@ -71,8 +81,9 @@ class Reader:
 
             with translate_faults():
                 result = once_more_if_dropped(on_database)
-        elapsed = (time.perf_counter() - started) * 1000
-        parts.stats.observe(repository, backend, READ, elapsed)
+        if counted:
+            elapsed = (time.perf_counter() - started) * 1000
+            parts.stats.observe(repository, backend, READ, elapsed)
         return result
 
     def _cache_ticket(
@@ -170,20 +181,25 @@ class Reader:
         args: tuple,
         kwargs: dict,
         mode: RepositoryMode,
-        result: Any,
         token: int,
         key: Any,
     ) -> None:
+        """Compare off the request thread: the primary is read again there rather than the
+        answer copied here (a page of 50 costs the request as much to copy as to read);
+        unchanged since the token, it answers as it did."""
         parts = self._parts
-        expected = normalise(result)
 
         def compare() -> None:
             with operation_span(f"{repository}.{operation}.shadow", mode, [mode.secondary]) as span:
+                backend = mode.primary  # the backend a fault is counted against
                 try:
-                    other = normalise(self.run(repository, mode.secondary, operation, args, kwargs))
+                    again = self.run(repository, backend, operation, args, kwargs, counted=False)
+                    backend = mode.secondary
+                    other = normalise(self.run(repository, backend, operation, args, kwargs))
                 except StorageUnavailable:
-                    parts.stats.error(repository, mode.secondary, fell_back=False)
+                    parts.stats.error(repository, backend, fell_back=False)
                     return
+                expected = normalise(again)
                 if not parts.tracker.unchanged_since(repository, token, key):
                     parts.stats.add(repository, "shadow_skipped")
                     return
