@@ -159,7 +159,8 @@ def test_reads_from_memory_are_never_cached(serving) -> None:
 
 
 def test_a_database_without_the_triggers_is_read_uncached(pg_engine: Engine, tmp_path) -> None:
-    """A database not upgraded to revision 0010 announces nothing: no cache at all."""
+    """A database not upgraded to revision 0010 announces nothing: no cache at all, until
+    it is."""
     with pg_engine.begin() as connection:
         connection.execute(sa.text("DROP TRIGGER wf_record_changes ON users"))
     storage = build_storage(pg_engine, tmp_path / "journal.log", "database-only", cache_capacity=9)
@@ -169,6 +170,16 @@ def test_a_database_without_the_triggers_is_read_uncached(pg_engine: Engine, tmp
         for _ in range(3):
             storage.users.get(user.id)
         assert hits(storage) == 0 and not storage.record_cache()["live"]
+        # upgraded while the process runs: it starts caching without a restart
+        with pg_engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "CREATE TRIGGER wf_record_changes AFTER INSERT OR UPDATE OR DELETE ON users "
+                    "FOR EACH ROW EXECUTE FUNCTION wf_announce_record_change()"
+                )
+            )
+        wait_for(lambda: storage.record_cache()["live"], "the feed to find the trigger")
+        cached(storage, user)
     finally:
         storage.close()
         db.metadata.drop_all(pg_engine)  # the next test makes the tables and triggers again

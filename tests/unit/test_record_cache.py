@@ -24,7 +24,7 @@ def tracker() -> WriteTracker:
 @pytest.fixture
 def cache(tracker: WriteTracker) -> RecordCache:
     cache = RecordCache(tracker, capacity=3)
-    cache.alive()
+    cache.alive({"users"})
     return cache
 
 
@@ -127,3 +127,10 @@ def test_a_cache_of_no_capacity_is_never_live(tracker: WriteTracker) -> None:
     cache = RecordCache(tracker, capacity=0)
     cache.alive()
     assert not cache.is_live()
+
+
+def test_a_repository_the_database_does_not_announce_is_never_cached(cache) -> None:
+    assert cache.is_live("users") and not cache.is_live("workflows")
+    ticket = cache.ticket("workflows", "w1", DATABASE_ONLY)
+    cache.keep(ticket, User(email="a@example.com", password_hash="h"))
+    assert cache.describe()["records"] == 0

@@ -14,10 +14,7 @@ import logging
 import select
 import socket
 import threading
-from collections.abc import Iterable
 
-import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
 from ..models.change_notices import CHANNEL, TRIGGER
@@ -31,22 +28,17 @@ POLL_SECONDS = 1.0
 RETRY_SECONDS = 1.0
 
 
-def tables_announcing(engine: Engine, tables: Iterable[str]) -> set[str]:
-    """Those of `tables` whose rows' changes the database announces (the trigger is
-    there): a database not upgraded to revision 0010 yet has none."""
-    tables = list(tables)
-    query = sa.text(
-        "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE t.tgname = :trigger AND c.relname = ANY(:tables) "
-        "AND c.relnamespace = to_regnamespace(current_schema())"
-    )
-    with engine.connect() as connection:
-        return set(connection.execute(query, {"trigger": TRIGGER, "tables": tables}).scalars())
+ANNOUNCING = (
+    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "WHERE t.tgname = %s AND c.relname = ANY(%s) "
+    "AND c.relnamespace = to_regnamespace(current_schema())"
+)
 
 
 def follow(parts: StorageParts) -> ChangeFeed | None:
-    """The started feed of the cached repositories whose tables announce their changes,
-    or None (not PostgreSQL, no cache, no such table yet): the cache then serves nothing."""
+    """The started feed of the repositories declaring `cached_reads`, on PostgreSQL with a
+    cache to fill; else None, and the cache serves nothing. The feed finds out, once
+    connected, which of their tables announce their changes (revision 0010)."""
     tables = {
         binding.sql.model.__tablename__: name
         for name, binding in parts.bindings.items()
@@ -54,22 +46,18 @@ def follow(parts: StorageParts) -> ChangeFeed | None:
     }
     if not parts.cache.capacity or parts.engine.dialect.name != "postgresql" or not tables:
         return None
-    try:
-        announcing = tables_announcing(parts.engine, tables)
-    except sa_exc.SQLAlchemyError as error:
-        log.warning("the record cache is off: %s", error)
-        return None
-    for table in sorted(set(tables) - announcing):
-        log.warning("%s is read uncached: its table lacks a trigger (flask db upgrade)", table)
-    if not announcing:
-        return None
-    feed = ChangeFeed(parts.engine, parts.cache, {table: tables[table] for table in announcing})
+    feed = ChangeFeed(parts.engine, parts.cache, tables)
     feed.start()
     return feed
 
 
+class NothingAnnounced(Exception):
+    """No table of a cached repository announces its changes (not upgraded yet)."""
+
+
 class ChangeFeed:
-    """`repositories`: table name -> repository name, for the tables to listen to."""
+    """`repositories`: table name -> repository name, the tables to listen to. Down (the
+    database away, or not upgraded) it says so once, then tries again every second."""
 
     def __init__(self, engine: Engine, cache: RecordCache, repositories: dict[str, str]) -> None:
         self._engine = engine
@@ -78,6 +66,7 @@ class ChangeFeed:
         self._stopping = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._thread: threading.Thread | None = None
+        self._said: str | None = None  # the fault last logged, not repeated every second
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="wf-change-feed", daemon=True)
@@ -100,9 +89,12 @@ class ChangeFeed:
                 self._listen()
             except Exception as error:  # any fault: the cache stops serving, then retry
                 self._cache.lost()
-                if not self._stopping.is_set():
-                    log.warning("the record cache is off until the database answers: %s", error)
-                    self._stopping.wait(RETRY_SECONDS)
+                if self._stopping.is_set():
+                    return
+                if str(error) != self._said:
+                    self._said = str(error)
+                    log.warning("the record cache is off: %s", error)
+                self._stopping.wait(RETRY_SECONDS)
 
     def _listen(self) -> None:
         pooled = self._engine.raw_connection()
@@ -114,9 +106,16 @@ class ChangeFeed:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET application_name = '{APPLICATION_NAME}'")
                 cursor.execute(f"LISTEN {CHANNEL}")
+                cursor.execute(ANNOUNCING, (TRIGGER, list(self._repositories)))
+                announcing = {table for (table,) in cursor.fetchall()}
+            if not announcing:
+                raise NothingAnnounced("no cached table announces its changes: flask db upgrade")
+            if self._said is not None:
+                log.info("the record cache is on again")
+                self._said = None
             # Listening from here on: what was kept before may have changed unheard.
             self._cache.lost()
-            self._cache.alive()
+            self._cache.alive({self._repositories[table] for table in announcing})
             while not self._stopping.is_set():
                 readable, _, _ = select.select(
                     [connection, self._wake_reader], [], [], POLL_SECONDS

@@ -96,7 +96,7 @@ class Reader:
         if (
             mode.primary != DATABASE
             or not parts.bindings[repository].spec.cached_reads
-            or not parts.cache.is_live()
+            or not parts.cache.is_live(repository)
             or (mode.can_fall_back and len(parts.journal))
             or parts.health.is_down()
         ):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,9 +56,14 @@ class RecordCache:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._heard = 0  # changes heard from the database so far
         self._alive_at: float | None = None  # when the feed last heard from the database
+        self._announced: frozenset[str] = frozenset()  # repositories the database tells of
 
     # -- the feed's side ----------------------------------------------------------------------
-    def alive(self) -> None:
+    def alive(self, announced: Iterable[str] | None = None) -> None:
+        """The feed heard from the database; `announced`: the repositories whose changes
+        it tells of, once it (re)connected (no other repository is ever served)."""
+        if announced is not None:
+            self._announced = frozenset(announced)
         self._alive_at = time.monotonic()
 
     def lost(self) -> None:
@@ -78,12 +84,14 @@ class RecordCache:
                 self._entries.pop((repository, key), None)
 
     # -- the reader's side --------------------------------------------------------------------
-    def is_live(self) -> bool:
+    def is_live(self, repository: str | None = None) -> bool:
+        """Whether the cache serves now (`repository`'s records, if one is named)."""
         alive_at = self._alive_at
         return (
             self.capacity > 0
             and alive_at is not None
             and time.monotonic() - alive_at < LIVE_SECONDS
+            and (repository is None or repository in self._announced)
         )
 
     def ticket(self, repository: str, key: str, mode: RepositoryMode) -> Ticket:
@@ -102,7 +110,7 @@ class RecordCache:
         if record is None or ticket.token is None:
             return
         with self._lock:
-            if ticket.heard != self._heard or not self.is_live():
+            if ticket.heard != self._heard or not self.is_live(ticket.repository):
                 return
             if not tracker.unchanged_since(ticket.repository, ticket.token, ticket.key):
                 return
