@@ -107,9 +107,6 @@ class MemoryTable:
         """The index's own set, not a copy: read it under the store lock, never change it."""
         return self._index[index].get(value, NO_KEYS)
 
-    def has_index(self, index: str) -> bool:
-        return index in self._index_keys
-
     def has_order(self, order: str) -> bool:
         return order in self._order_keys
 

@@ -186,19 +186,17 @@ class MemoryRepository(Repository):
                 records, predicate or (lambda _: True), sort_key, descending, limit, offset
             )
         wanted = offset + limit
+        best = heapq.nlargest if descending else heapq.nsmallest
         if predicate is not None:
             records = view.records() if keys is None else (view.get(k) for k in keys)
             matches = [record for record in records if predicate(record)]
-            best = heapq.nlargest if descending else heapq.nsmallest
-            page, total = best(wanted, matches, key=sort_key)[offset:], len(matches)
+            page, total = best(wanted, matches, key=sort_key), len(matches)
         else:
             total = len(table.records) if keys is None else len(keys)
             if keys is None or wanted * len(table.records) <= total * total:
                 walked = table.ordered_keys(order, descending)
                 chosen = (key for key in walked if keys is None or key in keys)
                 page = [view.get(key) for _, key in zip(range(wanted), chosen, strict=False)]
-                page = page[offset:]
             else:
-                best = heapq.nlargest if descending else heapq.nsmallest
-                page = best(wanted, (view.get(k) for k in keys), key=sort_key)[offset:]
-        return Page(items=[copy_record(record) for record in page], total=total)
+                page = best(wanted, (view.get(k) for k in keys), key=sort_key)
+        return Page(items=[copy_record(record) for record in page[offset:]], total=total)
