@@ -14,6 +14,7 @@ from flask import Flask
 
 from ..extensions import db
 from ..storage.adapter import Storage
+from ..storage.tracing import is_tracing
 from . import logs, metrics, request_hooks, tracing
 from .backfill import TracedBackfiller
 from .metrics import Metrics
@@ -27,9 +28,10 @@ def init_app(app: Flask, storage: Callable[[Flask], Storage]) -> None:
     tracing.configure_provider()
     collected = metrics.init_app(app, storage)
     request_hooks.init_app(app, collected)
-    tracing.instrument_app(app)
-    with app.app_context():
-        tracing.instrument_engine(db.engine)
+    if is_tracing():  # instrumentation with no provider would make no-op spans at a cost
+        tracing.instrument_app(app)
+        with app.app_context():
+            tracing.instrument_engine(db.engine)
 
 
 def get_metrics(app: Flask) -> Metrics | None:

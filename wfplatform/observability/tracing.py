@@ -10,9 +10,10 @@
   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, the
   exporter's `OTEL_EXPORTER_OTLP_*` and the batch processor's `OTEL_BSP_*`.
 
-Requests get a server span (Flask instrumentation) and each statement on the app's engine
-a client span (SQLAlchemy instrumentation), below the adapter's `repository.operation`
-spans. Statements are recorded with their placeholders, never their parameters."""
+While tracing is on, requests get a server span (Flask instrumentation) and each statement
+on the app's engine a client span (SQLAlchemy instrumentation), below the adapter's
+`repository.operation` spans; while it is off, nothing is instrumented. Statements are
+recorded with their placeholders, never their parameters."""
 
 from __future__ import annotations
 

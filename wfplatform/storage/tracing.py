@@ -1,7 +1,8 @@
 """One OpenTelemetry span per adapter operation, named `repository.operation`.
 
 Attributes say how the operation was served; arguments and results are never recorded, so
-no secret can reach a span through the adapter."""
+no secret can reach a span through the adapter. With no tracer provider installed (tracing
+off), an operation costs no span work at all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, ProxyTracerProvider, Span, Status, StatusCode
 
 from ..errors import DomainError, StorageUnavailable
 from .modes import RepositoryMode
@@ -17,10 +18,18 @@ from .modes import RepositoryMode
 tracer = trace.get_tracer("wfplatform.storage")
 
 
+def is_tracing() -> bool:
+    """Whether a tracer provider is installed: until one is, every span is a no-op."""
+    return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
+
+
 @contextmanager
 def operation_span(
     name: str, mode: RepositoryMode | None = None, backends: Sequence[str] = ()
 ) -> Iterator[Span]:
+    if not is_tracing():
+        yield INVALID_SPAN
+        return
     with tracer.start_as_current_span(
         name, record_exception=False, set_status_on_exception=False
     ) as span:
