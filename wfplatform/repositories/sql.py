@@ -57,8 +57,9 @@ class SqlRepository(Repository):
         return values
 
     def from_row(self, row: Any) -> Any:
+        """The record of a mapped row, or of a row of `_by_key` (the same names)."""
         values = {}
-        for field in dataclasses.fields(self.spec.record_type):
+        for field in _fields(self.spec.record_type):
             value = getattr(row, field.name)
             if hasattr(value, "tzinfo"):
                 value = as_utc(value)
@@ -68,7 +69,15 @@ class SqlRepository(Repository):
 
     # -- primitives -------------------------------------------------------------------------
     def fetch(self, key: str) -> Any | None:
-        row = self._session.get(self.model, key)
+        """A session closed after this read (`single_read`) reads the row without the ORM:
+        it would keep the row in an identity map nobody asks again, and building that
+        mapped object costs about as much as the query. A unit of work reads through its
+        identity map, so it sees the rows it has changed."""
+        if owns_rows(self._session):
+            statement = _by_key(self.model, self.spec.record_type)
+            row = self._session.connection().execute(statement, {"key": key}).first()
+        else:
+            row = self._session.get(self.model, key)
         return self.from_row(row) if row is not None else None
 
     def fetch_many(self, keys: list[str]) -> dict[str, Any]:
@@ -204,6 +213,16 @@ class SqlRepository(Repository):
 @functools.cache
 def _fields(record_type: type) -> tuple[dataclasses.Field, ...]:
     return dataclasses.fields(record_type)
+
+
+@functools.cache
+def _by_key(model: type, record_type: type) -> sa.Select:
+    """SELECT the record's columns, named as its fields, of the row whose key is `:key`."""
+    attributes = sa.inspect(model).column_attrs
+    columns = [
+        attributes[field.name].columns[0].label(field.name) for field in _fields(record_type)
+    ]
+    return sa.select(*columns).where(model.__table__.c.id == sa.bindparam("key"))
 
 
 def _is_foreign_key(exc: sa_exc.IntegrityError) -> bool:
