@@ -33,7 +33,6 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import get_debug_flag
-from limits.storage import storage_from_string
 from sqlalchemy.engine import Engine
 from werkzeug.serving import is_running_from_reloader
 
@@ -54,6 +53,7 @@ from .services.cutover import Cutover
 from .services.login_throttle import LoginThrottle, ThrottlePolicy
 from .services.passwords import Passwords
 from .services.quotas import Quotas
+from .services.rate_limits import RateLimits, open_counters
 from .services.tokens import Tokens
 from .services.workflows import Workflows
 from .storage.adapter import Storage
@@ -74,6 +74,7 @@ class Services:
     cutover: Cutover
     backfills: BackfillJobs
     imports: ImportJobs
+    rate_limits: RateLimits
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -104,8 +105,8 @@ def build_services(
         per_address=config["WF_LOGIN_MAX_FAILURES_PER_ADDRESS"],
         longest_backoff=config["WF_LOGIN_BACKOFF_SECONDS"],
     )
-    counters = storage_from_string(config["WF_RATELIMIT_STORAGE_URL"])
-    throttle = LoginThrottle(counters, policy, config.get("RATELIMIT_KEY_PREFIX", ""))
+    counters = open_counters(config["WF_RATELIMIT_STORAGE_URL"])
+    throttle = LoginThrottle(counters, policy, config["WF_RATELIMIT_PREFIX"])
     quotas = Quotas(
         config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
     )
@@ -120,6 +121,7 @@ def build_services(
         cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
         backfills=backfills,
         imports=ImportJobs(storage, head_revision()),
+        rate_limits=RateLimits(counters, config["WF_RATELIMIT_PREFIX"]),
     )
 
 

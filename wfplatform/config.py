@@ -74,6 +74,7 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_RATELIMIT_API": (str, "300 per minute"),
     "WF_RATELIMIT_LOGIN": (str, "10 per minute"),
     "WF_RATELIMIT_STORAGE_URL": (str, "memory://"),
+    "WF_RATELIMIT_PREFIX": (str, ""),  # deployments sharing one Redis keep apart by it
     "WF_ADMIN_EMAIL": (str, None),
     "WF_ADMIN_PASSWORD": (str, None),
     "WF_ADMIN_PASSWORD_FILE": (str, None),
@@ -136,11 +137,6 @@ def load(app) -> None:
     config["SECRET_KEY"] = secret_key(
         app.instance_path, config.get("SECRET_KEY") or os.environ.get("WF_SECRET_KEY"), production
     )
-    config.setdefault("RATELIMIT_STORAGE_URI", config["WF_RATELIMIT_STORAGE_URL"])
-    config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    # Flask-Limiter would stamp its own Retry-After on every response, 503 included;
-    # it gets its own header and the 429 handler sets Retry-After itself.
-    config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
 
 
 def secret_key(instance_path: str, configured: str | None, production: bool) -> str:

@@ -124,12 +124,7 @@ def test_processes_sharing_redis_share_the_failure_counts(
     app, client, redis_url, database_url, tmp_path
 ):
     url, prefix = redis_url
-    # Flask-Limiter's own counters stay in memory: it keeps the first key prefix it saw.
-    shared = {
-        "WF_RATELIMIT_STORAGE_URL": url,
-        "RATELIMIT_KEY_PREFIX": prefix,
-        "RATELIMIT_STORAGE_URI": "memory://",
-    }
+    shared = {"WF_RATELIMIT_STORAGE_URL": url, "WF_RATELIMIT_PREFIX": prefix}
     config = {**app_config(database_url, "memory-only", None, tmp_path), **shared}
     first = create_app({**config, "WF_LOGIN_MAX_FAILURES": 3}, str(tmp_path / "first"))
     second = create_app({**config, "WF_LOGIN_MAX_FAILURES": 3}, str(tmp_path / "second"))

@@ -10,7 +10,7 @@ from limits import parse
 from limits.storage import memory
 from limits.strategies import FixedWindowRateLimiter
 
-from wfplatform.api.limit_counters import SweptMemoryStorage, storage_uri
+from wfplatform.services.limit_counters import SweptMemoryStorage, storage_uri
 
 
 def test_hits_start_no_thread_and_limits_still_hold(monkeypatch):

@@ -8,12 +8,12 @@ from marshmallow import Schema, fields
 from ..bootstrap import services
 from ..repositories.audit import AuditQuery
 from .blueprint import Blueprint
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .schemas import PageSchema, PaginationSchema, page_body
 from .security import SECURITY, admin_required
 
 blp = Blueprint("audit_logs", __name__, url_prefix="/api/audit-logs", description="Audit log")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 
 
 class AuditFilterSchema(PaginationSchema):

@@ -6,7 +6,7 @@ from flask.views import MethodView
 
 from ..bootstrap import services
 from .blueprint import Blueprint
-from .limits import limiter, login_limit, per_address
+from .limits import limit_per_address
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
 from .security import current_actor, ignores_credentials
 
@@ -21,7 +21,7 @@ def token_response(token: str, user) -> dict:
 @blp.route("/register")
 @ignores_credentials
 class Register(MethodView):
-    decorators = [limiter.limit(login_limit, key_func=per_address)]
+    decorators = [limit_per_address]
 
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
@@ -36,7 +36,7 @@ class Register(MethodView):
 @blp.route("/login")
 @ignores_credentials
 class Login(MethodView):
-    decorators = [limiter.limit(login_limit, key_func=per_address)]
+    decorators = [limit_per_address]
 
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)

@@ -13,11 +13,11 @@ from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean, JsonInteger
 from .blueprint import Blueprint
 from .cutover import AdminView
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .security import SECURITY, current_user
 
 blp = Blueprint("backfills", __name__, url_prefix="/admin/migrations", description="Backfill runs")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 
 
 class BackfillRequestSchema(Schema):

@@ -21,11 +21,11 @@ from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean
 from .blueprint import Blueprint
 from .cutover import AdminView
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .security import SECURITY, current_actor
 
 blp = Blueprint("backup", __name__, url_prefix="/admin", description="Backup and restore")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bytes of an uploaded document kept off disk
 DOCUMENT = {
     "type": "object",

@@ -12,11 +12,11 @@ from ..repositories import NAMES
 from ..services.json_fields import JsonBoolean
 from ..storage.modes import DATABASE, MEMORY, Mode
 from .blueprint import Blueprint
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .security import SECURITY, admin_required, current_actor
 
 blp = Blueprint("cutover", __name__, url_prefix="/admin/migration", description="Cut-over control")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 
 
 class RepositoriesSchema(Schema):

@@ -17,7 +17,6 @@ from ..errors import (
     bounded,
     error_body,
 )
-from .limits import retry_after_seconds
 
 
 def http_error(error: HTTPException):
@@ -34,8 +33,6 @@ def http_error(error: HTTPException):
         name: value for name, value in error.get_headers() if name.lower() != "content-type"
     }  # e.g. Allow on a 405
     headers.update(data.get("headers", {}))
-    if error.code == 429:
-        headers["Retry-After"] = str(retry_after_seconds())
     code = (error.name or "error").lower().replace(" ", "_")
     return error_body(code, error.description), error.code, headers
 

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from ..bootstrap import services
 from .auth import token_response
 from .blueprint import Blueprint
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .schemas import (
     ApiKeyCreatedSchema,
     ApiKeyCreateSchema,
@@ -27,7 +27,7 @@ from .security import (
 )
 
 blp = Blueprint("users", __name__, url_prefix="/api/users/me", description="The current user")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 
 
 @blp.route("")

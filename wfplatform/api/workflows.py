@@ -14,7 +14,7 @@ from ..bootstrap import services
 from ..errors import DomainError, ValidationFailed
 from ..repositories.workflows import WorkflowQuery
 from .blueprint import Blueprint
-from .limits import api_limit, limiter
+from .limits import limit_per_user
 from .schemas import PaginationSchema, page_body
 from .security import SECURITY, current_actor, login_required
 from .workflow_schemas import (
@@ -29,7 +29,7 @@ from .workflow_schemas import (
 )
 
 blp = Blueprint("workflows", __name__, url_prefix="/api/workflows", description="Workflows")
-limiter.limit(api_limit)(blp)
+limit_per_user(blp)
 
 # One version, plain, quoted or weak, or `*` (any); the document and the parser share it.
 IF_MATCH_PATTERN = r'^(\*|(W/)?("[0-9]{1,10}"|[0-9]{1,10}))$'
