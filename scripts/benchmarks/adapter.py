@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from typing import Any
 
 from wfplatform.backends.memory import MemoryStore
-from wfplatform.backends.sql import new_session
+from wfplatform.backends.sql import new_session, reading_engine
 from wfplatform.repositories import REPOSITORIES
 from wfplatform.repositories.users import MemoryUserRepository, SqlUserRepository
 from wfplatform.repositories.workflows import (
@@ -66,10 +66,12 @@ def _through(storage, owner) -> Subject:
     )
 
 
-def _bare_sql(engine, owner) -> Subject:
+def _bare_sql(engine, reads, owner) -> Subject:
+    """`reads`: an autocommit pool like the one the adapter reads on (`reading_engine`)."""
+
     def reading(operation):
         def read(*args):
-            with new_session(engine) as session:
+            with new_session(reads, single_read=True) as session:
                 return getattr(SqlWorkflowRepository(session), operation)(*args)
 
         return read
@@ -146,9 +148,11 @@ def measure(databases: Databases, counts: dict[str, int], repeat: int) -> dict[s
             url = databases.fresh()
             storage = stack.enter_context(started_storage(url, mode, read_from, shadow_rate=rate))
             subjects[label] = _through(storage, owner)
-        engine = create_engine(databases.fresh())
+        url = databases.fresh()
+        engine, reads = create_engine(url), reading_engine(url)
         stack.callback(engine.dispose)
-        subjects[BARE_SQL] = _bare_sql(engine, owner)
+        stack.callback(reads.dispose)
+        subjects[BARE_SQL] = _bare_sql(engine, reads, owner)
         subjects[BARE_MEMORY] = _bare_memory(owner)
         for subject in subjects.values():
             subject.seed(seeded)

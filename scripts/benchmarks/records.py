@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from wfplatform import bootstrap
+from wfplatform.backends.sql import reading_engine
 from wfplatform.domain.codec import comparable
 from wfplatform.domain.users import User
 from wfplatform.domain.workflows import STATUSES, Workflow
@@ -101,11 +102,14 @@ def started_storage(
     url: str, mode: str, read_from: str | None = None, **settings
 ) -> Iterator[Storage]:
     """Storage on `url` built and started as a serving process builds and starts it
-    (`wfplatform.bootstrap`), with its journal in a folder of its own; closed after."""
+    (`wfplatform.bootstrap`: reads outside units of work on their own autocommit pool),
+    with its journal in a folder of its own; closed after."""
     engine = create_engine(url)
     default = RepositoryMode.of(mode, read_from, **settings)
     with tempfile.TemporaryDirectory() as folder:
-        storage = bootstrap.build_storage(engine, str(Path(folder) / "journal.log"), default)
+        storage = bootstrap.build_storage(
+            engine, str(Path(folder) / "journal.log"), default, reading_engine=reading_engine(url)
+        )
         storage.start()
         try:
             yield storage

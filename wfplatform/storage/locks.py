@@ -16,7 +16,7 @@ import threading
 import zlib
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 
@@ -28,22 +28,27 @@ class ModeGate:
         self._active = 0
         self._switching = False
         self._owner: int | None = None
+        self._operation = _GateOperation(self)
 
-    @contextmanager
-    def operation(self) -> Iterator[None]:
+    def operation(self) -> AbstractContextManager[None]:
+        """Held around every operation: a plain object rather than a generator, since
+        every read enters it (a generator context manager costs several times as much)."""
+        return self._operation
+
+    def _enter_operation(self) -> None:
         if self._owner == threading.get_ident():
-            yield  # a switch may run operations (a guard's check, a backfill) itself
-            return
+            return  # a switch may run operations (a guard's check, a backfill) itself
         with self._cond:
             while self._switching:
                 self._cond.wait()
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._active -= 1
-                self._cond.notify_all()
+
+    def _exit_operation(self) -> None:
+        if self._owner == threading.get_ident():
+            return  # the switch that owns the gate is this thread's, and outlives the call
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
 
     @contextmanager
     def switch(self, timeout: float = 30.0) -> Iterator[None]:
@@ -63,6 +68,17 @@ class ModeGate:
                 self._owner = None
                 self._switching = False
                 self._cond.notify_all()
+
+
+class _GateOperation:
+    def __init__(self, gate: ModeGate) -> None:
+        self._gate = gate
+
+    def __enter__(self) -> None:
+        self._gate._enter_operation()
+
+    def __exit__(self, *exc: object) -> None:
+        self._gate._exit_operation()
 
 
 class LockTimeout(Exception):

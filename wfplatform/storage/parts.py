@@ -57,6 +57,10 @@ class StorageParts:
         self.memory = MemoryStore()
         for binding in self.bindings.values():
             binding.memory.create_table(self.memory)
+        # a repository on the committed tables keeps no state of its own: one serves all
+        self._committed = {
+            name: binding.memory(self.memory) for name, binding in self.bindings.items()
+        }
         self.gate = ModeGate()
         self.locks = StripedLocks()
         self.tracker = WriteTracker()
@@ -93,7 +97,7 @@ class StorageParts:
 
     def memory_repository(self, name: str) -> MemoryRepository:
         """The committed memory side of a repository, read and written directly."""
-        return self.bindings[name].memory(self.memory)
+        return self._committed[name]
 
     def apply_to_memory(self, changes: list[tuple[str, str, Any]]) -> None:
         with self.memory.lock:

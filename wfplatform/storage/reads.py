@@ -69,11 +69,11 @@ class Reader:
         """Run one read on one backend, timed and counted (unless it repeats a read that
         was: a shadow comparison's look at the primary again)."""
         parts = self._parts
-        binding = parts.bindings[repository]
         started = time.perf_counter()
         if backend == MEMORY:
-            result = getattr(binding.memory(parts.memory), operation)(*args, **kwargs)
+            result = getattr(parts.memory_repository(repository), operation)(*args, **kwargs)
         else:
+            binding = parts.bindings[repository]
 
             def on_database() -> Any:
                 with new_session(parts.reading_engine, single_read=True) as session:
@@ -164,13 +164,17 @@ class Reader:
         key the read is by (None when it is not by one)."""
         if mode.secondary is None or mode.shadow_rate <= 0 or random.random() >= mode.shadow_rate:
             return None
-        if len(self._parts.journal):  # the database misses journaled writes until replayed
-            self._parts.stats.add(repository, "shadow_skipped")
+        parts = self._parts
+        if not parts.shadow.has_room():
+            parts.stats.add(repository, "shadow_dropped")
+            return None
+        if len(parts.journal):  # the database misses journaled writes until replayed
+            parts.stats.add(repository, "shadow_skipped")
             return None
         key = self._record_key(repository, operation, args, kwargs)
-        token = self._parts.tracker.token(repository, key)
+        token = parts.tracker.token(repository, key)
         if token is None:
-            self._parts.stats.add(repository, "shadow_skipped")
+            parts.stats.add(repository, "shadow_skipped")
             return None
         return token, key
 
@@ -229,8 +233,20 @@ def _as_record(value: Any) -> dict | None:
 
 
 def _argument(interface: type, operation: str, name: str, args: tuple, kwargs: dict) -> Any:
+    position = _position(interface, operation, name)
+    if position < len(args):
+        return args[position]
+    if name in kwargs:
+        return kwargs[name]
     bound = _signature(interface, operation).bind(None, *args, **kwargs)
+    bound.apply_defaults()
     return bound.arguments[name]
+
+
+@functools.cache
+def _position(interface: type, operation: str, name: str) -> int:
+    """Where `name` is among the operation's arguments after `self`."""
+    return list(_signature(interface, operation).parameters).index(name) - 1
 
 
 @functools.cache

@@ -43,6 +43,11 @@ class ShadowReader:
             return False
         return True
 
+    def has_room(self) -> bool:
+        """Whether a comparison submitted now would be queued (a sampled read checks
+        before doing the work of one that would be dropped)."""
+        return not self._queue.full()
+
     def drain(self) -> None:
         """Wait until every queued comparison has run (tests, shutdown)."""
         self._queue.join()

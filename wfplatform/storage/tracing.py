@@ -7,7 +7,7 @@ off), an operation costs no span work at all."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, ProxyTracerProvider, Span, Status, StatusCode
@@ -16,6 +16,7 @@ from ..errors import DomainError, StorageUnavailable
 from .modes import RepositoryMode
 
 tracer = trace.get_tracer("wfplatform.storage")
+_NO_SPAN = nullcontext(INVALID_SPAN)  # reusable: what every operation enters with tracing off
 
 
 def is_tracing() -> bool:
@@ -23,13 +24,18 @@ def is_tracing() -> bool:
     return not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
 
 
-@contextmanager
 def operation_span(
     name: str, mode: RepositoryMode | None = None, backends: Sequence[str] = ()
-) -> Iterator[Span]:
+) -> AbstractContextManager[Span]:
     if not is_tracing():
-        yield INVALID_SPAN
-        return
+        return _NO_SPAN
+    return _recorded_span(name, mode, backends)
+
+
+@contextmanager
+def _recorded_span(
+    name: str, mode: RepositoryMode | None, backends: Sequence[str]
+) -> Iterator[Span]:
     with tracer.start_as_current_span(
         name, record_exception=False, set_status_on_exception=False
     ) as span:
