@@ -23,7 +23,9 @@ from .classify import (
     UPDATE,
     BatchFacts,
     Verdict,
+    canonical,
     checksum,
+    checksum_of,
     classify,
     invalid_reason,
 )
@@ -176,11 +178,12 @@ class Backfiller:
         locks = storage.changing((name, key) for key in batch) if guarded else nullcontext()
         with locks, storage.on_database(write=writing) as database:
             records = list(storage.in_memory(name).peek_many(batch).values())
-            facts = self._facts(database, name, records, *seen)
+            texts = {record.id: canonical(comparable(record)) for record in records}
+            facts = self._facts(database, name, records, texts, *seen)
             verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)
             if writing:
-                entries = self._write(database, name, verdicts, options.on_conflict)
+                entries = self._write(database, name, verdicts, texts, options.on_conflict)
                 written = {**report.written, name: report.written.get(name, 0) + len(entries)}
                 counts = {"repositories": report.counts, "written": written}
                 self.runs.record_batch(database.session, run_id, entries, counts)
@@ -188,8 +191,11 @@ class Backfiller:
                 report.written = written  # counted once committed
         return verdicts
 
-    def _facts(self, database, name: str, records: list, known, claimed) -> BatchFacts:
-        invalid = {r.id: reason for r in records if (reason := invalid_reason(r)) is not None}
+    def _facts(self, database, name: str, records: list, texts, known, claimed) -> BatchFacts:
+        """`texts`: each record's `canonical` form, by key."""
+        invalid = {
+            r.id: reason for r in records if (reason := invalid_reason(r, texts[r.id])) is not None
+        }
         records = [record for record in records if record.id not in invalid]
         sql = database.repository(name)
         keys = [record.id for record in records]
@@ -211,7 +217,9 @@ class Backfiller:
             missing_parents=missing,
         )
 
-    def _write(self, database, name: str, verdicts: list[Verdict], on_conflict: str) -> list[dict]:
+    def _write(
+        self, database, name: str, verdicts: list[Verdict], texts: dict, on_conflict: str
+    ) -> list[dict]:
         if on_conflict == "fail":
             for verdict in verdicts:
                 if verdict.action in (UPDATE, CONFLICT):
@@ -229,7 +237,7 @@ class Backfiller:
                 "repository": name,
                 "record_id": verdict.record.id,
                 "action": verdict.action,
-                "checksum": checksum(comparable(verdict.record)),
+                "checksum": checksum_of(texts[verdict.record.id]),
                 "before": to_dict(verdict.current) if verdict.current is not None else None,
             }
             for verdict in written

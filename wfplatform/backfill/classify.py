@@ -21,10 +21,19 @@ INSERT, UPDATE, IDENTICAL, CONFLICT, INVALID = (
 ACTIONS = (INSERT, UPDATE, IDENTICAL, CONFLICT, INVALID)
 
 
+def canonical(data: dict[str, Any] | None) -> str:
+    """A record's normalised form (`comparable`) as one JSON text: written once for each
+    record a batch looks at, what its checksum and its quick text check both read."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
 def checksum(data: dict[str, Any] | None) -> str:
     """The checksum of a record's normalised form (a missing row has its own)."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return checksum_of(canonical(data))
+
+
+def checksum_of(canonical_text: str) -> str:
+    return hashlib.sha256(canonical_text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -46,10 +55,11 @@ class BatchFacts:
     missing_parents: dict[str, str]  # key -> "parent <repository> <key>"
 
 
-def invalid_reason(record: Any) -> str | None:
-    """Why no backend may store `record` (its field names and rules, never its values)."""
+def invalid_reason(record: Any, canonical_text: str | None = None) -> str | None:
+    """Why no backend may store `record` (its field names and rules, never its values);
+    `canonical_text`: the record's `canonical` form, when the caller has it."""
     try:
-        validate_record(record)
+        validate_record(record, encoded=canonical_text)
     except ValidationFailed as error:
         return f"{error.message}: {error.details}"
     return None

@@ -69,12 +69,16 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def text_problems(fields: dict[str, Any], limit: int = MAX_PROBLEMS) -> dict[str | int, Any]:
+def text_problems(
+    fields: dict[str, Any], limit: int = MAX_PROBLEMS, encoded: str | None = None
+) -> dict[str | int, Any]:
     """The first `limit` places in `fields` holding unstorable text, shaped like
     marshmallow's error details (`{"nodes": {0: {"name": ["holds ..."]}}}`); empty when
-    there are none."""
+    there are none. `encoded`: the fields as `json.dumps` wrote them a moment ago (in any
+    key order and spacing), when the caller has them: the quick look reads it instead."""
     tree: dict[str | int, Any] = {}
-    if not _may_hold_unstorable(fields):
+    clean = not escapes_unstorable(encoded) if encoded is not None else None
+    if clean or (clean is None and not _may_hold_unstorable(fields)):
         return tree
     for count, (path, message) in enumerate(unstorable(fields)):
         if count == limit:
@@ -90,6 +94,12 @@ def _may_hold_unstorable(value: Any) -> bool:
         encoded = json.dumps(value, default=str)
     except (TypeError, ValueError, RecursionError):  # not JSON-shaped, or too deep: walk it
         return True
+    return escapes_unstorable(encoded)
+
+
+def escapes_unstorable(encoded: str) -> bool:
+    """Whether JSON `json.dumps` wrote (ASCII, its default) may hold unstorable text:
+    False proves it clean."""
     return _ESCAPED_UNSTORABLE.search(encoded) is not None
 
 

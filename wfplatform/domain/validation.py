@@ -33,11 +33,12 @@ def check_record(
         raise ValidationFailed(f"invalid {type(record).__name__.lower()}", problems)
 
 
-def validate_record(record: Any) -> None:
+def validate_record(record: Any, encoded: str | None = None) -> None:
     """Text every backend can store in every field (see `text`), then the record's own
-    checks (its `validate()`, when it has one)."""
+    checks (its `validate()`, when it has one). `encoded`: every field of the record as
+    JSON, when the caller has just written it (see `text_problems`)."""
     fields = {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
-    problems = text_problems(fields)
+    problems = text_problems(fields, encoded=encoded)
     if problems:
         raise ValidationFailed(f"invalid {type(record).__name__.lower()}", problems)
     validate = getattr(record, "validate", None)

@@ -22,7 +22,9 @@ def content_bytes(record: object, content: tuple[tuple[str, ...], tuple[str, ...
     writes them (what SQLite stores; PostgreSQL's JSONB text is as long for ASCII)."""
     texts, documents = content
     size = sum(len(str(getattr(record, name)).encode("utf-8", "surrogatepass")) for name in texts)
-    return size + sum(len(json.dumps(getattr(record, name))) for name in documents)
+    # one `json.dumps` for every document: a list adds its brackets and a ", " between items
+    together = json.dumps([getattr(record, name) for name in documents])
+    return size + len(together) - 2 - 2 * (len(documents) - 1)
 
 
 @dataclass
