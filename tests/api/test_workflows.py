@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.api.conftest import login, make_admin, register
 from tests.api.workflow_helpers import EDGES, NODES, assert_backends_agree, create, url
+from wfplatform.repositories import base
 
 
 def test_creates_a_workflow_with_derived_fields_and_an_etag(client, auth):
@@ -128,8 +129,18 @@ def test_list_paginates_and_orders(client, auth):
     assert names("order=-name") == ["c", "b", "a"]
     assert names("order=created_at") == ["b", "c", "a"]
     page = client.get("/api/workflows?order=name&limit=2&offset=1", headers=auth).get_json()
-    assert (page["total"], page["limit"], page["offset"]) == (3, 2, 1)
+    assert (page["total"], page["total_exact"], page["limit"], page["offset"]) == (3, True, 2, 1)
     assert [item["name"] for item in page["items"]] == ["b", "c"]
+
+
+def test_a_total_past_the_count_cap_says_it_is_not_exact(client, auth, monkeypatch):
+    for name in ("a", "b", "c"):
+        create(client, auth, name=name)
+    monkeypatch.setattr(base, "COUNTED_AT_MOST", 2)
+
+    page = client.get("/api/workflows?limit=1", headers=auth).get_json()
+
+    assert (page["total"], page["total_exact"], len(page["items"])) == (2, False, 1)
 
 
 def test_a_stale_if_match_or_version_is_a_409(client, auth):

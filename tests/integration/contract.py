@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 
 from wfplatform.errors import Conflict, NotFound, ValidationFailed
-from wfplatform.repositories import BY_NAME
+from wfplatform.repositories import BY_NAME, base
 from wfplatform.repositories.base import RepositorySpec, UniqueKey
 from wfplatform.storage.adapter import Storage
 
@@ -169,7 +169,8 @@ class LengthContract(ChangeContract):
 
 
 class PagingContract(Contract):
-    """A repository whose list pages: `total` counts every match, a page is a slice."""
+    """A repository whose list pages: `total` counts the matches (up to a cap), a page is a
+    slice."""
 
     def several(self, storage: Storage, count: int) -> list[Any]:
         """`count` stored records, in the order the list gives them."""
@@ -181,5 +182,14 @@ class PagingContract(Contract):
     def test_pages_in_its_order(self, storage):
         records = self.several(storage, 5)
         page = self.listed(storage, records, limit=2, offset=1)
-        assert page.total == 5
+        assert (page.total, page.total_exact) == (5, True)
         assert [record.id for record in page.items] == [record.id for record in records[1:3]]
+
+    def test_counts_its_matches_up_to_a_cap(self, storage, monkeypatch):
+        records = self.several(storage, 5)
+        monkeypatch.setattr(base, "COUNTED_AT_MOST", 3)
+        page = self.listed(storage, records, limit=2, offset=3)
+        assert (page.total, page.total_exact) == (3, False)  # at least 3: past the cap
+        assert [record.id for record in page.items] == [record.id for record in records[3:5]]
+        monkeypatch.setattr(base, "COUNTED_AT_MOST", 5)
+        assert (self.listed(storage, records, limit=2, offset=0).total_exact) is True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..domain import users
+from ..repositories.base import COUNTED_AT_MOST
 from ..services.passwords import MAX_LENGTH as PASSWORD_MAX
 from ..services.passwords import MIN_LENGTH as PASSWORD_MIN
 
@@ -37,13 +38,21 @@ def page_body(page, query: dict) -> dict:
     return {
         "items": page.items,
         "total": page.total,
+        "total_exact": page.total_exact,
         "limit": query["limit"],
         "offset": query["offset"],
     }
 
 
 class PageSchema(Schema):
-    total = fields.Integer(required=True)
+    total = fields.Integer(
+        required=True,
+        metadata={"description": f"the matches, counted up to {COUNTED_AT_MOST:,}"},
+    )
+    total_exact = fields.Boolean(
+        required=True,
+        metadata={"description": f"false when more than {COUNTED_AT_MOST:,} match"},
+    )
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
 

@@ -13,7 +13,7 @@ from ..domain.codec import as_utc
 from ..models import AuditEntryModel
 from .base import Page, Repository, RepositorySpec, reads, writes
 from .memory import MemoryRepository
-from .sql import SqlRepository
+from .sql import SqlRepository, count_matches
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ class SqlAuditRepository(SqlRepository, AuditRepository):
             conditions.append(model.created_at >= as_utc(query.since))
         if query.until is not None:
             conditions.append(model.created_at < as_utc(query.until))
-        total = self._session.scalar(
-            sa.select(sa.func.count()).select_from(model).where(*conditions)
-        )
+        matches = count_matches(self._session, model, *conditions)
         rows = self._session.scalars(
             sa.select(model)
             .where(*conditions)
@@ -96,4 +94,4 @@ class SqlAuditRepository(SqlRepository, AuditRepository):
             .limit(query.limit)
             .offset(query.offset)
         )
-        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
+        return Page.counted([self.from_row(row) for row in rows], matches)

@@ -246,9 +246,21 @@ class Repository(ABC):
         return record
 
 
+# A list counts its matches up to this many. Counting every one reads every matching row
+# (PostgreSQL's count(*) has no shortcut), so a list would cost more as its table grows.
+COUNTED_AT_MOST = 10_000
+
+
 @dataclass
 class Page:
-    """One page of a list query."""
+    """One page of a list query: `total` is the number of matches, or `COUNTED_AT_MOST`
+    with `total_exact` False when there are more."""
 
     items: list[Any]
     total: int
+    total_exact: bool = True
+
+    @classmethod
+    def counted(cls, items: list[Any], matches: int) -> Page:
+        """A page whose query matched `matches` records (counted up to one past the cap)."""
+        return cls(items, min(matches, COUNTED_AT_MOST), matches <= COUNTED_AT_MOST)

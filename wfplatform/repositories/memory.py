@@ -157,7 +157,7 @@ class MemoryRepository(Repository):
     ) -> Page:
         matches = sorted((r for r in candidates if predicate(r)), key=sort_key, reverse=reverse)
         items = [copy_record(record) for record in matches[offset : offset + limit]]
-        return Page(items=items, total=len(matches))
+        return Page.counted(items, len(matches))
 
     def _select_indexed(
         self,
@@ -199,4 +199,4 @@ class MemoryRepository(Repository):
                 page = [view.get(key) for _, key in zip(range(wanted), chosen, strict=False)]
             else:
                 page = best(wanted, (view.get(k) for k in keys), key=sort_key)
-        return Page(items=[copy_record(record) for record in page[offset:]], total=total)
+        return Page.counted([copy_record(record) for record in page[offset:]], total)

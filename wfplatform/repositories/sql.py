@@ -25,7 +25,16 @@ from ..errors import (
     Conflict,
     ValidationFailed,
 )
+from . import base
 from .base import ChangeSink, Repository
+
+
+def count_matches(session: Session, model: type, *conditions: Any) -> int:
+    """The rows matching `conditions`, counted up to one past `COUNTED_AT_MOST` (see `Page`):
+    a count that stops there instead of reading every match."""
+    matching = sa.select(sa.literal(1)).select_from(model).where(*conditions)
+    capped = matching.limit(base.COUNTED_AT_MOST + 1).subquery()
+    return session.scalar(sa.select(sa.func.count()).select_from(capped)) or 0
 
 
 class SqlRepository(Repository):

@@ -11,7 +11,7 @@ from ..models import UserModel
 from .base import Page, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
 from .security_state import OnImport, SecurityState
-from .sql import SqlRepository
+from .sql import SqlRepository, count_matches
 
 
 class UserRepository(Repository):
@@ -89,11 +89,11 @@ class SqlUserRepository(SqlRepository, UserRepository):
         return self.from_row(row) if row is not None else None
 
     def list(self, limit: int = 50, offset: int = 0) -> Page:
-        total = self.count()
+        matches = count_matches(self._session, UserModel)
         rows = self._session.scalars(
             sa.select(UserModel)
             .order_by(UserModel.created_at, UserModel.id)
             .limit(limit)
             .offset(offset)
         )
-        return Page(items=[self.from_row(row) for row in rows], total=total)
+        return Page.counted([self.from_row(row) for row in rows], matches)

@@ -20,7 +20,7 @@ from ..models import WorkflowModel, WorkflowVersionModel
 from .base import Page, Parent, Repository, RepositorySpec, UniqueKey, reads, writes
 from .json_filters import json_array_overlaps
 from .memory import MemoryRepository
-from .sql import SqlRepository
+from .sql import SqlRepository, count_matches
 
 ORDER_FIELDS = ("created_at", "updated_at", "name")
 
@@ -233,9 +233,7 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
             conditions.append(model.search_text.like(pattern, escape="\\"))
         column = getattr(model, query.order_field)
         ordering = (column.desc(), model.id.desc()) if query.descending else (column, model.id)
-        total = self._session.scalar(
-            sa.select(sa.func.count()).select_from(model).where(*conditions)
-        )
+        matches = count_matches(self._session, model, *conditions)
         rows = self._session.scalars(
             sa.select(model)
             .where(*conditions)
@@ -243,7 +241,7 @@ class SqlWorkflowRepository(SqlRepository, WorkflowRepository):
             .limit(query.limit)
             .offset(query.offset)
         )
-        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
+        return Page.counted([self.from_row(row) for row in rows], matches)
 
     def usage_of(self, user_id: str) -> Usage:
         model = WorkflowModel
@@ -332,7 +330,7 @@ class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
     def page_for(self, workflow_id: str, limit: int, offset: int) -> Page:
         model = WorkflowVersionModel
         condition = model.workflow_id == workflow_id
-        total = self._session.scalar(sa.select(sa.func.count()).select_from(model).where(condition))
+        matches = count_matches(self._session, model, condition)
         rows = self._session.scalars(
             sa.select(model)
             .where(condition)
@@ -340,7 +338,7 @@ class SqlWorkflowVersionRepository(SqlRepository, WorkflowVersionRepository):
             .limit(limit)
             .offset(offset)
         )
-        return Page(items=[self.from_row(row) for row in rows], total=total or 0)
+        return Page.counted([self.from_row(row) for row in rows], matches)
 
     def latest_number(self, workflow_id: str) -> int:
         model = WorkflowVersionModel

@@ -11,7 +11,8 @@ from ..repositories.base import Page
 
 def normalise(value: Any) -> Any:
     if isinstance(value, Page):
-        return {"total": value.total, "items": [normalise(item) for item in value.items]}
+        items = [normalise(item) for item in value.items]
+        return {"total": value.total, "total_exact": value.total_exact, "items": items}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_dict(value)
     if isinstance(value, list | tuple):
