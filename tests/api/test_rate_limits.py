@@ -90,14 +90,17 @@ def test_login_and_registration_are_counted_apart(client):
     )
 
 
-def test_unreachable_counters_let_requests_through_and_say_so_once(database_url, tmp_path, caplog):
+def _unreachable_redis() -> str:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+
+def test_unreachable_counters_let_requests_through_and_say_so_once(database_url, tmp_path, caplog):
     config = {
         **app_config(database_url, "memory-only", None, tmp_path),
         "WF_RATELIMIT_API": "2 per minute",
-        "WF_RATELIMIT_STORAGE_URL": f"redis://127.0.0.1:{port}/0",
+        "WF_RATELIMIT_STORAGE_URL": _unreachable_redis(),
     }
     app = create_app(config, str(tmp_path / "instance"))
     try:
@@ -105,6 +108,37 @@ def test_unreachable_counters_let_requests_through_and_say_so_once(database_url,
         statuses = [client.get("/api/workflows").status_code for _ in range(4)]
         assert statuses == [401] * 4  # counted nowhere, refused by authentication only
         warnings = [r for r in caplog.records if "rate limits are not counted" in r.getMessage()]
+        assert len(warnings) == 1
+    finally:
+        close_app(app)
+
+
+def test_logins_wait_for_unreachable_counters_and_tokens_keep_working(
+    engine, database_url, tmp_path, caplog
+):
+    """A login that cannot be counted is refused (503), never let through uncounted."""
+    config = app_config(database_url, "database-only", None, tmp_path)
+    app = create_app(config, str(tmp_path / "instance"))
+    try:
+        client = app.test_client()
+        register(client, "owner@example.com")
+        headers = login(client, "owner@example.com")
+    finally:
+        close_app(app)
+    app = create_app(
+        {**config, "WF_RATELIMIT_STORAGE_URL": _unreachable_redis()}, str(tmp_path / "instance")
+    )
+    try:
+        client = app.test_client()
+        for password in ("correct horse", "a wrong guess of a password"):
+            answer = client.post(
+                "/api/auth/login", json={"email": "owner@example.com", "password": password}
+            )
+            assert answer.status_code == 503
+            assert answer.json["error"]["code"] == "storage_unavailable"
+            assert int(answer.headers["Retry-After"]) >= 1
+        assert client.get("/api/workflows", headers=headers).status_code == 200
+        warnings = [r for r in caplog.records if "failed logins are not counted" in r.getMessage()]
         assert len(warnings) == 1
     finally:
         close_app(app)

@@ -16,7 +16,12 @@ Redis shared by every process), not in the users table, so an email nobody regis
 counted exactly like a registered one and nothing in the answers tells them apart. Keys
 hold a digest of the email, never the email, and the account's password stamp: a new
 password starts the account's counts afresh. Counts are forgotten a day after the first
-failure of each."""
+failure of each.
+
+While the counters do not answer (Redis down), a login is refused as a 503 rather than let
+through uncounted: the throttle is what stands between a password and a guesser, and
+whoever could knock the counters over would otherwise guess freely. Bearer tokens and API
+keys issued before keep working."""
 
 from __future__ import annotations
 
@@ -24,12 +29,16 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from limits.errors import StorageError
 from limits.storage import Storage as Counters
 
-from ..errors import TooManyAttempts
+from ..errors import StorageUnavailable, TooManyAttempts
 from .addresses import client_key
+from .rate_limits import CounterFaults
 
 log = logging.getLogger(__name__)
 FAILURES_REMEMBERED = 24 * 3600
@@ -75,9 +84,23 @@ class LoginThrottle:
         self.counters = counters
         self.policy = policy
         self.prefix = f"{prefix}:login" if prefix else "login"
+        self._faults = CounterFaults("failed logins are")
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
+        try:
+            yield
+        except StorageError as fault:
+            self._faults.failed(fault)
+            raise StorageUnavailable("rate limiter", "failed logins cannot be counted") from fault
+        self._faults.answered()
 
     def check(self, attempt: Attempt) -> None:
         """Raise `TooManyAttempts` while any count that applies to `attempt` backs off."""
+        with self._counting():
+            self._check(attempt)
+
+    def _check(self, attempt: Attempt) -> None:
         kinds = ["pair", "address"] if self._familiar(attempt) else ["pair", "address", "account"]
         wait = max(self._remaining(f"{self._key(kind, attempt)}:wait") for kind in kinds)
         if wait > 0:
@@ -88,7 +111,11 @@ class LoginThrottle:
         that back). Past a threshold each wait admits one attempt: the first to take the
         wait's turn (an atomic increment), so guesses sent at once get no further than
         guesses sent one by one. Raises `TooManyAttempts` for the others."""
-        self.check(attempt)
+        with self._counting():
+            return self._admit(attempt)
+
+    def _admit(self, attempt: Attempt) -> Admission:
+        self._check(attempt)
         policy = self.policy
         pair, pair_turn = self._count("pair", policy.per_account_and_address, attempt)
         _, address_turn = self._count("address", policy.per_address, attempt)
@@ -96,12 +123,16 @@ class LoginThrottle:
         if counted_account:
             _, account_turn = self._count("account", policy.per_account, attempt)
         if not (pair_turn and address_turn and account_turn):
-            self.check(attempt)  # raises: another attempt holds this wait's turn
+            self._check(attempt)  # raises: another attempt holds this wait's turn
         return Admission(counted_account=counted_account)
 
     def succeeded(self, attempt: Attempt, admission: Admission) -> None:
         """Take back what `admit` counted, forgive this address its failures on this
         account, and remember it as familiar."""
+        with self._counting():
+            self._forgive(attempt, admission)
+
+    def _forgive(self, attempt: Attempt, admission: Admission) -> None:
         kinds = ("address", "account") if admission.counted_account else ("address",)
         for kind in kinds:
             self.counters.incr(self._key(kind, attempt), FAILURES_REMEMBERED, amount=-1)

@@ -3,7 +3,8 @@
 Limits are `limits`' text (`300 per minute`), parsed once each. A counter store that
 fails (Redis down) lets requests through, logged once when it starts failing and once
 when it counts again: a rate limit protects the service from its clients, and must not
-take it down with its own infrastructure."""
+take it down with its own infrastructure. (Logins are the exception: see
+`login_throttle`.)"""
 
 from __future__ import annotations
 
@@ -27,6 +28,25 @@ log = logging.getLogger(__name__)
 def open_counters(url: str) -> Counters:
     """The counters at `url` (`memory://` or `redis://...`), their faults as `StorageError`."""
     return storage_from_string(storage_uri(url), wrap_exceptions=True)
+
+
+class CounterFaults:
+    """Says when the counters start failing and when they answer again, once each: an
+    outage under load must not write a line per request."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._failing = False
+
+    def failed(self, fault: StorageError) -> None:
+        if not self._failing:
+            self._failing = True
+            log.warning("%s not counted: %s", self._what, fault.storage_error)
+
+    def answered(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.warning("%s counted again", self._what)
 
 
 @functools.lru_cache(maxsize=64)
@@ -55,7 +75,7 @@ class RateLimits:
         self.counters = counters
         self._window = FixedWindowRateLimiter(counters)
         self._prefix = prefix
-        self._failing = False
+        self._faults = CounterFaults("rate limits are")
 
     def hit(self, limit: str, scope: str, key: str) -> Verdict:
         """Count one request of `key` against `limit` in `scope` (limits of different
@@ -66,11 +86,7 @@ class RateLimits:
             allowed = self._window.hit(item, *identity)
             window = self._window.get_window_stats(item, *identity)
         except StorageError as fault:
-            if not self._failing:
-                self._failing = True
-                log.warning("rate limits are not counted: %s", fault.storage_error)
+            self._faults.failed(fault)
             return Verdict(True, item.amount, item.amount, time.time() + item.get_expiry())
-        if self._failing:
-            self._failing = False
-            log.warning("rate limits are counted again")
+        self._faults.answered()
         return Verdict(allowed, item.amount, window.remaining, window.reset_time)
