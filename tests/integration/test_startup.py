@@ -18,7 +18,7 @@ from tests.factories import make_user
 from wfplatform import create_app
 from wfplatform.backends.sql import new_session
 from wfplatform.bootstrap import get_storage
-from wfplatform.domain.codec import to_dict
+from wfplatform.domain.codec import copy_record, to_dict
 from wfplatform.repositories import Repositories
 from wfplatform.storage.journal import Change, SyncJournal, damage_warning
 from wfplatform.storage.journal_format import encode
@@ -87,7 +87,7 @@ def test_what_start_up_loaded_is_left_out_of_later_full_collections(make_app):
     try:
         app = make_app()  # in dual: memory is loaded from the database
         loaded = app.extensions["wf_storage"].parts.memory.tables["users"].records[user.id]
-        assert loaded == user
+        assert copy_record(loaded) == user
         assert gc.get_freeze_count() > 0
         assert not any(obj is loaded for obj in gc.get_objects())  # every generation
     finally:

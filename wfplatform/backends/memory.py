@@ -2,7 +2,9 @@
 
 Guarantees: every read and every commit holds the store's lock, so a reader never sees a
 half-applied unit of work. State is per process: `memory-only` and `dual` reading from memory
-are valid with a single process only. Records are stored and handed out as copies.
+are valid with a single process only. Records are stored and handed out as copies: a table
+keeps each record as `domain.codec.kept_copy` makes it (its JSON pickled), and what it holds
+is read for scalar fields only, or given out through `copy_record`.
 
 A `MemoryTransaction` stages puts and removes in an overlay; reads through it see the overlay
 over the committed tables; `commit()` re-checks unique keys against what committed meanwhile
@@ -19,6 +21,7 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from ..domain.codec import copy_record, kept_copy
 from ..errors import (
     CHANGED_MEANWHILE,
     DUPLICATE,
@@ -43,8 +46,10 @@ def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
 
 
 class MemoryTable:
-    """Records by key, plus unique and non-unique secondary indexes, and orders: the keys
-    sorted by (a value of the record, key), walked from either end without sorting."""
+    """Records by key (kept copies), plus unique and non-unique secondary indexes, and
+    orders: the keys sorted by (a value of the record, key), walked from either end
+    without sorting. Index, unique and order keys are given whole records: `put` takes
+    one, and `remove` makes one of what it removes."""
 
     def __init__(
         self,
@@ -67,9 +72,10 @@ class MemoryTable:
         self._orders: dict[str, SortedList] = {n: SortedList() for n in self._order_keys}
 
     def put(self, record: Any) -> None:
+        """Keep a copy of `record` (the caller's may change after)."""
         key = self.key(record)
         self.remove(key)
-        self.records[key] = record
+        self.records[key] = kept_copy(record)
         for name, index_key in self._unique_keys.items():
             for value in _values(index_key, record):
                 self._unique[name][value] = key
@@ -80,9 +86,10 @@ class MemoryTable:
             self._orders[name].add((order_key(record), key))
 
     def remove(self, key: str) -> None:
-        old = self.records.pop(key, None)
-        if old is None:
+        kept = self.records.pop(key, None)
+        if kept is None:
             return
+        old = copy_record(kept)  # the whole record: its keys may read its JSON
         for name, index_key in self._unique_keys.items():
             for value in _values(index_key, old):
                 if self._unique[name].get(value) == key:
@@ -157,9 +164,9 @@ class MemoryStore:
         return TableView(self.tables[table])
 
     def freeze(self, tables: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The committed records of `tables` as of one moment, by key. Only the key -> record
-        maps are copied: records are shared, which is safe because a commit replaces a
-        stored record, it never changes one in place."""
+        """The committed records of `tables` as of one moment, by key: kept copies (see
+        `MemoryTable`). Only the key -> record maps are copied: records are shared, which
+        is safe because a commit replaces a stored record, it never changes one in place."""
         with self.lock:
             return {name: dict(self.tables[name].records) for name in tables}
 
@@ -228,10 +235,12 @@ class TableView:
                 yield staged
 
     def put(self, record: Any) -> None:
+        """Keep a copy of `record`: in the table, or staged (a whole record, as the
+        unit of work reads it back)."""
         if self.overlay is None:
             self.table.put(record)
         else:
-            self._stage(self.table.key(record), record)
+            self._stage(self.table.key(record), copy_record(record))
 
     def remove(self, key: str) -> None:
         if self.overlay is None:

@@ -177,7 +177,7 @@ class Backfiller:
         guarded = writing and self.live
         locks = storage.changing((name, key) for key in batch) if guarded else nullcontext()
         with locks, storage.on_database(write=writing) as database:
-            records = list(storage.in_memory(name).peek_many(batch).values())
+            records = list(storage.in_memory(name).fetch_many(batch).values())
             texts = {record.id: canonical(comparable(record)) for record in records}
             facts = self._facts(database, name, records, texts, *seen)
             verdicts = [classify(record, facts) for record in records]

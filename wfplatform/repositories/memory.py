@@ -15,7 +15,7 @@ from ..backends.memory import (
     MemoryTransaction,
     reference_index,
 )
-from ..domain.codec import copy_record, kept_copy
+from ..domain.codec import copy_record
 from ..errors import DUPLICATE, MISSING_REFERENCE, STILL_REFERENCED, Conflict
 from .base import ChangeSink, Page, Repository
 
@@ -75,14 +75,6 @@ class MemoryRepository(Repository):
             found = {key: self._view.get(key) for key in keys}
         return {key: copy_record(record) for key, record in found.items() if record is not None}
 
-    def peek_many(self, keys: list[str]) -> dict[str, Any]:
-        """The stored records themselves, not copies, for readers that only compare or
-        forward them (a backfill, a verify): they must never be changed. Safe to hold:
-        memory replaces a record on update, it never changes one in place."""
-        with self._store.lock:
-            found = {key: self._view.get(key) for key in keys}
-        return {key: record for key, record in found.items() if record is not None}
-
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         with self._store.lock:
             keys = sorted(self._view.keys())
@@ -101,7 +93,7 @@ class MemoryRepository(Repository):
 
     def upsert(self, record: Any) -> None:
         with self._store.lock:
-            self._view.put(kept_copy(record))
+            self._view.put(record)
 
     def discard(self, key: str) -> None:
         with self._store.lock:
@@ -115,7 +107,7 @@ class MemoryRepository(Repository):
                 raise Conflict(DUPLICATE.format(name=self.spec.name))
             self._check_unique(record)
             self._check_parents(record)
-            self._view.put(kept_copy(record))
+            self._view.put(record)
         self._changed(key, record)
 
     def _replace(self, record: Any, *, successor: bool = True) -> None:
@@ -127,7 +119,7 @@ class MemoryRepository(Repository):
                 self._check_successor(current, record)
             self._check_unique(record)
             self._check_parents(record)
-            self._view.put(kept_copy(record))
+            self._view.put(record)
         self._changed(key, record)
 
     def _erase(self, key: str) -> None:

@@ -96,7 +96,7 @@ def read_both(parts: StorageParts, repository: str, keys: list[str]) -> tuple[di
     holds their record locks."""
     with translate_faults(), new_session(parts.engine) as session:
         in_database = parts.bindings[repository].sql(session).fetch_many(keys)
-    return parts.memory_repository(repository).peek_many(keys), in_database
+    return parts.memory_repository(repository).fetch_many(keys), in_database
 
 
 def recheck(

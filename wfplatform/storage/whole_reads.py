@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..domain.codec import copy_record
 from ..repositories.base import Repository
 from .modes import MEMORY
 from .on_database import OnDatabase
@@ -41,7 +42,8 @@ def snapshot(parts: StorageParts) -> Iterator[Records]:
     transaction is a snapshot by itself), whose snapshot is taken while memory's lock is
     held, together with `MemoryStore.freeze` of the memory-read repositories: no unit of
     work commits to either backend in between. The frozen maps hold references to the
-    records, not copies, so a large store is never held twice."""
+    records memory keeps, not copies, so a large store is never held twice; each is
+    copied as it is read."""
     chosen = {name: parts.read_backend(name) for name in parts.bindings}
     in_memory = [name for name, backend in chosen.items() if backend == MEMORY]
     in_database = [name for name, backend in chosen.items() if backend != MEMORY]
@@ -54,7 +56,7 @@ def snapshot(parts: StorageParts) -> Iterator[Records]:
 
         def records(name: str, batch_size: int) -> Iterator[Any]:
             if name in frozen:
-                return (frozen[name][key] for key in sorted(frozen[name]))
+                return (copy_record(frozen[name][key]) for key in sorted(frozen[name]))
             return database.repository(name).iter_all(batch_size)
 
         yield records
