@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from wfplatform.storage.shadow import ShadowReader
+from wfplatform.storage.shadow import FIRST_COST, ShadowReader
 
 
 def burn(seconds: float) -> None:
@@ -18,7 +18,20 @@ def burn(seconds: float) -> None:
         pass
 
 
-def test_after_each_comparison_the_worker_rests_in_proportion_to_its_cpu_time() -> None:
+def test_the_first_comparison_waits_as_if_one_had_just_run() -> None:
+    reader = ShadowReader(capacity=10, budget=0.2)
+    started = []
+    submitted = time.monotonic()
+    try:
+        reader.submit(lambda: started.append(time.monotonic()))
+        reader.drain()
+    finally:
+        reader.close()
+    # a burst of samples never runs at once: FIRST_COST at a fifth of a CPU, rested first
+    assert started[0] - submitted >= FIRST_COST * 4 * 0.95
+
+
+def test_before_each_comparison_the_worker_rests_in_proportion_to_the_last_ones_cpu() -> None:
     reader = ShadowReader(capacity=10, budget=0.2)
     finished, started = [], []
     try:

@@ -5,9 +5,12 @@ the thread is not enough in one process: the comparisons' Python work (the other
 backend's read, decoding, comparing) holds the interpreter lock the requests need, and at
 rate 1.0 a database read compared for each memory read costs many times the read itself.
 So the worker keeps to a `budget`: the share of one CPU its comparisons may use, resting
-after each in proportion to the CPU time it took. What the budget cannot compare waits in
-the queue and is dropped when the queue is full: shadow reads sample, they never slow a
-request down by more than the budget.
+before each in proportion to the CPU time the one before took (the first as if it had
+taken `FIRST_COST`): so the budget holds from the first comparison, and a burst of samples
+after a quiet spell waits its turn instead of running at once while the requests that
+sampled it are still being served. What the budget cannot compare waits in the queue and
+is dropped when the queue is full: shadow reads sample, they never slow a request down
+by more than the budget.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 
 DEFAULT_BUDGET = 0.1
+FIRST_COST = 0.005  # CPU seconds: about a comparison of a page read from the database
 
 
 class ShadowReader:
@@ -69,15 +73,18 @@ class ShadowReader:
                     self._thread.start()
 
     def _run(self) -> None:
+        cost = FIRST_COST
         while True:
             task = self._queue.get()
-            started = time.thread_time()
             try:
                 if task is None:
                     return
-                task()
-            except Exception:  # a failed comparison must not stop the worker
-                log.exception("shadow read failed")
+                self._resting.wait(cost * self._rest_per_cpu_second)
+                started = time.thread_time()
+                try:
+                    task()
+                except Exception:  # a failed comparison must not stop the worker
+                    log.exception("shadow read failed")
+                cost = time.thread_time() - started
             finally:
                 self._queue.task_done()
-            self._resting.wait((time.thread_time() - started) * self._rest_per_cpu_second)
