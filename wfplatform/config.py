@@ -59,7 +59,7 @@ SETTINGS: dict[str, tuple[type, object]] = {
     # records (users) each process keeps while PostgreSQL announces their changes (0: none)
     "WF_READ_CACHE_RECORDS": (int, 10_000),
     # the share of one CPU shadow comparisons may use (see storage/shadow.py)
-    "WF_SHADOW_BUDGET": (float, 0.1),
+    "WF_SHADOW_BUDGET": (float, 0.05),
     "WF_PASSWORD_TIME_COST": (int, 3),
     "WF_PASSWORD_MEMORY_KIB": (int, 65536),
     "WF_TOKEN_MAX_AGE": (int, 12 * 3600),

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 
 from wfplatform.backends.memory import MemoryStore
 from wfplatform.repositories import REPOSITORIES
@@ -40,23 +41,24 @@ PER_USER = 100
 
 
 @contextmanager
-def _statements(engine) -> Iterator[list[tuple[str, object]]]:
-    """The SQL statements `engine` runs meanwhile, with their parameters."""
+def _statements() -> Iterator[list[tuple[str, object]]]:
+    """The SQL statements every engine runs meanwhile, with their parameters (a list reads
+    on the storage's pool for reads, not on the engine it writes with)."""
     seen: list[tuple[str, object]] = []
 
     def note(connection, cursor, statement, parameters, context, executemany) -> None:
         seen.append((statement, parameters))
 
-    sa.event.listen(engine, "before_cursor_execute", note)
+    sa.event.listen(Engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
+        sa.event.remove(Engine, "before_cursor_execute", note)
 
 
 def _plans(storage, query: WorkflowQuery) -> list[str]:
     engine = storage.control_plane_engine
-    with _statements(engine) as seen:
+    with _statements() as seen:
         storage.workflows.list(query)
     connection = engine.raw_connection()
     try:

@@ -9,6 +9,7 @@ which records an operation touched and can copy their final state to the other b
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ def declared_operations(cls: type) -> dict[str, str]:
     return found
 
 
+@functools.cache
 def key_argument(cls: type, operation: str) -> str | None:
+    """The argument an operation reads one record by (`@reads(key_arg=...)`), if any: looked up
+    once per class and operation (every sampled read asks)."""
     for klass in cls.__mro__:
         member = vars(klass).get(operation)
         if member is not None and hasattr(member, "__storage_kind__"):

@@ -24,7 +24,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 
-DEFAULT_BUDGET = 0.1
+DEFAULT_BUDGET = 0.05
 FIRST_COST = 0.005  # CPU seconds: about a comparison of a page read from the database
 
 
