@@ -84,13 +84,15 @@ def kept_copy(record: T) -> T:
     whole record back."""
     values = dict(record.__dict__)
     for name, cached in _cached_properties(type(record)):
-        if name not in values:
-            values[name] = cached.func(record)  # on the copy only: the caller's stays as it is
+        # measured now, on the copy only: a value the caller's record cached may be stale
+        values[name] = cached.func(record)
     documents = _documents(values)
     for name in documents:
         del values[name]
     if documents:
-        values[PACKED] = pickle.dumps(documents, PROTOCOL)
+        # a fresh copy first: pickling keeps containers the caller's JSON shares shared, and
+        # every copy handed out would share them too (JSON from a request or a row never does)
+        values[PACKED] = pickle.dumps(_deep_copy_json(documents), PROTOCOL)
     kept = object.__new__(type(record))
     kept.__dict__ = values
     return kept
@@ -116,9 +118,12 @@ def copy_record(record: T) -> T:
     of a live record or of a kept one (`kept_copy`). The JSON fields go through one
     pickle round trip: exact for every value, and twice as fast as copying them item by
     item in Python. Only bytes pickled here, now or when the record was kept, are
-    unpickled. The copy is made without calling the record's `__init__` again: the
-    original was checked when it was made."""
+    unpickled. The copy is made without calling the record's `__init__` again (the
+    original was checked when it was made), and without the original's cached
+    properties (the copy may be changed, and measures itself again when asked)."""
     values = dict(record.__dict__)
+    for name, _ in _cached_properties(type(record)):
+        values.pop(name, None)  # a copy may be changed: it measures itself again when asked
     packed = values.pop(PACKED, None)
     if packed is not None:
         values.update(pickle.loads(packed))
