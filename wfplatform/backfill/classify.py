@@ -55,9 +55,9 @@ class BatchFacts:
     missing_parents: dict[str, str]  # key -> "parent <repository> <key>"
 
 
-def invalid_reason(record: Any, canonical_text: str | None = None) -> str | None:
+def invalid_reason(record: Any, canonical_text: str) -> str | None:
     """Why no backend may store `record` (its field names and rules, never its values);
-    `canonical_text`: the record's `canonical` form, when the caller has it."""
+    `canonical_text`: the record's `canonical` form."""
     try:
         validate_record(record, encoded=canonical_text)
     except ValidationFailed as error:

@@ -77,8 +77,8 @@ def text_problems(
     there are none. `encoded`: the fields as `json.dumps` wrote them a moment ago (in any
     key order and spacing), when the caller has them: the quick look reads it instead."""
     tree: dict[str | int, Any] = {}
-    clean = not escapes_unstorable(encoded) if encoded is not None else None
-    if clean or (clean is None and not _may_hold_unstorable(fields)):
+    may_hold = escapes_unstorable(encoded) if encoded is not None else _may_hold_unstorable(fields)
+    if not may_hold:
         return tree
     for count, (path, message) in enumerate(unstorable(fields)):
         if count == limit:

@@ -28,14 +28,13 @@ class ModeGate:
         self._active = 0
         self._switching = False
         self._owner: int | None = None
-        self._operation = _GateOperation(self)
 
     def operation(self) -> AbstractContextManager[None]:
-        """Held around every operation: a plain object rather than a generator, since
+        """Held around every operation: the gate itself rather than a generator, since
         every read enters it (a generator context manager costs several times as much)."""
-        return self._operation
+        return self
 
-    def _enter_operation(self) -> None:
+    def __enter__(self) -> None:
         if self._owner == threading.get_ident():
             return  # a switch may run operations (a guard's check, a backfill) itself
         with self._cond:
@@ -43,7 +42,7 @@ class ModeGate:
                 self._cond.wait()
             self._active += 1
 
-    def _exit_operation(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._owner == threading.get_ident():
             return  # the switch that owns the gate is this thread's, and outlives the call
         with self._cond:
@@ -68,17 +67,6 @@ class ModeGate:
                 self._owner = None
                 self._switching = False
                 self._cond.notify_all()
-
-
-class _GateOperation:
-    def __init__(self, gate: ModeGate) -> None:
-        self._gate = gate
-
-    def __enter__(self) -> None:
-        self._gate._enter_operation()
-
-    def __exit__(self, *exc: object) -> None:
-        self._gate._exit_operation()
 
 
 class LockTimeout(Exception):
