@@ -107,13 +107,16 @@ def database_url(request, tmp_path, kind: str) -> str:
 @contextmanager
 def fuzzed_app(request, tmp_path, mode: str, read_from: str | None, kind: str) -> Iterator[Flask]:
     """A fresh service; on the way out, waits for the background jobs the fuzzer started
-    (dry-run backfills, imports) so none outlives its storage."""
+    (dry-run backfills, imports) so none outlives its storage. Jobs run on non-daemon
+    threads; the daemon ones are the service's own loops (the rate limiter's sweeper...),
+    which live as long as what they serve and end with it."""
     config = app_config(database_url(request, tmp_path, kind), mode, read_from, tmp_path)
     app = create_app(config, instance_path=str(tmp_path / "instance"))
     threads = set(threading.enumerate())
     yield app
     deadline = time.monotonic() + 30
-    for thread in set(threading.enumerate()) - threads:
+    jobs = [thread for thread in set(threading.enumerate()) - threads if not thread.daemon]
+    for thread in jobs:
         thread.join(max(0.0, deadline - time.monotonic()))
     close_app(app)
 
