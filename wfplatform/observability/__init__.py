@@ -15,7 +15,7 @@ from flask import Flask
 from ..extensions import db
 from ..storage.adapter import Storage
 from ..storage.tracing import is_tracing
-from . import logs, metrics, request_hooks, tracing
+from . import logs, metrics, request_hooks, server_spans, tracing
 from .backfill import TracedBackfiller
 from .metrics import Metrics
 
@@ -29,7 +29,7 @@ def init_app(app: Flask, storage: Callable[[Flask], Storage]) -> None:
     collected = metrics.init_app(app, storage)
     request_hooks.init_app(app, collected)
     if is_tracing():  # instrumentation with no provider would make no-op spans at a cost
-        tracing.instrument_app(app)
+        server_spans.init_app(app)
         with app.app_context():
             tracing.instrument_engine(db.engine)
 

@@ -10,7 +10,7 @@
   `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, the
   exporter's `OTEL_EXPORTER_OTLP_*` and the batch processor's `OTEL_BSP_*`.
 
-While tracing is on, requests get a server span (Flask instrumentation) and each statement
+While tracing is on, requests get a server span (`server_spans`) and each statement
 on the app's engine a client span (SQLAlchemy instrumentation), below the adapter's
 `repository.operation` spans; while it is off, nothing is instrumented. Statements are
 recorded with their placeholders, never their parameters."""
@@ -21,9 +21,7 @@ import logging
 import os
 import weakref
 
-from flask import Flask
 from opentelemetry import trace
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_version
 from opentelemetry.metrics import get_meter
@@ -40,8 +38,6 @@ from ..config import ConfigurationError
 
 log = logging.getLogger(__name__)
 DEFAULT_SERVICE_NAME = "wfplatform"
-# Scrapes and probes would make a trace every few seconds.
-DEFAULT_EXCLUDED_URLS = "/metrics,/health"
 _instrumented_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
@@ -91,11 +87,6 @@ def configure_provider() -> TracerProvider | None:
     trace.set_tracer_provider(provider)
     log.info("tracing exports to %s", ", ".join(names))
     return provider
-
-
-def instrument_app(app: Flask) -> None:
-    excluded = os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
-    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded, enable_commenter=False)
 
 
 def instrument_engine(engine: Engine) -> None:

@@ -46,7 +46,8 @@ class Reader:
                 backend, result = self._read_with_fallback(
                     repository, operation, args, kwargs, mode
                 )
-                served_by(span, [backend], fallback=backend != mode.primary)
+                if backend != mode.primary:
+                    served_by(span, [backend], fallback=True)
                 if ticket is not None and backend == DATABASE:
                     parts.cache.keep(ticket, result)
                 if result is None and backend == DATABASE and mode.mode is Mode.DUAL:

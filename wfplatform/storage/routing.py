@@ -81,8 +81,7 @@ class BoundRepository:
         def call(*args: Any, **kwargs: Any) -> Any:
             backend = uow.primary(repository)
             name = f"{repository}.{operation}"
-            with operation_span(name, mode, [backend]) as span:
-                span.set_attribute("wf.storage.fallback", backend != mode.primary)
+            with operation_span(name, mode, [backend], fallback=backend != mode.primary):
                 started = time.perf_counter()
                 with translate_faults():
                     result = getattr(uow.backend(repository), operation)(*args, **kwargs)
