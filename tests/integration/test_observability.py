@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.factories import make_user
 from wfplatform.backfill.backfiller import Options
 from wfplatform.config import ConfigurationError
-from wfplatform.observability import logs, tracing
+from wfplatform.observability import logs, server_spans, tracing
 from wfplatform.observability.backfill import TracedBackfiller
 from wfplatform.observability.metrics import Metrics
 
@@ -147,6 +147,29 @@ def test_the_otlp_exporter_is_built_without_reaching_the_network(monkeypatch):
     exporter.shutdown()
     with pytest.raises(ConfigurationError):
         tracing._exporter("zipkin")
+
+
+@pytest.mark.parametrize(
+    ("configured", "untraced", "traced"),
+    [
+        (None, ["/metrics", "/health", "/health/ready"], ["/api/workflows"]),
+        ("/api/audit.*,^/docs", ["/api/audit-logs", "/docs/assets/x"], ["/health", "/api/docs"]),
+        ("", [], ["/health"]),
+    ],
+)
+def test_excluded_paths_follow_the_setting(monkeypatch, configured, untraced, traced):
+    monkeypatch.delenv(server_spans.EXCLUDED_URLS, raising=False)
+    if configured is not None:
+        monkeypatch.setenv(server_spans.EXCLUDED_URLS, configured)
+    excluded = server_spans.excluded_paths()
+    assert all(excluded.search(path) for path in untraced)
+    assert not any(excluded and excluded.search(path) for path in traced)
+
+
+def test_excluded_paths_that_are_not_regular_expressions_stop_start_up(monkeypatch):
+    monkeypatch.setenv(server_spans.EXCLUDED_URLS, "/health,/metrics(")
+    with pytest.raises(ConfigurationError, match=server_spans.EXCLUDED_URLS):
+        server_spans.excluded_paths()
 
 
 # -- logs ---------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from opentelemetry.semconv.attributes import (
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from ..config import ConfigurationError
+
 EXCLUDED_URLS = "OTEL_PYTHON_FLASK_EXCLUDED_URLS"
 # Scrapes and probes would make a trace every few seconds.
 DEFAULT_EXCLUDED_URLS = "/metrics,/health"
@@ -37,7 +39,12 @@ tracer = trace.get_tracer("wfplatform.http")
 def excluded_paths() -> re.Pattern[str] | None:
     configured = os.environ.get(EXCLUDED_URLS, DEFAULT_EXCLUDED_URLS)
     patterns = [pattern.strip() for pattern in configured.split(",") if pattern.strip()]
-    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns)) if patterns else None
+    if not patterns:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+    except re.error as error:
+        raise ConfigurationError(f"{EXCLUDED_URLS}: not regular expressions ({error})") from None
 
 
 def init_app(app: Flask) -> None:
