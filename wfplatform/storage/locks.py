@@ -47,7 +47,8 @@ class ModeGate:
             return  # the switch that owns the gate is this thread's, and outlives the call
         with self._cond:
             self._active -= 1
-            self._cond.notify_all()
+            if self._switching and not self._active:  # the switch waits for the last one
+                self._cond.notify_all()
 
     @contextmanager
     def switch(self, timeout: float = 30.0) -> Iterator[None]:

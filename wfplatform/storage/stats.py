@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import Counter, defaultdict, deque
 from dataclasses import asdict, dataclass, field
@@ -34,10 +35,9 @@ class BackendStats:
         self.latency_count += 1
         self.latency_sum_ms += elapsed_ms
         self.latency_max_ms = max(self.latency_max_ms, elapsed_ms)
-        for index, bound in enumerate(LATENCY_BUCKETS_MS):
-            if elapsed_ms <= bound:
-                self.latency_buckets[index] += 1
-                break
+        index = bisect.bisect_left(LATENCY_BUCKETS_MS, elapsed_ms)  # the first bound >= it
+        if index < len(LATENCY_BUCKETS_MS):
+            self.latency_buckets[index] += 1
 
 
 @dataclass
