@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import re
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from opentelemetry import context, propagate, trace
 from opentelemetry.semconv.attributes import (
     client_attributes,
+    error_attributes,
     http_attributes,
     url_attributes,
     user_agent_attributes,
@@ -29,10 +30,13 @@ from opentelemetry.semconv.attributes import (
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from ..config import ConfigurationError
+from .request_hooks import METHODS
 
 EXCLUDED_URLS = "OTEL_PYTHON_FLASK_EXCLUDED_URLS"
-# Scrapes and probes would make a trace every few seconds.
-DEFAULT_EXCLUDED_URLS = "/metrics,/health"
+# Scrapes and probes would make a trace every few seconds; a record's path that merely
+# holds such a word is traced.
+DEFAULT_EXCLUDED_URLS = "^/metrics$,^/health(?:/|$)"
+ENVIRON_KEY = "wfplatform.server_span"  # (span, context token) of the request
 tracer = trace.get_tracer("wfplatform.http")
 
 
@@ -47,46 +51,62 @@ def excluded_paths() -> re.Pattern[str] | None:
         raise ConfigurationError(f"{EXCLUDED_URLS}: not regular expressions ({error})") from None
 
 
+def _described() -> tuple[str, dict[str, str]]:
+    """The request's span name and attributes."""
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    # Any token is a method: one no client library sends names nothing (and would name a
+    # span per attacker's string), as the conventions and the metrics have it.
+    method = request.method if request.method in METHODS else "_OTHER"
+    name = "HTTP" if method == "_OTHER" else method
+    attributes = {
+        http_attributes.HTTP_REQUEST_METHOD: method,
+        url_attributes.URL_PATH: request.path,
+        url_attributes.URL_SCHEME: request.scheme,
+    }
+    if rule:
+        attributes[http_attributes.HTTP_ROUTE] = rule
+    if request.remote_addr:
+        attributes[client_attributes.CLIENT_ADDRESS] = request.remote_addr
+    if user_agent := request.headers.get("User-Agent"):
+        attributes[user_agent_attributes.USER_AGENT_ORIGINAL] = user_agent
+    return (f"{name} {rule}" if rule else name), attributes
+
+
 def init_app(app: Flask) -> None:
     excluded = excluded_paths()
 
     def start() -> None:
         if excluded is not None and excluded.search(request.path):
             return
-        rule = request.url_rule.rule if request.url_rule is not None else None
+        name, attributes = _described()
+        extracted = propagate.extract(request.headers)  # the caller's trace and baggage
         span = tracer.start_span(
-            f"{request.method} {rule}" if rule else request.method,
-            context=propagate.extract(request.headers),
-            kind=SpanKind.SERVER,
-            attributes={
-                http_attributes.HTTP_REQUEST_METHOD: request.method,
-                url_attributes.URL_PATH: request.path,
-                url_attributes.URL_SCHEME: request.scheme,
-                client_attributes.CLIENT_ADDRESS: request.remote_addr or "",
-                user_agent_attributes.USER_AGENT_ORIGINAL: request.headers.get("User-Agent", ""),
-                **({http_attributes.HTTP_ROUTE: rule} if rule else {}),
-            },
+            name, context=extracted, kind=SpanKind.SERVER, attributes=attributes
         )
-        g.server_span = span
-        g.server_span_token = context.attach(trace.set_span_in_context(span))
+        token = context.attach(trace.set_span_in_context(span, extracted))
+        # Per request, not on `g`: a request made while another runs shares its app context.
+        request.environ[ENVIRON_KEY] = span, token
 
     def answered(response: Response) -> Response:
-        span = g.get("server_span")
-        if span is not None:
+        started = request.environ.get(ENVIRON_KEY)
+        if started is not None:
+            span, _ = started
             span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, response.status_code)
             if response.status_code >= 500:
+                span.set_attribute(error_attributes.ERROR_TYPE, str(response.status_code))
                 span.set_status(Status(StatusCode.ERROR))
         return response
 
     def end(error: BaseException | None) -> None:
-        span = g.pop("server_span", None)
-        if span is None:
+        started = request.environ.pop(ENVIRON_KEY, None)
+        if started is None:
             return
+        span, token = started
         if error is not None:  # its type only: a message can carry what the request held
-            span.set_attribute("error.type", type(error).__qualname__)
+            span.set_attribute(error_attributes.ERROR_TYPE, type(error).__qualname__)
             span.set_status(Status(StatusCode.ERROR))
         span.end()
-        context.detach(g.pop("server_span_token"))
+        context.detach(token)
 
     # Registered right after the request id's hooks, before any other: authentication and
     # the rate limiter run inside the span.
