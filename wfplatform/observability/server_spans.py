@@ -6,9 +6,9 @@ WSGI middleware that rebuilds the URL three times, collects every request attrib
 twice and records HTTP metrics the service already has in Prometheus. This span carries
 what a trace backend needs and no more: the stable HTTP semantic conventions' method,
 route, path, scheme, status, client address and user agent, never the query string (it
-may carry what a client should not have sent there). The caller's `traceparent` (any
-propagator of `OTEL_PROPAGATORS`) is continued, and the span is the current one while
-the request runs, so the adapter's spans and the log lines nest under it.
+may carry what a client should not have sent there). The caller's trace and baggage
+(any propagator of `OTEL_PROPAGATORS`) are continued, and the span is the current one
+while the request runs, so the adapter's spans and the log lines nest under it.
 
 `OTEL_PYTHON_FLASK_EXCLUDED_URLS` (the instrumentation's setting, kept): comma-separated
 regular expressions searched in the path; matching requests get no span."""
@@ -54,8 +54,8 @@ def excluded_paths() -> re.Pattern[str] | None:
 def _described() -> tuple[str, dict[str, str]]:
     """The request's span name and attributes."""
     rule = request.url_rule.rule if request.url_rule is not None else None
-    # Any token is a method: one no client library sends names nothing (and would name a
-    # span per attacker's string), as the conventions and the metrics have it.
+    # Any token is a method: an unknown one is `_OTHER` (an attacker's strings would each
+    # name a span of their own), as the conventions and the HTTP metrics have it.
     method = request.method if request.method in METHODS else "_OTHER"
     name = "HTTP" if method == "_OTHER" else method
     attributes = {
