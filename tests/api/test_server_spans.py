@@ -7,9 +7,11 @@ from __future__ import annotations
 import contextvars
 
 import pytest
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from opentelemetry import baggage, trace
 from opentelemetry.trace import StatusCode
+
+from tests.api.conftest import make_admin
 
 MEMORY = pytest.mark.parametrize("app", [("memory-only", None)], indirect=True)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -24,7 +26,7 @@ def no_current_span() -> bool:
 
 
 @MEMORY
-def test_a_nested_request_leaves_the_outer_span_unended_and_attached(app: Flask, spans):
+def test_a_request_made_inside_another_keeps_its_own_span(app: Flask, spans):
     """A request made while another runs shares its app context (`g`): each keeps its
     own span, both end, and nothing stays current after. Run in a copied context so that
     a leak could not spill into the tests that follow."""
@@ -47,7 +49,7 @@ def test_a_nested_request_leaves_the_outer_span_unended_and_attached(app: Flask,
 
 
 @MEMORY
-def test_an_unknown_method_does_not_name_the_span_or_reach_its_attributes(app, client, spans):
+def test_an_unknown_method_names_no_span(app, client, spans):
     """Any token is a valid HTTP method: an unknown one is `_OTHER` in a span named
     `HTTP ...`, as the conventions say, never the attacker's text (a span name each)."""
     method = "X" * 40 + "EVIL"
@@ -74,7 +76,7 @@ def test_the_callers_baggage_is_current_while_the_request_runs(app, spans):
 
 
 @MEMORY
-def test_an_admin_record_named_health_is_not_a_probe(app, client, auth, spans):
+def test_a_record_named_health_is_not_a_probe(app, client, auth, spans):
     """The default exclusions are the probes' and the scrape's own paths: a path that
     merely holds `health` or `metrics` (a record's id) is traced."""
     spans.clear()
@@ -165,3 +167,44 @@ def test_credentials_and_query_never_reach_the_span(app, client, auth, spans):
     bearer = auth["Authorization"].split()[-1]
     for secret in ("query-secret", "cookie-secret", "key-secret", bearer):
         assert secret not in text
+
+
+@pytest.mark.parametrize("app", [("dual", "database")], indirect=True)
+def test_a_streamed_answer_is_traced_to_its_last_chunk(app, client, spans):
+    """The export streams after its view returns: the reads it makes meanwhile belong to
+    its request's trace, and its span ends when the body is done, not before."""
+    admin = make_admin(app, client)
+    spans.clear()
+    response = client.get("/admin/export", headers=admin)
+    assert response.status_code == 200 and response.get_data()
+    response.close()
+    finished = spans.get_finished_spans()
+    (server,) = server_spans(spans)
+    assert server.name == "GET /admin/export"
+    assert len(finished) > 3  # the adapter's reads and their statements
+    assert {span.context.trace_id for span in finished} == {server.context.trace_id}
+    assert all(span.end_time <= server.end_time for span in finished)
+    assert no_current_span()
+
+
+@MEMORY
+def test_a_stream_the_client_leaves_early_ends_its_span_and_its_body(app, spans):
+    closed = []
+
+    def chunks():
+        try:
+            for n in range(3):
+                yield f"chunk {n}\n".encode()
+        finally:
+            closed.append(True)
+
+    app.add_url_rule("/probe/stream", view_func=lambda: Response(chunks()))
+    spans.clear()
+    response = app.test_client().get("/probe/stream", buffered=False)
+    assert next(iter(response.response)) == b"chunk 0\n"
+    assert server_spans(spans) == []  # still streaming
+    response.close()  # the client went away
+    assert closed == [True]
+    (server,) = server_spans(spans)
+    assert server.attributes["http.response.status_code"] == 200
+    assert no_current_span()

@@ -8,7 +8,9 @@ what a trace backend needs and no more: the stable HTTP semantic conventions' me
 route, path, scheme, status, client address and user agent, never the query string (it
 may carry what a client should not have sent there). The caller's trace and baggage
 (any propagator of `OTEL_PROPAGATORS`) are continued, and the span is the current one
-while the request runs, so the adapter's spans and the log lines nest under it.
+while the request runs, so the adapter's spans and the log lines nest under it; a
+streamed answer keeps it current while each chunk is made and ends it when the body is
+closed (sent, or the client gone).
 
 `OTEL_PYTHON_FLASK_EXCLUDED_URLS` (the instrumentation's setting, kept): comma-separated
 regular expressions searched in the path; matching requests get no span."""
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 
 from flask import Flask, Response, request
 from opentelemetry import context, propagate, trace
@@ -27,7 +30,7 @@ from opentelemetry.semconv.attributes import (
     url_attributes,
     user_agent_attributes,
 )
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ..config import ConfigurationError
 from .request_hooks import METHODS
@@ -37,6 +40,7 @@ EXCLUDED_URLS = "OTEL_PYTHON_FLASK_EXCLUDED_URLS"
 # holds such a word is traced.
 DEFAULT_EXCLUDED_URLS = "^/metrics$,^/health(?:/|$)"
 ENVIRON_KEY = "wfplatform.server_span"  # (span, context token) of the request
+STREAMING_KEY = "wfplatform.server_span.streaming"  # its span ends when the body is closed
 tracer = trace.get_tracer("wfplatform.http")
 
 
@@ -72,44 +76,83 @@ def _described() -> tuple[str, dict[str, str]]:
     return (f"{name} {rule}" if rule else name), attributes
 
 
+def _streamed_within(span: Span, body: Iterable[bytes]) -> Iterator[bytes]:
+    """`body`, each chunk made with `span` current (the reads a streamed answer makes
+    belong to its request's trace), never between chunks: the server's own work then is
+    not the request's."""
+    within = trace.set_span_in_context(span)
+    chunks = iter(body)
+    try:
+        while True:
+            token = context.attach(within)
+            try:
+                chunk = next(chunks, None)
+            except Exception as error:
+                _failed(span, type(error).__qualname__)
+                raise
+            finally:
+                context.detach(token)
+            if chunk is None:
+                return
+            yield chunk
+    finally:  # closed early too (the client went away): the body's own clean-up runs
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+def _failed(span: Span, error_type: str) -> None:
+    """An error status, and `error.type`: a status or an exception's type, never its
+    message (which can carry what the request held)."""
+    span.set_attribute(error_attributes.ERROR_TYPE, error_type)
+    span.set_status(Status(StatusCode.ERROR))
+
+
 def init_app(app: Flask) -> None:
     excluded = excluded_paths()
 
     def start() -> None:
-        if excluded is not None and excluded.search(request.path):
-            return
-        name, attributes = _described()
-        extracted = propagate.extract(request.headers)  # the caller's trace and baggage
-        span = tracer.start_span(
-            name, context=extracted, kind=SpanKind.SERVER, attributes=attributes
-        )
-        token = context.attach(trace.set_span_in_context(span, extracted))
-        # Per request, not on `g`: a request made while another runs shares its app context.
-        request.environ[ENVIRON_KEY] = span, token
-
-    def answered(response: Response) -> Response:
-        started = request.environ.get(ENVIRON_KEY)
-        if started is not None:
-            span, _ = started
-            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, response.status_code)
-            if response.status_code >= 500:
-                span.set_attribute(error_attributes.ERROR_TYPE, str(response.status_code))
-                span.set_status(Status(StatusCode.ERROR))
-        return response
-
-    def end(error: BaseException | None) -> None:
-        started = request.environ.pop(ENVIRON_KEY, None)
-        if started is None:
-            return
-        span, token = started
-        if error is not None:  # its type only: a message can carry what the request held
-            span.set_attribute(error_attributes.ERROR_TYPE, type(error).__qualname__)
-            span.set_status(Status(StatusCode.ERROR))
-        span.end()
-        context.detach(token)
+        if excluded is None or not excluded.search(request.path):
+            _start()
 
     # Registered right after the request id's hooks, before any other: authentication and
     # the rate limiter run inside the span.
     app.before_request(start)
-    app.after_request(answered)
-    app.teardown_request(end)
+    app.after_request(_answered)
+    app.teardown_request(_end)
+
+
+def _start() -> None:
+    name, attributes = _described()
+    extracted = propagate.extract(request.headers)  # the caller's trace and baggage
+    span = tracer.start_span(name, context=extracted, kind=SpanKind.SERVER, attributes=attributes)
+    token = context.attach(trace.set_span_in_context(span, extracted))
+    # Per request, not on `g`: a request made while another runs shares its app context.
+    request.environ[ENVIRON_KEY] = span, token
+
+
+def _answered(response: Response) -> Response:
+    started = request.environ.get(ENVIRON_KEY)
+    if started is None:
+        return response
+    span, _ = started
+    span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, response.status_code)
+    if response.status_code >= 500:
+        _failed(span, str(response.status_code))
+    if response.is_streamed:  # the body is made after the view returns: trace it too
+        response.response = _streamed_within(span, response.response)
+        response.call_on_close(span.end)
+        request.environ[STREAMING_KEY] = True
+    return response
+
+
+def _end(error: BaseException | None) -> None:
+    started = request.environ.pop(ENVIRON_KEY, None)
+    if started is None:
+        return
+    span, token = started
+    if error is not None:
+        _failed(span, type(error).__qualname__)
+    if not request.environ.get(STREAMING_KEY):  # else it ends when the body is closed
+        span.end()
+    context.detach(token)
