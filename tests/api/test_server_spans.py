@@ -185,6 +185,12 @@ def test_a_streamed_answer_is_traced_to_its_last_chunk(app, client, spans):
     assert {span.context.trace_id for span in finished} == {server.context.trace_id}
     assert all(span.end_time <= server.end_time for span in finished)
     assert no_current_span()
+    spans.clear()
+    head = client.head("/admin/export", headers=admin)  # its body is closed unread
+    assert head.status_code == 200 and head.get_data() == b""
+    head.close()
+    assert [span.name for span in server_spans(spans)] == ["HEAD /admin/export"]
+    assert no_current_span()
 
 
 @MEMORY
@@ -207,4 +213,18 @@ def test_a_stream_the_client_leaves_early_ends_its_span_and_its_body(app, spans)
     assert closed == [True]
     (server,) = server_spans(spans)
     assert server.attributes["http.response.status_code"] == 200
+    assert no_current_span()
+
+
+@MEMORY
+def test_a_file_is_sent_as_it_is_and_its_span_ends(app, spans):
+    sent = []
+    app.after_request(lambda response: sent.append(response.response) or response)
+    spans.clear()
+    response = app.test_client().get("/docs/docs.js")
+    assert response.status_code == 200 and response.get_data()
+    response.close()
+    assert type(sent[0]).__name__ == "FileWrapper"  # a server may sendfile it
+    (server,) = server_spans(spans)
+    assert server.name == "GET /docs/docs.js"
     assert no_current_span()

@@ -76,27 +76,35 @@ def _described() -> tuple[str, dict[str, str]]:
     return (f"{name} {rule}" if rule else name), attributes
 
 
-def _streamed_within(span: Span, body: Iterable[bytes]) -> Iterator[bytes]:
-    """`body`, each chunk made with `span` current (the reads a streamed answer makes
-    belong to its request's trace), never between chunks: the server's own work then is
-    not the request's."""
-    within = trace.set_span_in_context(span)
-    chunks = iter(body)
-    try:
-        while True:
-            token = context.attach(within)
-            try:
-                chunk = next(chunks, None)
-            except Exception as error:
-                _failed(span, type(error).__qualname__)
-                raise
-            finally:
-                context.detach(token)
-            if chunk is None:
-                return
-            yield chunk
-    finally:  # closed early too (the client went away): the body's own clean-up runs
-        close = getattr(body, "close", None)
+class _StreamedWithin:
+    """A streamed body, each chunk made with the request's span current (the reads a
+    streamed answer makes belong to its trace), never between chunks: the server's work
+    then is not the request's. Closing it closes the body, begun or not (a HEAD request's
+    body is closed unread), so the body's own clean-up always runs."""
+
+    def __init__(self, span: Span, body: Iterable[bytes]) -> None:
+        self._span = span
+        self._within = trace.set_span_in_context(span)
+        self._body = body
+        self._chunks = iter(body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        token = context.attach(self._within)
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise
+        except Exception as error:
+            _failed(self._span, type(error).__qualname__)
+            raise
+        finally:
+            context.detach(token)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
         if close is not None:
             close()
 
@@ -139,8 +147,10 @@ def _answered(response: Response) -> Response:
     span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, response.status_code)
     if response.status_code >= 500:
         _failed(span, str(response.status_code))
-    if response.is_streamed:  # the body is made after the view returns: trace it too
-        response.response = _streamed_within(span, response.response)
+    # A body made after the view returns is traced too. Not a file: it goes to the server
+    # as it is (which may sendfile it), and Werkzeug calls no close callback for it.
+    if response.is_streamed and not response.direct_passthrough:
+        response.response = _StreamedWithin(span, response.response)
         response.call_on_close(span.end)
         request.environ[STREAMING_KEY] = True
     return response
