@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -42,16 +42,24 @@ def is_outage(exc: BaseException) -> bool:
     return exc.connection_invalidated or code.startswith(OUTAGE_SQLSTATES)
 
 
-@contextmanager
-def translate_faults() -> Iterator[None]:
-    try:
-        yield
-    except StorageUnavailable:
-        raise
-    except sa_exc.SQLAlchemyError as exc:
-        if is_outage(exc):
+class _FaultTranslation:
+    """A database outage raised inside becomes `StorageUnavailable`; anything else passes
+    as it is. A class, not a generator: every database read enters it."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, _trace: Any) -> bool:
+        if isinstance(exc, sa_exc.SQLAlchemyError) and is_outage(exc):
             raise StorageUnavailable("database", _summary(exc)) from exc
-        raise
+        return False
+
+
+_TRANSLATION = _FaultTranslation()
+
+
+def translate_faults() -> AbstractContextManager[None]:
+    return _TRANSLATION
 
 
 def _summary(exc: BaseException) -> str:
