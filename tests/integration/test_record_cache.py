@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from opentelemetry import trace
 from sqlalchemy.engine import Engine
 
 from tests import databases
@@ -84,6 +85,18 @@ def test_a_user_read_again_is_answered_by_the_cache(serving) -> None:
     for _ in range(3):
         assert storage.users.get(user.id) == user
     assert (hits(storage), database_reads(storage)) == (before[0] + 3, before[1])
+
+
+def test_a_cached_read_is_an_event_on_the_callers_span_not_a_span(serving, spans) -> None:
+    storage = serving()
+    user = storage.users.add(make_user())
+    cached(storage, user)
+    spans.clear()
+    with trace.get_tracer("test").start_as_current_span("request"):
+        storage.users.get(user.id)
+    (request,) = spans.get_finished_spans()  # no `users.get` span beside it
+    (event,) = request.events
+    assert (event.name, dict(event.attributes)) == ("users.get", {"wf.storage.cached": True})
 
 
 def test_a_write_of_this_process_is_seen_by_its_next_read(serving) -> None:

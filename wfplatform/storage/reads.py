@@ -17,7 +17,7 @@ from .modes import DATABASE, MEMORY, Mode, RepositoryMode
 from .parts import StorageParts
 from .record_cache import Ticket
 from .replication import Replicator
-from .tracing import operation_span, served_by
+from .tracing import cache_hit_event, operation_span, served_by
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,15 @@ class Reader:
         with parts.gate.operation():
             mode = parts.serving_mode(repository)
             parts.warmup.require_servable(repository, mode.primary, len(parts.journal) > 0)
+            shadow = self._shadow_token(repository, operation, args, kwargs, mode)
+            ticket = None
+            if shadow is None:  # a sampled read is compared, never served cached
+                ticket = self._cache_ticket(repository, operation, args, kwargs, mode)
+            if ticket is not None and ticket.record is not None:
+                parts.stats.add(repository, "cache_hits")
+                cache_hit_event(f"{repository}.{operation}")
+                return ticket.record
             with operation_span(f"{repository}.{operation}", mode, [mode.primary]) as span:
-                shadow = self._shadow_token(repository, operation, args, kwargs, mode)
-                ticket = None
-                if shadow is None:  # a sampled read is compared, never served cached
-                    ticket = self._cache_ticket(repository, operation, args, kwargs, mode)
-                if ticket is not None and ticket.record is not None:
-                    parts.stats.add(repository, "cache_hits")
-                    span.set_attribute("wf.storage.cached", True)
-                    return ticket.record
                 backend, result = self._read_with_fallback(
                     repository, operation, args, kwargs, mode
                 )

@@ -70,6 +70,14 @@ def _recorded_span(name: str, attributes: dict[str, Any]) -> Iterator[Span]:
         span.end()
 
 
+def cache_hit_event(name: str) -> None:
+    """A read the record cache answered is an event on the current span (the request's),
+    not a span of its own: it touched no backend, and a span costs a cached read (about
+    2 µs) twenty times over to record and export."""
+    if is_tracing():
+        trace.get_current_span().add_event(name, {"wf.storage.cached": True})
+
+
 def served_by(span: Span, backends: Sequence[str], *, fallback: bool = False) -> None:
     span.set_attribute("wf.storage.backends", list(backends))
     span.set_attribute("wf.storage.fallback", fallback)
