@@ -213,6 +213,31 @@ def test_a_backfill_under_concurrent_writes_ends_with_no_difference(make_storage
     assert storage.verify()["differences"] == 0
 
 
+def test_a_record_written_after_its_batch_was_read_ahead_is_written_as_it_is_now(make_storage):
+    """A batch is read from memory while the one before it is written, without its record
+    locks: what a dual write changed in between is read again under them, so even
+    `overwrite` never writes the copy read before."""
+    storage = make_storage("memory-only")
+    users = sorted((storage.users.add(make_user()) for _ in range(4)), key=lambda u: u.id)
+    storage.switch("dual", read_from=MEMORY, reason="cut-over", actor="ops")
+    last = users[-1]
+    written = []
+
+    class WrittenMeanwhile(Backfiller):
+        def _read(self, name, keys, mapped):
+            read = super()._read(name, keys, mapped)
+            if name == "users" and last.id in keys and not written:
+                written.append(storage.users.update(dataclasses.replace(last, name="meanwhile")))
+            return read
+
+    options = Options(repositories=("users",), batch_size=2, on_conflict="overwrite")
+    report = WrittenMeanwhile(storage).confirm(options, actor="ops")
+    assert written and report["run"]["state"] == "completed"
+    assert storage.verify(["users"])["differences"] == 0
+    with storage.on_database() as database:
+        assert database.repository("users").fetch(last.id).name == "meanwhile"
+
+
 def test_a_run_whose_job_died_with_its_process_is_interrupted_and_resumes(storage):
     """The job of a process that stopped beating is interrupted, and so is its run: it
     reads `interrupted` (not `running` forever), cannot be rolled back half-done, and

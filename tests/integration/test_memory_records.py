@@ -152,3 +152,28 @@ def test_dual_backfill_and_verify_read_memory_whole(make_storage):
     (workflow,) = storage.workflows.list(WorkflowQuery(user_id=owner.id)).items
     storage.workflows.update(dataclasses.replace(workflow, settings={"after": [1, {"b": 2}]}))
     assert storage.verify()["differences"] == 0
+
+
+def test_stamps_tell_which_records_were_written_since_they_were_read(make_storage):
+    storage = make_storage("memory-only")
+    kept, changed, removed = (storage.users.add(make_user()) for _ in range(3))
+    memory = storage.in_memory("users")
+    absent = "a key no record has yet"
+    found, stamps = memory.fetch_many_stamped([kept.id, changed.id, removed.id, absent])
+    assert sorted(found) == sorted([kept.id, changed.id, removed.id])
+    assert memory.changed_since(stamps) == []
+
+    storage.users.update(dataclasses.replace(changed, name="changed"))
+    storage.users.delete(removed.id)
+    storage.users.add(make_user(id=absent))
+    assert sorted(memory.changed_since(stamps)) == sorted([changed.id, removed.id, absent])
+
+
+def test_a_stamped_copy_keeps_its_size_and_shares_nothing_with_memory(make_storage):
+    storage = make_storage("memory-only")
+    workflow = storage.workflows.add(make_workflow(storage.users.add(make_user())))
+    found, _ = storage.in_memory("workflows").fetch_many_stamped([workflow.id])
+    copy = found[workflow.id]
+    assert copy.stored_bytes == content_bytes(workflow, WORKFLOW_CONTENT)
+    copy.nodes.append({"id": "added", "type": "noop"})
+    assert storage.workflows.get(workflow.id).nodes == workflow.nodes

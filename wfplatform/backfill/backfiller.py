@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..domain.codec import comparable, from_dict, to_dict
 from ..errors import Conflict, GuardRefused, ValidationFailed
+from ..repositories.memory import Stamps
 from ..storage.adapter import Storage
 from ..storage.modes import DATABASE
 from . import guards
@@ -63,6 +66,39 @@ class Report:
     @property
     def needs_attention(self) -> bool:
         return any(c["conflict"] or c["invalid"] for c in self.counts.values())
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A batch as memory held it when read: its records by key, their stamps (see
+    `MemoryRepository.fetch_many_stamped`), and what the batch needs of each record,
+    computed once: its `canonical` text, why it is invalid (for the invalid ones), and
+    its columns (for the valid ones, when `mapped`)."""
+
+    records: dict[str, Any]
+    stamps: Stamps
+    texts: dict[str, str]
+    invalid: dict[str, str]
+    columns: dict[str, dict[str, Any]]
+    mapped: bool  # whether `columns` were made
+
+    def updated(self, again: _Read) -> _Read:
+        """This read with `again`'s records (read anew) in place of its own, in key order."""
+        stamps = {**self.stamps, **again.stamps}
+
+        def merged(mine: dict, theirs: dict) -> dict:
+            both = {key: value for key, value in mine.items() if key not in again.stamps}
+            both.update(theirs)
+            return {key: both[key] for key in stamps if key in both}
+
+        return _Read(
+            merged(self.records, again.records),
+            stamps,
+            merged(self.texts, again.texts),
+            merged(self.invalid, again.invalid),
+            merged(self.columns, again.columns),
+            self.mapped,
+        )
 
 
 class RunAborted(Exception):
@@ -158,32 +194,64 @@ class Backfiller:
         return names
 
     def _walk(self, names, options, report, run_id, progress) -> None:
+        """Each batch is read from memory (copied, checked, mapped to rows) while the batch
+        before it is written: the reading is Python's work, the writing mostly the
+        database's, so the two overlap. A batch is read without its record locks; under
+        them, what was written since is read again (see `_Read`)."""
         known: defaultdict[str, set[str]] = defaultdict(set)  # keys the database has or gets
         claimed: dict[tuple, str] = {}  # unique values of this walk's records -> their key
-        for name in names:  # parents before children
-            keys = sorted(self.storage.in_memory(name).keys())
-            for start in range(0, len(keys), options.batch_size):
-                batch = keys[start : start + options.batch_size]
-                verdicts = self._batch(name, batch, options, report, run_id, (known, claimed))
-                known[name].update(
-                    v.record.id for v in verdicts if v.action not in ("conflict", "invalid")
-                )
-                if progress is not None:
-                    progress(name, min(start + options.batch_size, len(keys)), len(keys))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-read") as reader:
+            for name in names:  # parents before children
+                keys = sorted(self.storage.in_memory(name).keys())
+                batches = [
+                    keys[start : start + options.batch_size]
+                    for start in range(0, len(keys), options.batch_size)
+                ]
+                mapped = run_id is not None or bool(self.storage.spec(name).unique)
+                ahead = reader.submit(self._read, name, batches[0], mapped) if batches else None
+                for number, batch in enumerate(batches):
+                    read = ahead.result()
+                    if number + 1 < len(batches):
+                        ahead = reader.submit(self._read, name, batches[number + 1], mapped)
+                    verdicts = self._batch(name, read, options, report, run_id, (known, claimed))
+                    known[name].update(
+                        v.record.id for v in verdicts if v.action not in ("conflict", "invalid")
+                    )
+                    if progress is not None:
+                        done = number * options.batch_size + len(batch)
+                        progress(name, done, len(keys))
 
-    def _batch(self, name, batch, options, report, run_id, seen) -> list[Verdict]:
+    def _read(self, name: str, keys: list[str], mapped: bool) -> _Read:
+        """`mapped`: with the valid records' columns (to write them, or to look at their
+        unique values); else with none."""
+        records, stamps = self.storage.in_memory(name).fetch_many_stamped(keys)
+        texts = {key: canonical(comparable(record)) for key, record in records.items()}
+        invalid = {
+            key: reason
+            for key, record in records.items()
+            if (reason := invalid_reason(record, texts[key])) is not None
+        }
+        to_columns = self.storage.column_mapper(name)
+        columns = {
+            key: to_columns(records[key]) for key in records if mapped and key not in invalid
+        }
+        return _Read(records, stamps, texts, invalid, columns, mapped)
+
+    def _batch(self, name, read: _Read, options, report, run_id, seen) -> list[Verdict]:
         storage = self.storage
         writing = run_id is not None
         guarded = writing and self.live
-        locks = storage.changing((name, key) for key in batch) if guarded else nullcontext()
+        locks = storage.changing((name, key) for key in read.stamps) if guarded else nullcontext()
         with locks, storage.on_database(write=writing) as database:
-            records = list(storage.in_memory(name).fetch_many(batch).values())
-            texts = {record.id: canonical(comparable(record)) for record in records}
-            facts = self._facts(database, name, records, texts, *seen)
+            written_since = storage.in_memory(name).changed_since(read.stamps)
+            if written_since:
+                read = read.updated(self._read(name, written_since, read.mapped))
+            records = list(read.records.values())
+            facts = self._facts(database, name, records, read, *seen)
             verdicts = [classify(record, facts) for record in records]
             report.add(name, verdicts)
             if writing:
-                entries = self._write(database, name, verdicts, texts, options.on_conflict)
+                entries = self._write(database, name, verdicts, read, options.on_conflict)
                 written = {**report.written, name: report.written.get(name, 0) + len(entries)}
                 counts = {"repositories": report.counts, "written": written}
                 self.runs.record_batch(database.session, run_id, entries, counts)
@@ -191,12 +259,8 @@ class Backfiller:
                 report.written = written  # counted once committed
         return verdicts
 
-    def _facts(self, database, name: str, records: list, texts, known, claimed) -> BatchFacts:
-        """`texts`: each record's `canonical` form, by key."""
-        invalid = {
-            r.id: reason for r in records if (reason := invalid_reason(r, texts[r.id])) is not None
-        }
-        records = [record for record in records if record.id not in invalid]
+    def _facts(self, database, name: str, records: list, read: _Read, known, claimed) -> BatchFacts:
+        records = [record for record in records if record.id not in read.invalid]
         sql = database.repository(name)
         keys = [record.id for record in records]
         missing: dict[str, str] = {}
@@ -208,17 +272,17 @@ class Backfiller:
                 value = getattr(record, parent.field)
                 if value is not None and value not in present:
                     missing[record.id] = f"its parent {parent.repository} {value}"
-        holders = _claimed_by_others(sql, name, records, claimed)
+        holders = _claimed_by_others(sql, name, read.columns, claimed)
         holders.update(sql.unique_holders(records) if records else {})
         return BatchFacts(
-            invalid=invalid,
+            invalid=read.invalid,
             current=sql.fetch_many(keys) if keys else {},
             unique_holders=holders,
             missing_parents=missing,
         )
 
     def _write(
-        self, database, name: str, verdicts: list[Verdict], texts: dict, on_conflict: str
+        self, database, name: str, verdicts: list[Verdict], read: _Read, on_conflict: str
     ) -> list[dict]:
         if on_conflict == "fail":
             for verdict in verdicts:
@@ -231,13 +295,13 @@ class Backfiller:
             for verdict in verdicts
             if verdict.action == INSERT or (verdict.action == UPDATE and on_conflict == "overwrite")
         ]
-        database.repository(name).upsert_many([v.record for v in written])
+        database.repository(name).upsert_rows([read.columns[v.record.id] for v in written])
         return [
             {
                 "repository": name,
                 "record_id": verdict.record.id,
                 "action": verdict.action,
-                "checksum": checksum_of(texts[verdict.record.id]),
+                "checksum": checksum_of(read.texts[verdict.record.id]),
                 "before": to_dict(verdict.current) if verdict.current is not None else None,
             }
             for verdict in written
@@ -344,16 +408,16 @@ class Backfiller:
                 session.commit()
 
 
-def _claimed_by_others(sql, name: str, records: list, claimed: dict) -> dict[str, str]:
+def _claimed_by_others(sql, name: str, rows: dict[str, dict], claimed: dict) -> dict[str, str]:
     """Records whose unique values an earlier record of this walk has (an export file can
-    hold two users with one email; live memory never does): key -> that record's key."""
+    hold two users with one email; live memory never does): key -> that record's key.
+    `rows`: the valid records' columns, by key."""
     clashes = {}
-    for record in records:
-        values = sql.to_columns(record) if sql.unique_columns else {}
+    for key, values in rows.items():
         for columns in sql.unique_columns:
-            holder = claimed.setdefault((name, columns, *(values[c] for c in columns)), record.id)
-            if holder != record.id:
-                clashes[record.id] = holder
+            holder = claimed.setdefault((name, columns, *(values[c] for c in columns)), key)
+            if holder != key:
+                clashes[key] = holder
     return clashes
 
 

@@ -24,6 +24,8 @@ from .base import ChangeSink, Page, Repository
 # workflows: `_select_indexed` walks while that is the cheaper way.
 WALK_STEPS_PER_HEAP_ITEM = 10
 
+Stamps = dict[str, Any]  # see `MemoryRepository.fetch_many_stamped`
+
 
 class MemoryRepository(Repository):
     """Thread-safe through the store's lock; hands out and keeps copies only."""
@@ -74,6 +76,27 @@ class MemoryRepository(Repository):
         with self._store.lock:
             found = {key: self._view.get(key) for key in keys}
         return {key: copy_record(record) for key, record in found.items() if record is not None}
+
+    def fetch_many_stamped(self, keys: list[str]) -> tuple[dict[str, Any], Stamps]:
+        """`fetch_many` for a reader that never changes the copies (they keep the kept
+        records' measurements, `stored_bytes`), and stamps that `changed_since` compares
+        later: a reader may copy records without holding their record locks, then learn
+        under the locks which of them were written since. A stamp is the kept record
+        itself (a write replaces it, never changes it); holding it keeps its identity from
+        being reused."""
+        with self._store.lock:
+            stamps = {key: self._view.get(key) for key in keys}
+        found = {
+            key: copy_record(kept, measured=True)
+            for key, kept in stamps.items()
+            if kept is not None
+        }
+        return found, stamps
+
+    def changed_since(self, stamps: Stamps) -> list[str]:
+        """The keys of `stamps` written (made, replaced or removed) since they were stamped."""
+        with self._store.lock:
+            return [key for key, kept in stamps.items() if self._view.get(key) is not kept]
 
     def iter_all(self, batch_size: int = 1000) -> Iterator[Any]:
         with self._store.lock:

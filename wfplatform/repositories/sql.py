@@ -136,7 +136,10 @@ class SqlRepository(Repository):
 
     def upsert_many(self, records: list[Any]) -> None:
         """`upsert` for many records in one statement (see `backends.recordset`)."""
-        rows = [self.to_columns(record) for record in records]
+        self.upsert_rows([self.to_columns(record) for record in records])
+
+    def upsert_rows(self, rows: list[dict[str, Any]]) -> None:
+        """`upsert_many` of records already mapped by `to_columns`."""
         with self._replicating():
             insert_rows(self._session.connection(), self.model.__table__, rows, upsert_key="id")
 

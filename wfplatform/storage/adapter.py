@@ -130,6 +130,11 @@ class Storage(Repositories):
     def spec(self, name: str) -> RepositorySpec:
         return self.parts.bindings[name].spec
 
+    def column_mapper(self, name: str) -> Callable[[Any], dict[str, Any]]:
+        """The SQL side's `to_columns` of one repository, used without a session (a bulk
+        writer maps its rows before it opens the session that writes them)."""
+        return self.parts.bindings[name].sql(None).to_columns
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         """What a serving process does before it serves: replay what an earlier process
