@@ -67,6 +67,23 @@ def test_an_update_moves_every_json_derived_index(store):
     assert _index_values(store, "workflows", "node_types") == {"if"}
 
 
+def test_search_follows_renames_and_deletes_case_folded(store):
+    owner = _owner(store)
+    repo = MemoryWorkflowRepository(store)
+    w = repo.add(make_workflow(owner, name="Nightly Straße report", description="old words"))
+    other = repo.add(make_workflow(owner, name="Something else", description="unrelated"))
+    assert _ids(repo.list(WorkflowQuery(search="STRASSE"))) == {w.id}  # casefold: ß is ss
+    assert _ids(repo.list(WorkflowQuery(search="old words"))) == {w.id}
+    repo.update(dataclasses.replace(w, name="Weekly", description="new words"))
+    assert _ids(repo.list(WorkflowQuery(search="straße"))) == set()
+    assert _ids(repo.list(WorkflowQuery(search="old words"))) == set()
+    assert _ids(repo.list(WorkflowQuery(search="weekly"))) == {w.id}
+    assert repo.list(WorkflowQuery(search="words")).total == 1
+    repo.delete(w.id)
+    assert _ids(repo.list(WorkflowQuery(search="words"))) == set()
+    assert store.tables["workflows"]._texts["search_text"].keys() == {other.id}
+
+
 def test_a_delete_leaves_no_index_or_order_entry(store):
     owner = _owner(store)
     repo = MemoryWorkflowRepository(store)
@@ -87,8 +104,14 @@ def test_a_unit_of_work_that_updates_then_deletes_cleans_the_indexes(store):
     repo.update(dataclasses.replace(w, tags=["b"], nodes=_nodes("if", "y")))
     assert _ids(repo.list(WorkflowQuery(tags=("b",)))) == {w.id}
     assert _ids(repo.list(WorkflowQuery(tags=("a",)))) == set()
+    assert _ids(repo.list(WorkflowQuery(search=w.name))) == {w.id}
+    repo.update(dataclasses.replace(w, name="Staged new name"))
+    assert _ids(repo.list(WorkflowQuery(search="staged new"))) == {w.id}
+    assert _ids(repo.list(WorkflowQuery(search=w.name))) == set()
+    assert _ids(committed.list(WorkflowQuery(search="staged new"))) == set()
     repo.delete(w.id)
     assert _ids(repo.list(WorkflowQuery(tags=("b",)))) == set()
+    assert _ids(repo.list(WorkflowQuery(search="staged new"))) == set()
     transaction.commit()
     table = store.tables["workflows"]
     assert not any(table._index[name] for name in ("tags", "node_types", "credential_types"))

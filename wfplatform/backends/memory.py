@@ -46,10 +46,11 @@ def _values(index_key: IndexKey, record: Any) -> set[Hashable]:
 
 
 class MemoryTable:
-    """Records by key (kept copies), plus unique and non-unique secondary indexes, and
-    orders: the keys sorted by (a value of the record, key), walked from either end
-    without sorting. Index, unique and order keys are given whole records: `put` takes
-    one, and `remove` makes one of what it removes."""
+    """Records by key (kept copies), plus unique and non-unique secondary indexes, orders
+    (the keys sorted by (a value of the record, key), walked from either end without
+    sorting) and texts (a text of each record, by key, searched for a substring without
+    opening a record). Index, unique, order and text keys are given whole records: `put`
+    takes one, and `remove` makes one of what it removes."""
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class MemoryTable:
         unique: dict[str, IndexKey] | None = None,
         indexes: dict[str, IndexKey] | None = None,
         orders: dict[str, Callable[[Any], Any]] | None = None,
+        texts: dict[str, Callable[[Any], str]] | None = None,
     ) -> None:
         self.name = name
         self.key = key
@@ -70,6 +72,8 @@ class MemoryTable:
             n: defaultdict(set) for n in self._index_keys
         }
         self._orders: dict[str, SortedList] = {n: SortedList() for n in self._order_keys}
+        self.text_keys = texts or {}
+        self._texts: dict[str, dict[str, str]] = {n: {} for n in self.text_keys}
 
     def put(self, record: Any) -> None:
         """Keep a copy of `record` (the caller's may change after)."""
@@ -84,6 +88,8 @@ class MemoryTable:
                 self._index[name][value].add(key)
         for name, order_key in self._order_keys.items():
             self._orders[name].add((order_key(record), key))
+        for name, text_key in self.text_keys.items():
+            self._texts[name][key] = text_key(record)
 
     def remove(self, key: str) -> None:
         kept = self.records.pop(key, None)
@@ -102,6 +108,8 @@ class MemoryTable:
                     del self._index[name][value]
         for name, order_key in self._order_keys.items():
             self._orders[name].remove((order_key(old), key))
+        for texts in self._texts.values():
+            del texts[key]
 
     def clear(self) -> None:
         for key in list(self.records):
@@ -113,6 +121,10 @@ class MemoryTable:
     def keys_for(self, index: str, value: Hashable) -> AbstractSet[str]:
         """The index's own set, not a copy: read it under the store lock, never change it."""
         return self._index[index].get(value, NO_KEYS)
+
+    def keys_containing(self, text: str, part: str) -> set[str]:
+        """The keys of the records whose text `text` holds `part`."""
+        return {key for key, value in self._texts[text].items() if part in value}
 
     def has_order(self, order: str) -> bool:
         return order in self._order_keys
@@ -204,12 +216,24 @@ class TableView:
         """Read-only (without staged changes, the table's own set: see `MemoryTable`)."""
         if not self._staged:
             return self.table.keys_for(index, value)
-        keys = {key for key in self.table.keys_for(index, value) if key not in self._staged}
         index_key = self.table._index_keys[index]
+        return self._with_staged(
+            self.table.keys_for(index, value), lambda staged: value in _values(index_key, staged)
+        )
+
+    def keys_containing(self, text: str, part: str) -> set[str]:
+        text_key = self.table.text_keys[text]
+        committed = self.table.keys_containing(text, part)
+        if not self._staged:
+            return committed
+        return self._with_staged(committed, lambda staged: part in text_key(staged))
+
+    def _with_staged(self, committed: AbstractSet[str], matches: Callable[[Any], bool]) -> set[str]:
+        """`committed` (keys the table finds) as this view sees them: without the keys it
+        stages, with those of its staged records that `matches`."""
+        keys = {key for key in committed if key not in self._staged}
         keys.update(
-            key
-            for key, staged in self._staged.items()
-            if staged is not DELETED and value in _values(index_key, staged)
+            key for key, staged in self._staged.items() if staged is not DELETED and matches(staged)
         )
         return keys
 

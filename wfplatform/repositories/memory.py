@@ -35,6 +35,8 @@ class MemoryRepository(Repository):
     # orders (name -> the value its records sort by), beside those the spec implies
     indexes: ClassVar[dict[str, IndexKey]] = {}
     orders: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+    # texts searched for a substring (name -> the text of a record)
+    texts: ClassVar[dict[str, Callable[[Any], str]]] = {}
 
     def __init__(
         self,
@@ -58,7 +60,12 @@ class MemoryRepository(Repository):
             store.references[parent.repository].append((cls.spec.name, parent.field))
             store.parents[cls.spec.name].append((parent.repository, parent.field))
         table = MemoryTable(
-            cls.spec.name, cls.spec.key, unique=unique, indexes=indexes, orders=cls.orders
+            cls.spec.name,
+            cls.spec.key,
+            unique=unique,
+            indexes=indexes,
+            orders=cls.orders,
+            texts=cls.texts,
         )
         return store.add_table(table)
 
@@ -182,19 +189,17 @@ class MemoryRepository(Repository):
     def _select_indexed(
         self,
         keys: AbstractSet[str] | None,
-        predicate: Callable[[Any], bool] | None,
         order: str,
         descending: bool,
         limit: int,
         offset: int,
     ) -> Page:
-        """A page of the records under `keys` (None: all) that satisfy `predicate` (None:
-        all), by `order` (a field and one of `orders`, the key breaking ties), without
-        sorting them all: with no predicate the total is the size of `keys`, and the page
-        is a walk of the order from its end when that meets the page sooner than a heap of
-        every key would (`WALK_STEPS_PER_HEAP_ITEM`), else the best of `keys` (a heap). A
-        view with staged changes, or a field without an order, takes the plain way
-        (`_select`)."""
+        """A page of the records under `keys` (None: all) by `order` (a field and one of
+        `orders`, the key breaking ties), without sorting them all: the total is the size
+        of `keys`, and the page is a walk of the order from its end when that meets the
+        page sooner than a heap of every key would (`WALK_STEPS_PER_HEAP_ITEM`), else the
+        best of `keys` (a heap). A view with staged changes, or a field without an order,
+        takes the plain way (`_select`)."""
         view = self._view
         table = view.table
 
@@ -203,23 +208,16 @@ class MemoryRepository(Repository):
 
         if view.is_changed() or not table.has_order(order):
             records = view.records() if keys is None else (view.get(k) for k in keys)
-            return self._select(
-                records, predicate or (lambda _: True), sort_key, descending, limit, offset
-            )
+            return self._select(records, bool, sort_key, descending, limit, offset)
         wanted = offset + limit
-        best = heapq.nlargest if descending else heapq.nsmallest
-        if predicate is not None:
-            records = view.records() if keys is None else (view.get(k) for k in keys)
-            matches = [record for record in records if predicate(record)]
-            page, total = best(wanted, matches, key=sort_key), len(matches)
+        total = len(table.records) if keys is None else len(keys)
+        # the walk meets `wanted` of the keys in about wanted * records / total steps
+        walk_steps = wanted * len(table.records) / max(total, 1)
+        if keys is None or walk_steps <= total * WALK_STEPS_PER_HEAP_ITEM:
+            walked = table.ordered_keys(order, descending)
+            chosen = (key for key in walked if keys is None or key in keys)
+            page = [view.get(key) for _, key in zip(range(wanted), chosen, strict=False)]
         else:
-            total = len(table.records) if keys is None else len(keys)
-            # the walk meets `wanted` of the keys in about wanted * records / total steps
-            walk_steps = wanted * len(table.records) / max(total, 1)
-            if keys is None or walk_steps <= total * WALK_STEPS_PER_HEAP_ITEM:
-                walked = table.ordered_keys(order, descending)
-                chosen = (key for key in walked if keys is None or key in keys)
-                page = [view.get(key) for _, key in zip(range(wanted), chosen, strict=False)]
-            else:
-                page = best(wanted, (view.get(k) for k in keys), key=sort_key)
+            best = heapq.nlargest if descending else heapq.nsmallest
+            page = best(wanted, (view.get(k) for k in keys), key=sort_key)
         return Page.counted([copy_record(record) for record in page[offset:]], total)

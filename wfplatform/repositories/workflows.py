@@ -154,8 +154,8 @@ class WorkflowVersionRepository(Repository):
 
 class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
     """Lists intersect the indexes of the filters given and walk the date orders: a page
-    of a large table costs about its own size, not the table's (search aside: it reads
-    every candidate)."""
+    of a large table costs about its own size, not the table's (search aside: it looks
+    through every workflow's search text, though without opening a record)."""
 
     indexes = {
         "status": operator.attrgetter("status"),
@@ -164,6 +164,7 @@ class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
         "credential_types": operator.attrgetter("required_credential_types"),
     }
     orders = {field: operator.attrgetter(field) for field in ("created_at", "updated_at")}
+    texts = {"search_text": operator.attrgetter("search_text")}
 
     def list(self, query: WorkflowQuery) -> Page:
         view = self._view
@@ -180,18 +181,16 @@ class MemoryWorkflowRepository(MemoryRepository, WorkflowRepository):
                 filters.append(view.keys_for("node_types", query.node_type))
             if query.credential_type:
                 filters.append(view.keys_for("credential_types", query.credential_type))
+            if query.search:
+                filters.append(view.keys_containing("search_text", query.search.casefold()))
             keys = None  # every workflow
             if filters:
                 smallest, *others = sorted(filters, key=len)
                 keys = (
                     smallest if not others else {k for k in smallest if all(k in o for o in others)}
                 )
-            predicate = None
-            if query.search:
-                search = query.search.casefold()
-                predicate = lambda workflow: search in workflow.search_text  # noqa: E731
             return self._select_indexed(
-                keys, predicate, query.order_field, query.descending, query.limit, query.offset
+                keys, query.order_field, query.descending, query.limit, query.offset
             )
 
     def usage_of(self, user_id: str) -> Usage:
