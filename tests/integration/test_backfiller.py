@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from tests.factories import make_user
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.backfill.jobs import BackfillJobs
-from wfplatform.errors import Conflict, GuardRefused
+from wfplatform.errors import Conflict, GuardRefused, StorageUnavailable
 from wfplatform.extensions import db
 from wfplatform.jobs import Job
+from wfplatform.repositories.sql import SqlRepository
 from wfplatform.repositories.workflows import WorkflowQuery
-from wfplatform.storage.modes import MEMORY
+from wfplatform.storage.modes import DATABASE, MEMORY
 
 CLEAN = {"insert": 0, "update": 0, "identical": 0, "conflict": 0, "invalid": 0}
 
@@ -155,6 +156,18 @@ def test_rollback_is_refused_while_the_database_is_read(storage):
     assert "reads from the database" in refused.value.details["refused"][0]
 
 
+def test_a_live_backfill_is_refused_once_reads_come_from_the_database(backfill_ready):
+    storage = backfill_ready
+    storage.switch("dual", read_from=DATABASE, reason="reads move", actor="ops", force=True)
+    with pytest.raises(GuardRefused) as refused:
+        Backfiller(storage).confirm(Options(repositories=("users",)), actor="ops")
+    assert refused.value.details["refused"] == [
+        "users reads from the database: a backfill copies memory into it, "
+        "so switch its reads back to memory first"
+    ]
+    assert Backfiller(storage).dry_run(Options())["dry_run"] is True  # looking is harmless
+
+
 def test_a_live_backfill_needs_dual_mode(make_storage):
     storage = make_storage("memory-only")
     with pytest.raises(GuardRefused) as refused:
@@ -217,9 +230,7 @@ def test_a_record_written_after_its_batch_was_read_ahead_is_written_as_it_is_now
     """A batch is read from memory while the one before it is written, without its record
     locks: what a dual write changed in between is read again under them, so even
     `overwrite` never writes the copy read before."""
-    storage = make_storage("memory-only")
-    users = sorted((storage.users.add(make_user()) for _ in range(4)), key=lambda u: u.id)
-    storage.switch("dual", read_from=MEMORY, reason="cut-over", actor="ops")
+    storage, users = _dual_users(make_storage, 4)
     last = users[-1]
     written = []
 
@@ -266,3 +277,112 @@ def test_one_rollback_of_a_run_at_a_time_until_it_goes_stale(storage, engine):
         connection.execute(long_ago, {"when": datetime(2020, 1, 1, tzinfo=UTC), "id": run_id})
     assert backfiller.rollback(run_id)["conflict_count"] == 0
     assert backfiller.runs.get(run_id)["state"] == "rolled_back"
+
+
+def _dual_users(make_storage, count):
+    storage = make_storage("memory-only")
+    users = sorted((storage.users.add(make_user()) for _ in range(count)), key=lambda u: u.id)
+    storage.switch("dual", read_from=MEMORY, reason="cut-over", actor="ops")
+    return storage, users
+
+
+def _reader_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("backfill-read")]
+
+
+def test_read_ahead_fault_fails_the_run_and_leaves_no_thread(make_storage):
+    """An exception on the read-ahead thread fails the run (the batch before
+    it stays counted), no `backfill-read` thread outlives the run, no record lock stays
+    taken."""
+    storage, users = _dual_users(make_storage, 6)
+
+    class Faulty(Backfiller):
+        calls = 0
+
+        def _read(self, name, keys, mapped):
+            Faulty.calls += 1
+            if name == "users" and Faulty.calls == 2:
+                raise RuntimeError("boom in the reader")
+            return super()._read(name, keys, mapped)
+
+    backfiller = Faulty(storage)
+    with pytest.raises(RuntimeError, match="boom"):
+        backfiller.confirm(Options(repositories=("users",), batch_size=2), actor="ops")
+    (run,) = backfiller.runs.list()
+    assert run["state"] == "failed"
+    assert run["counts"]["written"] == {"users": 2}
+    assert _reader_threads() == []
+    # no record lock left taken
+    done = threading.Event()
+
+    def write():
+        storage.users.update(dataclasses.replace(users[0], name="after"))
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(5)
+
+
+def test_database_fault_mid_run_fails_it_releases_locks_and_resumes(make_storage, monkeypatch):
+    """A database fault in the second batch's write fails the run, releases
+    the locks, leaves no reader thread, and a resume ends with no difference."""
+    storage, users = _dual_users(make_storage, 6)
+    original = SqlRepository.upsert_rows
+    calls = []
+
+    def faulty(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise StorageUnavailable("database", "connection reset")
+        return original(self, rows)
+
+    monkeypatch.setattr(SqlRepository, "upsert_rows", faulty)
+    backfiller = Backfiller(storage)
+    with pytest.raises(StorageUnavailable):
+        backfiller.confirm(Options(repositories=("users",), batch_size=2), actor="ops")
+    monkeypatch.setattr(SqlRepository, "upsert_rows", original)
+    (run,) = backfiller.runs.list()
+    assert run["state"] == "failed"
+    assert _reader_threads() == []
+    done = threading.Event()
+
+    def write():
+        for user in users:
+            storage.users.update(dataclasses.replace(user, name="after the fault"))
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert done.wait(5)
+    resumed = backfiller.confirm(
+        Options(repositories=("users",), batch_size=2), actor="ops", resume=run["id"]
+    )
+    assert resumed["run"]["state"] == "completed"
+    assert storage.verify(["users"])["differences"] == 0
+
+
+def test_record_deleted_after_read_ahead_is_not_copied(make_storage):
+    """A record deleted between its batch's read-ahead and its locks is
+    not copied (even with `overwrite`), and both sides end equal."""
+    storage, users = _dual_users(make_storage, 4)
+    victim = users[-1]
+    deleted = []
+
+    class DeletedMeanwhile(Backfiller):
+        def _read(self, name, keys, mapped):
+            read = super()._read(name, keys, mapped)
+            if name == "users" and victim.id in keys and not deleted:
+                storage.users.delete(victim.id)
+                deleted.append(victim.id)
+            return read
+
+    report = DeletedMeanwhile(storage).confirm(
+        Options(repositories=("users",), batch_size=2, on_conflict="overwrite"), actor="ops"
+    )
+    assert deleted and report["run"]["state"] == "completed"
+    with storage.on_database() as database:
+        assert database.repository("users").fetch(victim.id) is None
+    assert (
+        report["repositories"]["users"]["insert"] + report["repositories"]["users"]["identical"]
+        == 3
+    )
+    assert storage.verify(["users"])["differences"] == 0

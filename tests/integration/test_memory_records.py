@@ -177,3 +177,61 @@ def test_a_stamped_copy_keeps_its_size_and_shares_nothing_with_memory(make_stora
     assert copy.stored_bytes == content_bytes(workflow, WORKFLOW_CONTENT)
     copy.nodes.append({"id": "added", "type": "noop"})
     assert storage.workflows.get(workflow.id).nodes == workflow.nodes
+
+
+SEARCH_NAMES = [
+    "100% done",
+    "a_b",
+    "back\\slash",
+    "Straße",
+    "ΣΟΦΙΑ",
+    "İstanbul",
+    "plain",
+    "ﬁle",
+    "tab\there",
+]
+SEARCHES = [
+    "%",
+    "_",
+    "\\",
+    "100%",
+    "a_b",
+    "a%b",
+    "strasse",
+    "STRASSE",
+    "σοφια",
+    "i̇",
+    "ﬁ",
+    "fi",
+    "\t",
+    "\n",
+    " ",
+    "\\s",
+    "e\nd",
+]
+
+
+def _search_results(storage, owner):
+    return {
+        s: sorted(
+            w.name
+            for w in storage.workflows.list(
+                WorkflowQuery(user_id=owner.id, search=s, limit=100)
+            ).items
+        )
+        for s in SEARCHES
+    }
+
+
+def test_memory_search_answers_as_the_database_does(make_storage):
+    """Memory's search texts answer as SQL's escaped LIKE does
+    for LIKE metacharacters, backslashes, case folding (ß/ss, Σ, İ, ligatures), tabs and
+    newlines (the name/description separator)."""
+    results = []
+    for mode in ("memory-only", "database-only"):
+        storage = make_storage(mode)
+        owner = storage.users.add(make_user())
+        for name in SEARCH_NAMES:
+            storage.workflows.add(make_workflow(owner, name=name, description="end"))
+        results.append(_search_results(storage, owner))
+    assert results[0] == results[1]

@@ -66,7 +66,8 @@ class Storage(Repositories):
     - Reading or writing one backend directly, for the backfill, backup and restore, the
       integrity check, admin loading and text repair: `changing(records)` (the records'
       locks, held around such writes), `in_memory(name)`, `on_database(write=...)`,
-      `holding_memory()`, `read_backend(name)`, `reading(name, backend)`, `snapshot()`.
+      `column_mapper(name)`, `holding_memory()`, `read_backend(name)`,
+      `reading(name, backend)`, `snapshot()`.
     - Health, for the control-plane API, the readiness probe and the metrics:
       `journal_length()`, `journal_damage()`, `journal_warning()`, `database_health()`,
       `record_cache()`,
