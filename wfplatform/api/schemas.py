@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..domain import users
 from ..repositories.base import COUNTED_AT_MOST
+from ..services.ownership import OWNER_ALL, OWNER_ME
 from ..services.passwords import MAX_LENGTH as PASSWORD_MAX
 from ..services.passwords import MIN_LENGTH as PASSWORD_MIN
 
@@ -31,6 +32,15 @@ class PaginationSchema(Schema):
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
     # Bounded: a larger offset is an empty page anyway, and would overflow SQL integers.
     offset = fields.Integer(load_default=0, validate=validate.Range(0, 2**31 - 1))
+
+
+def owner_filter() -> fields.String:
+    """Whose records a list shows (see `services.ownership.owner_scope`)."""
+    return fields.String(
+        load_default=OWNER_ME,
+        validate=validate.Length(1, 36),
+        metadata={"description": f"`{OWNER_ME}`; admins also `{OWNER_ALL}` or a user id"},
+    )
 
 
 def page_body(page, query: dict) -> dict:

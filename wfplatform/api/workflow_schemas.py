@@ -10,8 +10,8 @@ from ..domain.workflows import STATUSES
 from ..repositories.workflows import ORDER_FIELDS
 from ..services.json_fields import JsonBoolean, JsonInteger
 from ..services.workflow_content import EdgeSchema, NodeSchema, WorkflowFieldsSchema, name_field
-from ..services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION, OWNER_ALL, OWNER_ME
-from .schemas import PageSchema, PaginationSchema
+from ..services.workflows import EXPORT_FORMAT, EXPORT_FORMAT_VERSION
+from .schemas import PageSchema, PaginationSchema, owner_filter
 
 ORDERS = [prefix + name for name in ORDER_FIELDS for prefix in ("", "-")]
 
@@ -79,11 +79,7 @@ class WorkflowListQuerySchema(PaginationSchema):
     )
     node_type = fields.String(validate=validate.Length(1, 200))
     credential_type = fields.String(validate=validate.Length(1, 100))
-    owner = fields.String(
-        load_default=OWNER_ME,
-        validate=validate.Length(1, 36),
-        metadata={"description": f"`{OWNER_ME}`; admins also `{OWNER_ALL}` or a user id"},
-    )
+    owner = owner_filter()
 
     @post_load
     def split_tags(self, data: dict, **kwargs) -> dict:

@@ -14,12 +14,13 @@ from typing import Any
 from ..domain.codec import utcnow
 from ..domain.ids import is_uuid, new_id
 from ..domain.workflows import MAX_LENGTHS, Workflow, WorkflowVersion, graph_problems
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..errors import Conflict, NotFound, ValidationFailed
 from ..repositories.base import Page
 from ..repositories.workflows import WorkflowQuery
 from ..storage.adapter import Storage
 from . import audit
 from .context import Actor
+from .ownership import OWNER_ME, changeable, owner_scope, readable
 from .quotas import Quotas
 
 EDITABLE = ("name", "description", "status", "tags", "nodes", "edges", "settings")
@@ -30,7 +31,6 @@ EXPORT_FORMAT = "wfplatform.workflow"
 EXPORT_FORMAT_VERSION = 1
 COPY_SUFFIX = " (copy)"
 MAX_NUMBER = 2**31 - 1  # version numbers are 32-bit integer columns
-OWNER_ME, OWNER_ALL = "me", "all"
 
 
 class Workflows:
@@ -42,11 +42,11 @@ class Workflows:
     def list(self, actor: Actor, filters: WorkflowQuery, owner: str = OWNER_ME) -> Page:
         """One page of the workflows of `owner`: `me`, or for admins `all` or a user id
         (whatever `filters.user_id` says)."""
-        query = dataclasses.replace(filters, user_id=_owner_scope(actor, owner))
+        query = dataclasses.replace(filters, user_id=owner_scope(actor, owner, "workflow"))
         return self.storage.workflows.list(query)
 
     def get(self, actor: Actor, workflow_id: str) -> Workflow:
-        return _readable(self._fetch(workflow_id), actor)
+        return readable(self._fetch(workflow_id), actor, "workflow")
 
     def versions(self, actor: Actor, workflow_id: str, limit: int, offset: int) -> Page:
         """A page of the numbered versions, newest first."""
@@ -99,7 +99,7 @@ class Workflows:
         copy_id = new_id()  # the same id if the unit of work runs again
 
         def duplicate(uow) -> Workflow:
-            source = _readable(uow.workflows.get(workflow_id), actor)
+            source = readable(uow.workflows.get(workflow_id), actor, "workflow")
             copy = Workflow(
                 id=copy_id,
                 user_id=actor.user_id,
@@ -223,30 +223,13 @@ class Workflows:
     @staticmethod
     def _writable(uow, workflow_id: str, actor: Actor, expected_version: int | None) -> Workflow:
         _require_uuid(workflow_id)
-        workflow = _readable(uow.workflows.get(workflow_id), actor)
-        if workflow.user_id != actor.user_id:
-            raise Forbidden("admins may read other users' workflows but not change them")
+        workflow = changeable(uow.workflows.get(workflow_id), actor, "workflow")
         if expected_version is not None and expected_version != workflow.version:
             raise Conflict(
                 "the workflow changed meanwhile",
                 {"expected_version": expected_version, "current_version": workflow.version},
             )
         return workflow
-
-
-def _owner_scope(actor: Actor, owner: str) -> str | None:
-    """The user id a list is limited to; None for every user's."""
-    if owner in (OWNER_ME, actor.user_id):
-        return actor.user_id
-    if not actor.is_admin:
-        raise Forbidden("only admins may list other users' workflows")
-    return None if owner == OWNER_ALL else owner
-
-
-def _readable(workflow: Workflow | None, actor: Actor) -> Workflow:
-    if workflow is None or (workflow.user_id != actor.user_id and not actor.is_admin):
-        raise NotFound("no such workflow")
-    return workflow
 
 
 def _require_uuid(workflow_id: str) -> None:
