@@ -16,6 +16,8 @@ PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pr
 BASE="http://127.0.0.1:$PORT"
 export DATABASE_URL="sqlite:///$WORK/demo.sqlite3" WF_JOURNAL_PATH="$WORK/journal.log"
 export WF_SECRET_KEY="demo signing key" WF_STORAGE_MODE="memory-only"
+WF_ENCRYPTION_KEYS="$("$WF_VENV/bin/flask" --app wfplatform wf gen-key --id demo 2>/dev/null)"
+export WF_ENCRYPTION_KEYS
 export WF_ADMIN_EMAIL="admin@example.com" WF_ADMIN_PASSWORD="admin password"
 SERVER=""
 

@@ -7,6 +7,8 @@
 #   THREADS          request threads of each worker process (default 8)
 #   DATABASE_URL     the database (default: SQLite in the instance folder); postgresql://...
 #                    works as is. WF_* settings: see wfplatform/config.py.
+#   WF_ENCRYPTION_KEYS (or WF_ENCRYPTION_KEYS_FILE)  the key ring credentials are sealed
+#                    with (default: a ring made once in instance/encryption-keys)
 #   extra arguments  go to gunicorn, e.g. scripts/serve.sh --log-level debug
 #
 # One worker process while any storage mode keeps records in process memory (several
@@ -23,6 +25,17 @@ wf_ensure_venv runtime
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 THREADS="${THREADS:-8}"
+
+if [[ -z "${WF_ENCRYPTION_KEYS:-}" && -z "${WF_ENCRYPTION_KEYS_FILE:-}" ]]; then
+    # The service refuses to start without a key ring (credentials are sealed with it):
+    # this one-command start makes one once, and says where it is.
+    export WF_ENCRYPTION_KEYS_FILE="instance/encryption-keys"
+    if [[ ! -s "$WF_ENCRYPTION_KEYS_FILE" ]]; then
+        mkdir -p instance
+        (umask 077 && "$WF_VENV/bin/flask" --app wfplatform wf gen-key 2>/dev/null >"$WF_ENCRYPTION_KEYS_FILE")
+    fi
+    echo "==> WF_ENCRYPTION_KEYS is not set: credentials are sealed with the ring in $WF_ENCRYPTION_KEYS_FILE (back it up; see docs/OPERATIONS.md, \"The key ring\")" >&2
+fi
 
 echo "==> flask db upgrade" >&2
 "$WF_VENV/bin/flask" --app wfplatform db upgrade

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import itertools
+import json
 
 from wfplatform.domain.api_keys import ApiKey
+from wfplatform.domain.credentials import Credential
 from wfplatform.domain.users import User
 from wfplatform.domain.workflows import Workflow, WorkflowVersion
+from wfplatform.services.encryption import KeyRing
 
 _sequence = itertools.count(1)
+# A fixed ring: the tests' credentials open in every app and storage they build (never a
+# real key).
+KEY_RING = "test-key-1:" + base64.b64encode(bytes(range(32))).decode()
+TEST_RING = KeyRing.parse(KEY_RING)
 
 
 def make_user(**overrides) -> User:
@@ -52,3 +61,16 @@ def make_api_key(user: User, **overrides) -> ApiKey:
     digest = hashlib.sha256(f"key {n}".encode()).hexdigest()
     values = {"user_id": user.id, "name": f"key {n}", "prefix": f"wfk_{n:08d}", "key_hash": digest}
     return ApiKey(**{**values, **overrides})
+
+
+def make_credential(user: User, ring: KeyRing = TEST_RING, **overrides) -> Credential:
+    """A credential of `user` whose data is sealed with `ring`, as the service seals it."""
+    n = next(_sequence)
+    credential = Credential(
+        user_id=user.id, name=f"credential {n}", type="httpBasicAuth", sealed_data=""
+    )
+    credential = dataclasses.replace(credential, **overrides)
+    if not credential.sealed_data:
+        plaintext = json.dumps({"user": f"robot {n}", "password": f"secret {n}"}).encode()
+        credential.sealed_data = ring.seal(plaintext, credential.sealing_context())
+    return credential

@@ -39,7 +39,7 @@ from werkzeug.serving import is_running_from_reloader
 from .backends.sql import configure_engine, reading_engine
 from .backfill.jobs import BackfillJobs
 from .backup.jobs import ImportJobs
-from .config import time_bounds
+from .config import ConfigurationError, time_bounds
 from .errors import StorageUnavailable
 from .extensions import built_once, db, head_revision
 from .observability import TracedBackfiller, get_metrics
@@ -49,7 +49,10 @@ from .services import admins
 from .services.accounts import Accounts
 from .services.api_keys import ApiKeys
 from .services.audit import AuditLog
+from .services.credentials import Credentials
 from .services.cutover import Cutover
+from .services.encryption import SETTING as KEY_RING_SETTING
+from .services.encryption import KeyRing, KeyRingError
 from .services.login_throttle import LoginThrottle, ThrottlePolicy
 from .services.passwords import Passwords
 from .services.quotas import Quotas
@@ -69,6 +72,7 @@ class Services:
     accounts: Accounts
     api_keys: ApiKeys
     workflows: Workflows
+    credentials: Credentials
     passwords: Passwords
     audit: AuditLog
     cutover: Cutover
@@ -116,6 +120,7 @@ def build_services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
+        credentials=Credentials(storage, key_ring(config)),
         passwords=passwords,
         audit=audit_log,
         cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
@@ -123,6 +128,27 @@ def build_services(
         imports=ImportJobs(storage, head_revision()),
         rate_limits=RateLimits(counters, config["WF_RATELIMIT_PREFIX"]),
     )
+
+
+def key_ring(config: Mapping[str, Any]) -> KeyRing | None:
+    """The ring `WF_ENCRYPTION_KEYS` holds, or the file `WF_ENCRYPTION_KEYS_FILE` names;
+    None when neither is set. A ring that cannot be used is a `ConfigurationError` naming
+    what is wrong with it, never a key."""
+    text, path = config.get(KEY_RING_SETTING), config.get(f"{KEY_RING_SETTING}_FILE")
+    if not text and path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except OSError as error:
+            raise ConfigurationError(
+                f"{KEY_RING_SETTING}_FILE: cannot read {path} ({error.strerror})"
+            ) from None
+    if not text:
+        return None
+    try:
+        return KeyRing.parse(text)
+    except KeyRingError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 # -- the app's ---------------------------------------------------------------------------------
@@ -184,8 +210,22 @@ def start_serving(app: Flask) -> None:
 
 
 def _start(app: Flask) -> None:
+    if key_ring(app.config) is None:  # before storage: the database may be down yet
+        raise ConfigurationError(
+            f"{KEY_RING_SETTING} is not set: credentials are sealed with its keys. Generate "
+            f"an entry with `flask wf gen-key` and set {KEY_RING_SETTING}=<entry> (or put it "
+            f"in a file named by {KEY_RING_SETTING}_FILE); keep it safe, credentials cannot "
+            "be opened without it"
+        )
     while True:
         try:
+            missing = services(app).credentials.keys_missing_from_ring()
+            if missing:
+                raise ConfigurationError(
+                    f"{KEY_RING_SETTING} cannot open every stored credential: "
+                    + "; ".join(missing)
+                    + ". Put the missing keys back in the ring (after the newest)"
+                )
             admins.bootstrap(get_storage(app), services(app).passwords, app.config)
             services(app).audit.deliver()  # what a process that stopped short left waiting
             _settle_start_up_objects()

@@ -78,6 +78,9 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_ADMIN_EMAIL": (str, None),
     "WF_ADMIN_PASSWORD": (str, None),
     "WF_ADMIN_PASSWORD_FILE": (str, None),
+    # the key ring credentials are sealed with (see services/encryption.py), or a file of it
+    "WF_ENCRYPTION_KEYS": (str, None),
+    "WF_ENCRYPTION_KEYS_FILE": (str, None),
     "WF_METRICS_TOKEN": (str, None),  # GET /metrics then needs it as a bearer token
     "WF_TRUSTED_PROXIES": (int, 0),  # reverse proxies whose X-Forwarded-For is believed
     "WF_LOG_FORMAT": (str, "json"),  # or "text": logging is left to the host

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from wfplatform.services.encryption import new_entry
+
 from .postgres import ROOT, Databases
 from .records import nodes
 from .report import Row, Target, interleaved, median
@@ -178,6 +180,7 @@ def _service_env(url: str, folder: Path, mode: str, **settings: str) -> dict[str
         "DATABASE_URL": url,
         "WF_STORAGE_MODE": mode,
         "WF_SECRET_KEY": "benchmark signing key shared by every worker",
+        "WF_ENCRYPTION_KEYS": new_entry("bench"),
         "WF_JOURNAL_PATH": str(folder / "journal.log"),
         "WF_RATELIMIT_API": "10000000 per minute",
         "WF_RATELIMIT_LOGIN": "10000000 per minute",

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.apps import close_app
+from tests.factories import KEY_RING
 from wfplatform import create_app
 from wfplatform.storage.modes import RepositoryMode
 
@@ -28,6 +29,7 @@ def app_config(database_url: str, mode: str, read_from: str | None, tmp_path) ->
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-signing-key",
+        "WF_ENCRYPTION_KEYS": KEY_RING,
         "WF_STORAGE_DEFAULT": RepositoryMode.of(mode, read_from),
         "WF_START_STORAGE": False,
         "WF_JOURNAL_PATH": str(tmp_path / "journal.log"),

@@ -61,6 +61,7 @@ def anyone(status: int = 200, **request) -> Entry:
 
 
 WORKFLOW = "/api/workflows/<uuid:workflow_id>"
+CREDENTIAL = "/api/credentials/<uuid:credential_id>"
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): anyone(),
     ("GET", "/health/ready"): anyone(),
@@ -98,6 +99,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", f"{WORKFLOW}/versions/<int:number>/restore"): owner_only(200, admin=403),
     ("POST", f"{WORKFLOW}/duplicate"): owner_only(201),
     ("GET", f"{WORKFLOW}/export"): owner_only(200),
+    ("GET", "/api/credentials"): users_only(200),
+    ("POST", "/api/credentials"): users_only(
+        201, body={"name": "Slack", "type": "slackApi", "data": {"token": "xoxb"}}
+    ),
+    ("GET", CREDENTIAL): owner_only(200),  # admins see metadata (never data: a 403)
+    ("PATCH", CREDENTIAL): owner_only(200, admin=403, body={"name": "Renamed"}),
+    ("DELETE", CREDENTIAL): owner_only(204, admin=403),
     ("GET", "/api/audit-logs"): admins_only(),
     ("GET", "/admin/migration"): admins_only(),
     ("PUT", "/admin/migration/mode"): admins_only(
@@ -192,7 +200,14 @@ def _path(client, document: dict, rule: str, owner: dict) -> str:
     key_entry = Entry(401, 201, 201, 201, body={"name": "k"})
     key_body = _body(document, "POST", "/api/users/me/api-keys", key_entry, "")
     key = client.post("/api/users/me/api-keys", json=key_body, headers=owner).get_json()
-    values = {"workflow_id": workflow["id"], "number": "1", "key_id": key["id"]}
+    credential_body = {"name": "Owned", "type": "httpBasicAuth", "data": {"user": "u"}}
+    credential = client.post("/api/credentials", json=credential_body, headers=owner).get_json()
+    values = {
+        "workflow_id": workflow["id"],
+        "number": "1",
+        "key_id": key["id"],
+        "credential_id": credential["id"],
+    }
     return VARIABLE.sub(lambda match: values.get(match.group(1), UNKNOWN), rule)
 
 

@@ -169,7 +169,9 @@ def test_a_guard_refusal_is_a_json_log_line_with_the_request_and_trace(app, clie
     assert re.fullmatch(r"[0-9a-f]{16}", line["span_id"])
 
 
-def test_no_password_key_or_token_in_spans_metrics_or_logs(app, client, spans, capsys, caplog):
+def test_no_password_key_token_or_credential_in_spans_metrics_or_logs(
+    app, client, spans, capsys, caplog
+):
     caplog.set_level("DEBUG")
     spans.clear()
     password, new_password = "first-Secret-passw0rd", "second-Secret-passw0rd"
@@ -191,8 +193,20 @@ def test_no_password_key_or_token_in_spans_metrics_or_logs(app, client, spans, c
     assert (
         client.get("/api/users/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     )
+    data = {"token": "credential-Secret-token", "password": "credential-Secret-passw0rd"}
+    credential = client.post(
+        "/api/credentials",
+        json={"name": "c", "type": "httpBasicAuth", "data": data},
+        headers=headers,
+    ).get_json()
+    path = f"/api/credentials/{credential['id']}"
+    assert client.get(f"{path}?reveal=true", headers=headers).get_json()["data"] == data
+    changed_data = {"token": "credential-Secret-rotated"}
+    assert client.patch(path, json={"data": changed_data}, headers=headers).status_code == 200
+    assert client.get("/api/credentials", headers=headers).status_code == 200
     storage = get_storage(app)
     storage.parts.shadow.drain()
+    sealed = storage.credentials.get(credential["id"]).sealed_data
     stored = storage.in_memory("users").fetch(user["id"]) or storage.users.get(user["id"])
     secrets = {
         password,
@@ -203,12 +217,17 @@ def test_no_password_key_or_token_in_spans_metrics_or_logs(app, client, spans, c
         headers["Authorization"].split()[1],
         stored.password_hash,
         services(app).accounts.storage.users.get(user["id"]).password_hash,
+        *data.values(),
+        *changed_data.values(),
+        sealed,
     }
     seen = [client.get("/metrics").get_data(as_text=True), capsys.readouterr().err, caplog.text]
     for record in caplog.records:
         seen.append(repr(vars(record)))
     for span in spans.get_finished_spans():
         seen.append(span.to_json())
+    admin = make_admin(app, client)
+    seen.append(client.get("/api/audit-logs?limit=100", headers=admin).get_data(as_text=True))
     assert len(seen) > 3
     for text in seen:
         for secret in secrets:

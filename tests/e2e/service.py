@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import wfplatform.models  # noqa: F401 (registers the tables)
 from tests import databases
+from tests.factories import KEY_RING
 from wfplatform.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,6 +128,7 @@ def service_environment(url: str, tmp_path: Path, mode: str, **settings: str) ->
         "DATABASE_URL": url,
         "WF_STORAGE_MODE": mode,
         "WF_SECRET_KEY": "e2e signing key shared by every worker",
+        "WF_ENCRYPTION_KEYS": KEY_RING,
         "WF_ADMIN_EMAIL": ADMIN["email"],
         "WF_ADMIN_PASSWORD": ADMIN["password"],
         "WF_JOURNAL_PATH": str(tmp_path / "journal.log"),

@@ -11,6 +11,7 @@ import pytest
 from tests import databases
 from tests.conftest import require_postgres
 from tests.e2e.service import ADMIN, Service, running_service
+from wfplatform.repositories import NAMES
 
 pytestmark = pytest.mark.postgres
 
@@ -88,7 +89,7 @@ def test_metrics_add_up_every_worker_whichever_answers_the_scrape(service):
     assert seen == sorted(seen), seen  # a scrape of another worker never shows fewer
     assert seen[-1] >= 60  # every request of every worker is counted
     assert scrape_total(service, "wf_storage_operations_total") > 0  # recorded as they happen
-    assert scrape_total(service, "wf_storage_mode") == 5  # one mode per repository
+    assert scrape_total(service, "wf_storage_mode") == len(NAMES)  # one mode per repository
     deadline = time.monotonic() + 10  # a worker may be slow to start on a busy machine
     while scrape_total(service, "wf_storage_database_up") != 1 and time.monotonic() < deadline:
         time.sleep(0.2)

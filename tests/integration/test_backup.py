@@ -12,7 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from tests import databases
-from tests.factories import make_api_key, make_user, make_version, make_workflow
+from tests.factories import (
+    make_api_key,
+    make_credential,
+    make_user,
+    make_version,
+    make_workflow,
+)
 from tests.integration.test_concurrency import wait_until_blocked_in_the_database
 from wfplatform.backup import (
     ExportFormatError,
@@ -44,6 +50,7 @@ def populate(storage, owners: int = 3) -> None:
         storage.workflows.update(dataclasses.replace(workflow, name="renamed"))
         storage.workflow_versions.add(make_version(workflow, 1, created_by=user.id))
         storage.api_keys.add(make_api_key(user))
+        storage.credentials.add(make_credential(user))
         entry = AuditEntry("user.create", "user", user.id, user.id, changes={"email": "changed"})
         storage.audit_logs.add(entry)
 
@@ -92,6 +99,7 @@ def test_an_export_restores_into_an_empty_database_as_it_was(make_storage, engin
         "workflows": 3,
         "workflow_versions": 3,
         "api_keys": 3,
+        "credentials": 3,
         "audit_logs": 3,
     }
     for name, items in original.items():

@@ -9,7 +9,13 @@ import io
 
 import pytest
 
-from tests.factories import make_api_key, make_user, make_version, make_workflow
+from tests.factories import (
+    make_api_key,
+    make_credential,
+    make_user,
+    make_version,
+    make_workflow,
+)
 from wfplatform.backfill.backfiller import Backfiller, Options
 from wfplatform.backup import import_export, read_export, write_export
 from wfplatform.domain.audit import AuditEntry
@@ -41,6 +47,7 @@ def _populate(storage) -> None:
         storage.workflows.update(dataclasses.replace(workflow, tags=["z"], name="renamed"))
         storage.workflow_versions.add(make_version(workflow, 1, created_by=user.id))
         storage.api_keys.add(make_api_key(user))
+        storage.credentials.add(make_credential(user))
         storage.audit_logs.add(
             AuditEntry("user.create", "user", user.id, user.id, changes={"n": {"a": [1]}})
         )

@@ -10,7 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.factories import make_api_key, make_user, make_version, make_workflow
+from tests.factories import (
+    make_api_key,
+    make_credential,
+    make_user,
+    make_version,
+    make_workflow,
+)
 from tests.integration.contract import (
     ChildContract,
     Contract,
@@ -24,6 +30,7 @@ from wfplatform.domain.audit import AuditEntry
 from wfplatform.errors import Conflict
 from wfplatform.repositories import NAMES
 from wfplatform.repositories.audit import AuditQuery
+from wfplatform.repositories.credentials import CredentialQuery
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 
@@ -349,6 +356,54 @@ class TestApiKeys(UniqueContract, ChildContract):
         assert storage.api_keys.get_by_hash(second.key_hash) == second
         assert storage.api_keys.get_by_hash("0" * 64) is None
         assert [k.id for k in storage.api_keys.list_for(user.id)] == [first.id, second.id]
+
+
+class TestCredentials(ChildContract, LengthContract, PagingContract):
+    name = "credentials"
+    too_long = {"name": ("n" * 201, "at most 200 characters")}
+    at_the_limit = {"name": "n" * 200}
+
+    def make(self, storage, **overrides):
+        return make_credential(storage.users.add(make_user()), **overrides)
+
+    def changed(self, record):
+        return dataclasses.replace(record, name="Renamed", version=record.version + 1)
+
+    def several(self, storage, count):
+        owner = storage.users.add(make_user())
+        return [
+            storage.credentials.add(make_credential(owner, name=f"credential {n}"))
+            for n in range(count)
+        ]  # by name
+
+    def listed(self, storage, records, limit, offset):
+        query = CredentialQuery(user_id=records[0].user_id, limit=limit, offset=offset)
+        return storage.credentials.list(query)
+
+    def test_lists_by_owner_and_type_by_name_in_code_point_order(self, storage):
+        ada, bob = storage.users.add(make_user()), storage.users.add(make_user())
+        names = ["b", "B", "a", "é", "Z"]
+        made = {n: storage.credentials.add(make_credential(ada, name=n)) for n in names}
+        slack = storage.credentials.add(make_credential(ada, name="slack", type="slackApi"))
+        storage.credentials.add(make_credential(bob, name="bob's"))
+
+        def names_of(**filters) -> list[str]:
+            return [c.name for c in storage.credentials.list(CredentialQuery(**filters)).items]
+
+        assert names_of(user_id=ada.id, type="httpBasicAuth") == sorted(names)
+        assert names_of(user_id=ada.id, type="slackApi") == ["slack"]
+        assert names_of(type="slackApi") == ["slack"]
+        assert len(names_of()) == 7
+        assert storage.credentials.get(slack.id) == slack
+        assert storage.credentials.get(made["é"].id).name == "é"
+
+    def test_an_update_from_a_stale_version_is_refused(self, storage):
+        record = self.add(storage)
+        storage.credentials.update(self.changed(record))
+        with pytest.raises(Conflict):
+            storage.credentials.update(dataclasses.replace(record, name="stale", version=2))
+        assert storage.credentials.get(record.id).name == "Renamed"
+        assert_backends_agree(storage)
 
 
 def entry(n: int, action: str = "workflow.create", actor: str = "u1") -> AuditEntry:

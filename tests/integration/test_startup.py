@@ -5,6 +5,7 @@ first touches storage."""
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import logging
@@ -14,12 +15,15 @@ import pytest
 from flask_migrate import upgrade
 
 from tests.apps import close_app
-from tests.factories import make_user
+from tests.factories import KEY_RING, make_user
 from wfplatform import create_app
 from wfplatform.backends.sql import new_session
-from wfplatform.bootstrap import get_storage
+from wfplatform.bootstrap import get_storage, services
+from wfplatform.config import ConfigurationError
 from wfplatform.domain.codec import copy_record, to_dict
 from wfplatform.repositories import Repositories
+from wfplatform.services.context import Actor
+from wfplatform.services.encryption import new_entry
 from wfplatform.storage.journal import Change, SyncJournal, damage_warning
 from wfplatform.storage.journal_format import encode
 from wfplatform.storage.modes import RepositoryMode
@@ -36,6 +40,7 @@ def make_app(tmp_path) -> Iterator:
             {
                 "TESTING": True,
                 "SECRET_KEY": "start-up test key",
+                "WF_ENCRYPTION_KEYS": KEY_RING,
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.sqlite3'}",
                 "WF_STORAGE_DEFAULT": RepositoryMode.of("dual"),
                 "WF_JOURNAL_PATH": str(tmp_path / "sync-journal.log"),
@@ -146,3 +151,42 @@ def test_a_service_starts_with_a_damaged_journal_replays_the_intact_entries_and_
     assert damage_warning(2) in overview["warnings"]
     metrics = client.get("/metrics").get_data(as_text=True)
     assert "wf_storage_journal_damaged_lines 2.0" in metrics
+
+
+def _migrated(make_app):
+    migrated = make_app(WF_START_STORAGE=False)
+    with migrated.app_context():
+        upgrade()
+    return migrated
+
+
+def test_a_service_without_a_key_ring_refuses_to_start(make_app):
+    _migrated(make_app)
+    with pytest.raises(ConfigurationError, match="WF_ENCRYPTION_KEYS is not set") as refused:
+        make_app(WF_ENCRYPTION_KEYS=None)
+    assert "flask wf gen-key" in str(refused.value)
+
+
+def test_a_ring_that_cannot_be_used_stops_start_up_without_showing_a_key(make_app):
+    _migrated(make_app)
+    short = base64.b64encode(b"k" * 16).decode()
+    with pytest.raises(ConfigurationError, match=r"entry 2 \(old\): the key is not") as refused:
+        make_app(WF_ENCRYPTION_KEYS=f"{KEY_RING},old:{short}")
+    assert short not in str(refused.value) and KEY_RING.split(":")[1] not in str(refused.value)
+
+
+def test_a_ring_that_lacks_a_key_stored_credentials_use_stops_start_up(make_app):
+    migrated = _migrated(make_app)
+    owner = get_storage(migrated).users.add(make_user())
+    services(migrated).credentials.create(
+        Actor(owner.id), {"name": "c", "type": "t", "data": {"token": "x"}}
+    )
+    get_storage(migrated).close()
+    other_ring = new_entry("another")
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(WF_ENCRYPTION_KEYS=other_ring)
+    message = str(refused.value)
+    assert "1 credential(s) in memory are sealed with key test-key-1" in message  # dual
+    assert "1 credential(s) in database are sealed with key test-key-1" in message
+    app = make_app(WF_ENCRYPTION_KEYS=f"{other_ring},{KEY_RING}")  # the old key kept: it starts
+    assert app.extensions["wf_storage"] is not None

@@ -75,6 +75,17 @@ class Workflow:
                 found.update(str(key) for key in credentials if key)
         return sorted(found)
 
+    @property
+    def credential_ids(self) -> set[str]:
+        """The stored credentials the nodes name (`credentials: {type: {"id": ...}}`)."""
+        return {
+            str(reference["id"])
+            for node in self.nodes
+            if isinstance(node, dict) and isinstance(node.get("credentials"), dict)
+            for reference in node["credentials"].values()
+            if isinstance(reference, dict) and reference.get("id")
+        }
+
 
 @dataclass
 class WorkflowVersion:

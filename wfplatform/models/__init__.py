@@ -4,6 +4,7 @@ from .api_keys import ApiKeyModel
 from .audit import AuditEntryModel
 from .backfill import BackfillRunModel, LedgerEntryModel
 from .control import AuditOutboxModel, ModeChangeModel, StorageModeModel, StorageProcessModel
+from .credentials import CredentialModel
 from .jobs import BackgroundJobModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntryModel",
     "AuditOutboxModel",
     "BackgroundJobModel",
+    "CredentialModel",
     "LedgerEntryModel",
     "BackfillRunModel",
     "ModeChangeModel",

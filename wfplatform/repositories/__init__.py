@@ -17,6 +17,7 @@ from ..models.change_notices import announce_changes
 from .api_keys import ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository
 from .audit import AuditRepository, MemoryAuditRepository, SqlAuditRepository
 from .base import Repository, RepositorySpec, declared_operations
+from .credentials import CredentialRepository, MemoryCredentialRepository, SqlCredentialRepository
 from .memory import MemoryRepository
 from .sql import SqlRepository
 from .users import MemoryUserRepository, SqlUserRepository, UserRepository
@@ -91,6 +92,9 @@ class Repositories:
         WorkflowVersionRepository, MemoryWorkflowVersionRepository, SqlWorkflowVersionRepository
     )
     api_keys = RepositoryBackends(ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository)
+    credentials = RepositoryBackends(
+        CredentialRepository, MemoryCredentialRepository, SqlCredentialRepository
+    )
     audit_logs = RepositoryBackends(AuditRepository, MemoryAuditRepository, SqlAuditRepository)
 
 

@@ -1,0 +1,246 @@
+"""Credentials: their data sealed before any backend sees it (`encryption`), answered
+without it, revealed to its owner only (audited: who, when, from where), and opened for
+the runs of its owner's workflows.
+
+Ownership as for workflows (`ownership`): another user is told a credential does not
+exist; an admin sees its metadata but may neither change it nor reveal its data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from typing import Any
+
+from ..domain.codec import utcnow
+from ..domain.credentials import Credential
+from ..domain.ids import is_uuid
+from ..errors import Conflict, Forbidden, NotFound
+from ..repositories.base import Page
+from ..repositories.credentials import CredentialQuery
+from ..repositories.workflows import WorkflowQuery
+from ..storage.adapter import Storage
+from . import audit
+from .api_keys import TOUCH_EVERY
+from .context import Actor
+from .encryption import SETTING as KEY_RING_SETTING
+from .encryption import KeyRing, key_id_of
+from .ownership import OWNER_ME, changeable, owner_scope, readable
+
+KIND = "credential"
+MAX_DATA_BYTES = 65_536  # a credential's data as compact JSON
+EDITABLE = ("name", "type", "data", "expires_at", "is_active")
+NOT_SEALED = "(not sealed)"
+TOUCH_ATTEMPTS = 3  # `last_used_at` is written again when an edit raced it
+
+
+class Credentials:
+    def __init__(self, storage: Storage, ring: KeyRing | None) -> None:
+        """`ring` None: no key ring is configured, and a serving process refuses to start
+        (see `bootstrap`); a command that never touches credentials runs without one."""
+        self.storage = storage
+        self.ring = ring
+
+    # -- reads --------------------------------------------------------------------------------
+    def list(self, actor: Actor, query: CredentialQuery, owner: str = OWNER_ME) -> Page:
+        scoped = dataclasses.replace(query, user_id=owner_scope(actor, owner, KIND))
+        return self.storage.credentials.list(scoped)
+
+    def get(self, actor: Actor, credential_id: str) -> Credential:
+        return readable(self._fetch(credential_id), actor, KIND)
+
+    def reveal(self, actor: Actor, credential_id: str) -> tuple[Credential, dict[str, Any]]:
+        """The credential and its data, for its owner; the reveal is audited."""
+        credential = self.get(actor, credential_id)
+        if credential.user_id != actor.user_id:
+            raise Forbidden("admins may see other users' credentials but not their data")
+        data = self._open(credential)
+
+        def record(uow) -> None:
+            audit.record(uow, actor, "credential.reveal", KIND, credential.id)
+
+        self.storage.atomic(record)
+        return credential, data
+
+    def for_execution(self, credential_id: str, user_id: str) -> dict[str, Any]:
+        """The data a run of `user_id`'s workflow uses; an inactive or expired credential
+        is refused. Records when it was last used."""
+        credential = self._fetch(credential_id)
+        if credential is None or credential.user_id != user_id:
+            raise NotFound(f"no such {KIND}")
+        if not credential.is_active:
+            raise Conflict(f"the credential {credential.name!r} is inactive")
+        if credential.expires_at is not None and credential.expires_at <= utcnow():
+            raise Conflict(
+                f"the credential {credential.name!r} expired at {credential.expires_at.isoformat()}"
+            )
+        data = self._open(credential)
+        self._touch(credential_id)
+        return data
+
+    def sealed_by_key(self) -> dict[str, Counter[str]]:
+        """For each backend the credentials' mode keeps them in: how many credentials each
+        key id sealed (`not sealed` counts values of no known format)."""
+        mode = self.storage.mode("credentials")
+        counts: dict[str, Counter[str]] = {}
+        for backend in (mode.primary, mode.secondary):
+            if backend is None:
+                continue
+            with self.storage.reading("credentials", backend) as repository:
+                counts[backend] = Counter(
+                    key_id_of(record.sealed_data) or NOT_SEALED for record in repository.iter_all()
+                )
+        return counts
+
+    def keys_missing_from_ring(self) -> list[str]:
+        """Why the ring cannot open every stored credential: a key id it lacks, and in
+        which backend how many credentials it sealed."""
+        ring = self._key_ring()
+        return [
+            f"{count} credential(s) in {backend} are sealed with key {key_id}, which "
+            f"{KEY_RING_SETTING} does not hold"
+            for backend, counts in self.sealed_by_key().items()
+            for key_id, count in sorted(counts.items())
+            if key_id not in ring
+        ]
+
+    # -- writes -------------------------------------------------------------------------------
+    def create(self, actor: Actor, fields: dict[str, Any]) -> Credential:
+        credential = Credential(
+            user_id=actor.user_id,
+            name=fields["name"].strip(),
+            type=fields["type"].strip(),
+            sealed_data="",
+            expires_at=fields.get("expires_at"),
+            is_active=fields.get("is_active", True),
+        )
+        credential.sealed_data = self._seal(credential, fields["data"])
+
+        def create(uow) -> Credential:
+            uow.credentials.add(credential)
+            summary = {"name": credential.name, "type": credential.type}
+            audit.record(uow, actor, "credential.create", KIND, credential.id, summary)
+            return credential
+
+        return self.storage.atomic(create)
+
+    def update(
+        self,
+        actor: Actor,
+        credential_id: str,
+        fields: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> Credential:
+        fields = {name: value for name, value in fields.items() if name in EDITABLE}
+        for name in ("name", "type"):
+            if name in fields:
+                fields[name] = fields[name].strip()
+
+        def update(uow) -> Credential:
+            current = self._changeable(uow, credential_id, actor, expected_version)
+            if not fields:
+                return current  # nothing to change: nothing written
+            plain = {name: value for name, value in fields.items() if name != "data"}
+            changed = dataclasses.replace(
+                current, **plain, version=current.version + 1, updated_at=utcnow()
+            )
+            if "data" in fields:
+                changed.sealed_data = self._seal(changed, fields["data"])
+            uow.credentials.update(changed)
+            summary = audit.summarise(current, changed, [*plain, "sealed_data"])
+            if "sealed_data" in summary:
+                summary["data"] = summary.pop("sealed_data")  # named, never shown
+            audit.record(uow, actor, "credential.update", KIND, credential_id, summary)
+            return changed
+
+        return self.storage.atomic(update)
+
+    def delete(self, actor: Actor, credential_id: str, force: bool = False) -> None:
+        """A credential a workflow of its owner uses is kept (409 naming the workflows)
+        unless `force`."""
+
+        def delete(uow) -> None:
+            credential = self._changeable(uow, credential_id, actor, None)
+            users = self._workflows_using(credential)
+            if users and not force:
+                raise Conflict(
+                    "workflows use this credential: change them, or delete with force=true",
+                    {"workflows": users},
+                )
+            uow.credentials.delete(credential_id)
+            changes = {"name": credential.name, "forced": bool(users)}
+            audit.record(uow, actor, "credential.delete", KIND, credential_id, changes)
+
+        self.storage.atomic(delete)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _fetch(self, credential_id: str) -> Credential | None:
+        if not is_uuid(credential_id):
+            return None
+        return self.storage.credentials.get(credential_id)
+
+    @staticmethod
+    def _changeable(
+        uow, credential_id: str, actor: Actor, expected_version: int | None
+    ) -> Credential:
+        current = uow.credentials.get(credential_id) if is_uuid(credential_id) else None
+        current = changeable(current, actor, KIND)
+        if expected_version is not None and expected_version != current.version:
+            raise Conflict(
+                "the credential changed meanwhile",
+                {"expected_version": expected_version, "current_version": current.version},
+            )
+        return current
+
+    def _workflows_using(self, credential: Credential) -> list[dict[str, str]]:
+        """The owner's workflows whose nodes name this credential, as {id, name}."""
+        found, offset = [], 0
+        while True:
+            query = WorkflowQuery(
+                user_id=credential.user_id, order="name", limit=200, offset=offset
+            )
+            page = self.storage.workflows.list(query)
+            found += [
+                {"id": workflow.id, "name": workflow.name}
+                for workflow in page.items
+                if credential.id in workflow.credential_ids
+            ]
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return found
+
+    def _touch(self, credential_id: str) -> None:
+        """`last_used_at` to the minute (`TOUCH_EVERY`, as for API keys): a run is not a
+        write each time, and an owner's edit rarely meets a changed version."""
+        for attempt in range(TOUCH_ATTEMPTS):
+
+            def touch(uow) -> None:
+                current = uow.credentials.get(credential_id)
+                now = utcnow()
+                if current is not None and (
+                    current.last_used_at is None or now - current.last_used_at > TOUCH_EVERY
+                ):
+                    used = dataclasses.replace(
+                        current, last_used_at=now, version=current.version + 1
+                    )
+                    uow.credentials.update(used)
+
+            try:
+                self.storage.atomic(touch)
+                return
+            except Conflict:
+                if attempt == TOUCH_ATTEMPTS - 1:
+                    raise
+
+    def _key_ring(self) -> KeyRing:
+        if self.ring is None:
+            raise Conflict("no key ring is configured (WF_ENCRYPTION_KEYS)")
+        return self.ring
+
+    def _seal(self, credential: Credential, data: dict[str, Any]) -> str:
+        plaintext = json.dumps(data, separators=(",", ":")).encode()
+        return self._key_ring().seal(plaintext, credential.sealing_context())
+
+    def _open(self, credential: Credential) -> dict[str, Any]:
+        plaintext = self._key_ring().open(credential.sealed_data, credential.sealing_context())
+        return json.loads(plaintext)
