@@ -95,7 +95,7 @@ class Credentials:
     def keys_missing_from_ring(self) -> list[str]:
         """Why the ring cannot open every stored credential: a key id it lacks, and in
         which backend how many credentials it sealed."""
-        ring = self._key_ring()
+        ring = self.key_ring()
         return [
             f"{count} credential(s) in {backend} are sealed with key {key_id}, which "
             f"{KEY_RING_SETTING} does not hold"
@@ -232,15 +232,16 @@ class Credentials:
                 if attempt == TOUCH_ATTEMPTS - 1:
                     raise
 
-    def _key_ring(self) -> KeyRing:
+    def key_ring(self) -> KeyRing:
+        """The configured ring; a `Conflict` saying so when there is none."""
         if self.ring is None:
             raise Conflict("no key ring is configured (WF_ENCRYPTION_KEYS)")
         return self.ring
 
     def _seal(self, credential: Credential, data: dict[str, Any]) -> str:
         plaintext = json.dumps(data, separators=(",", ":")).encode()
-        return self._key_ring().seal(plaintext, credential.sealing_context())
+        return self.key_ring().seal(plaintext, credential.sealing_context())
 
     def _open(self, credential: Credential) -> dict[str, Any]:
-        plaintext = self._key_ring().open(credential.sealed_data, credential.sealing_context())
+        plaintext = self.key_ring().open(credential.sealed_data, credential.sealing_context())
         return json.loads(plaintext)

@@ -1,0 +1,76 @@
+"""`flask wf gen-key` and `flask wf verify-keys`, in every mode on SQLite and PostgreSQL:
+verify opens every stored credential in every backend the mode keeps, writes nothing, names
+what does not open (ids and reasons, never data), counts credentials per key, says which
+keys may be removed, and exits 1 when anything failed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from tests.api.test_credentials import BODY, _store_everywhere, _stored
+from tests.factories import KEY_RING
+from wfplatform.bootstrap import get_storage
+from wfplatform.services.encryption import KeyRing, new_entry
+
+
+def _verify(app):
+    result = app.test_cli_runner().invoke(args=["wf", "verify-keys"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _backends(app) -> set[str]:
+    mode = get_storage(app).mode("credentials")
+    return {backend for backend in (mode.primary, mode.secondary) if backend}
+
+
+def test_verify_opens_every_credential_in_every_backend_and_writes_nothing(app, client, auth):
+    ids = [
+        client.post("/api/credentials", json=BODY, headers=auth).get_json()["id"] for _ in range(3)
+    ]
+    before = {i: _stored(app, i) for i in ids}
+    code, report = _verify(app)
+    assert code == 0 and report["failed"] == 0
+    assert set(report["backends"]) == _backends(app)
+    for backend in report["backends"].values():
+        assert (backend["scanned"], backend["opened"]) == (3, 3)
+        assert backend["by_key"] == {"test-key-1": 3}
+    assert report["keys"] == {"test-key-1": {"newest": True, "credentials": 3, "removable": False}}
+    assert {i: _stored(app, i) for i in ids} == before
+
+
+def test_verify_names_what_does_not_open_and_exits_1(app, client, auth):
+    good = client.post("/api/credentials", json=BODY, headers=auth).get_json()
+    bad = client.post("/api/credentials", json=BODY, headers=auth).get_json()
+    record = next(iter(_stored(app, bad["id"]).values()))
+    donor = next(iter(_stored(app, good["id"]).values()))
+    _store_everywhere(app, dataclasses.replace(record, sealed_data=donor.sealed_data))
+    code, report = _verify(app)
+    assert code == 1 and report["failed"] == len(_backends(app))
+    for backend in report["backends"].values():
+        (failure,) = backend["failures"]
+        assert failure["id"] == bad["id"]
+        assert "belongs to another record" in failure["reason"]
+    assert "xoxb" not in json.dumps(report)
+
+
+def test_an_old_key_is_removable_once_no_credential_uses_it(app, client, auth):
+    client.post("/api/credentials", json=BODY, headers=auth)
+    newer = new_entry("newer")
+    app.config["WF_ENCRYPTION_KEYS"] = f"{newer},{KEY_RING}"
+    services = app.extensions.pop("wf_services", None)  # built again with the new ring
+    assert services is not None
+    code, report = _verify(app)
+    assert code == 0
+    assert report["keys"]["newer"] == {"newest": True, "credentials": 0, "removable": False}
+    assert report["keys"]["test-key-1"]["removable"] is False  # still seals one
+    assert KeyRing.parse(app.config["WF_ENCRYPTION_KEYS"]).newest == "newer"
+
+
+def test_gen_key_prints_one_usable_entry(app):
+    result = app.test_cli_runner().invoke(args=["wf", "gen-key", "--id", "k1"])
+    assert result.exit_code == 0
+    (line,) = result.stdout.splitlines()
+    assert KeyRing.parse(line).ids == ("k1",)
+    refused = app.test_cli_runner().invoke(args=["wf", "gen-key", "--id", "bad id"])
+    assert refused.exit_code == 2
