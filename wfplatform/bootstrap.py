@@ -115,12 +115,15 @@ def build_services(
         config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
     )
     audit_log = AuditLog(storage)
+    credentials = Credentials(storage, key_ring(config))
+    if credentials.ring is not None:
+        storage.add_readiness_check("credentials", credentials.readiness)
     backfills = BackfillJobs(TracedBackfiller(storage, metrics))
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
-        credentials=Credentials(storage, key_ring(config)),
+        credentials=credentials,
         passwords=passwords,
         audit=audit_log,
         cutover=Cutover(storage, audit_log, backfills.backfiller.runs),

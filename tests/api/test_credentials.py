@@ -11,10 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import login, make_admin, register
+from tests.api.conftest import app_config, login, make_admin, register
+from tests.apps import close_app
+from wfplatform import create_app
 from wfplatform.bootstrap import get_storage, services
 from wfplatform.domain.codec import utcnow
-from wfplatform.errors import Conflict, NotFound
+from wfplatform.errors import Conflict, GuardRefused, NotFound
 from wfplatform.storage.modes import DATABASE, MEMORY
 
 SECRET = {"token": "xoxb-very-secret-token", "nested": {"password": "hunter2-hunter2"}}
@@ -214,3 +216,37 @@ def test_a_run_gets_the_data_of_an_active_credential_and_marks_it_used(app, clie
     client.patch(path, json={"is_active": True, "expires_at": past}, headers=auth)
     with pytest.raises(Conflict, match="expired"):
         credentials.for_execution(created["id"], owner)
+
+
+@pytest.fixture
+def dual_app(database_url, engine, tmp_path):
+    app = create_app(
+        app_config(database_url, "dual", MEMORY, tmp_path), instance_path=str(tmp_path / "i")
+    )
+    yield app
+    close_app(app)
+
+
+def test_reads_do_not_move_to_the_database_while_a_credential_there_does_not_open(dual_app):
+    client = dual_app.test_client()
+    auth = login(client, register(client)["email"])
+    victim, donor = _create(client, auth), _create(client, auth, name="donor")
+    storage = get_storage(dual_app)
+    moved = dataclasses.replace(
+        storage.in_memory("credentials").fetch(victim["id"]),
+        sealed_data=storage.in_memory("credentials").fetch(donor["id"]).sealed_data,
+    )
+    with storage.on_database(write=True) as database:  # the database's copy only
+        database.repository("credentials").upsert(moved)
+        database.commit()
+    reasons = storage.readiness("credentials")["steps"]
+    with pytest.raises(GuardRefused) as refused:
+        storage.switch("dual", read_from=DATABASE, reason="reads move", actor="ops")
+    (reason,) = [r for r in refused.value.details["refused"]["credentials"] if "open" in r]
+    assert reason.startswith("1 credential(s) in the database do not open with")
+    assert victim["id"] in reason and "xoxb" not in reason
+    assert any(reason in step.get("reasons", []) for step in reasons.values())
+    storage.switch("dual", read_from=DATABASE, reason="forced", actor="ops", force=True)
+    refused_again = pytest.raises(GuardRefused)
+    with refused_again:
+        storage.switch("database-only", reason="memory goes", actor="ops")

@@ -20,17 +20,19 @@ from ..repositories.base import Page
 from ..repositories.credentials import CredentialQuery
 from ..repositories.workflows import WorkflowQuery
 from ..storage.adapter import Storage
+from ..storage.modes import DATABASE, RepositoryMode
 from . import audit
 from .api_keys import TOUCH_EVERY
 from .context import Actor
 from .encryption import SETTING as KEY_RING_SETTING
-from .encryption import KeyRing, key_id_of
+from .encryption import KeyRing, Undecryptable, key_id_of
 from .ownership import OWNER_ME, changeable, owner_scope, readable
 
 KIND = "credential"
 MAX_DATA_BYTES = 65_536  # a credential's data as compact JSON
 EDITABLE = ("name", "type", "data", "expires_at", "is_active")
 NOT_SEALED = "(not sealed)"
+SHOWN_IDS = 20  # ids a refusal names
 TOUCH_ATTEMPTS = 3  # `last_used_at` is written again when an edit raced it
 
 
@@ -102,6 +104,28 @@ class Credentials:
             for backend, counts in self.sealed_by_key().items()
             for key_id, count in sorted(counts.items())
             if key_id not in ring
+        ]
+
+    def readiness(self, _parts: Any, current: RepositoryMode, target: RepositoryMode) -> list[str]:
+        """Reads moving to the database (or staying there as memory stops being written)
+        while a credential there does not open with the ring: refused, with the count and
+        the first ids (see `Storage.add_readiness_check`)."""
+        if target.primary != DATABASE or (current.primary == DATABASE and target.secondary):
+            return []
+        ring = self.key_ring()
+        failed = []
+        with self.storage.reading("credentials", DATABASE) as repository:
+            for credential in repository.iter_all():
+                try:
+                    ring.open(credential.sealed_data, credential.sealing_context())
+                except Undecryptable:
+                    failed.append(credential.id)
+        if not failed:
+            return []
+        shown = ", ".join(failed[:SHOWN_IDS]) + (" ..." if len(failed) > SHOWN_IDS else "")
+        return [
+            f"{len(failed)} credential(s) in the database do not open with "
+            f"{KEY_RING_SETTING} ({shown}): put their keys back in the ring, or fix them first"
         ]
 
     # -- writes -------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from ..domain.codec import utcnow
 from ..errors import Conflict, StorageUnavailable
 from ..repositories import REPOSITORIES, Repositories, RepositoryBackends
-from ..repositories.base import RepositorySpec
+from ..repositories.base import ReadinessCheck, RepositorySpec
 from ..repositories.memory import MemoryRepository
 from . import change_feed, fleet, loading, readiness, switching, verify, whole_reads
 from .journal import damage_warning
@@ -57,7 +57,8 @@ class Storage(Repositories):
 
     - Repositories: `storage.<name>` (each registry line a typed attribute) and
       `repository(name)` (reads routed, each write its own unit of work), `atomic(work)`
-      for several writes, `repository_names` (parents first) and `spec(name)`.
+      for several writes, `repository_names` (parents first), `spec(name)` and
+      `add_readiness_check(name, check)`.
     - Modes: `mode(name)` (as stored), `current_modes()`, `serving_mode(name)` (as this
       process serves it now), `mode_history(limit)`, `switch(...)`, `readiness(name)`,
       `describe()`; `waiting_for_memory(name)` (the start-up load).
@@ -130,6 +131,12 @@ class Storage(Repositories):
 
     def spec(self, name: str) -> RepositorySpec:
         return self.parts.bindings[name].spec
+
+    def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
+        """A check of `name`'s readiness for a step beside its spec's, for one that needs
+        what only the composition root has (the credentials' key ring): shown and enforced
+        like the spec's (see `RepositorySpec.readiness`)."""
+        self.parts.readiness_checks[name].append(check)
 
     def column_mapper(self, name: str) -> Callable[[Any], dict[str, Any]]:
         """The SQL side's `to_columns` of one repository, used without a session (a bulk

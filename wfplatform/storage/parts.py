@@ -9,6 +9,7 @@ them (see docs/ARCHITECTURE.md, "The storage package's layers")."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Engine
 from ..backends.memory import MemoryStore
 from ..backends.sql import new_session, translate_faults
 from ..repositories import RepositoryBackends
+from ..repositories.base import ReadinessCheck
 from ..repositories.memory import MemoryRepository
 from .health import DatabaseHealth
 from .journal import SyncJournal
@@ -76,6 +78,8 @@ class StorageParts:
         self.warmup = Warmup()
         self.thresholds = thresholds or Thresholds()
         self.last_verify: dict[str, dict] = {}
+        # repository -> readiness checks the composition root adds (see `add_readiness_check`)
+        self.readiness_checks: dict[str, list[ReadinessCheck]] = defaultdict(list)
 
     def serving_mode(self, name: str) -> RepositoryMode:
         """The mode as this process can serve it now: no fallback to a memory copy that

@@ -140,14 +140,18 @@ def step_refusals(
 def own_refusals(
     parts: StorageParts, repository: str, current: RepositoryMode, target: RepositoryMode
 ) -> list[str]:
-    """What the repository's spec says against the step (see `RepositorySpec.readiness`)."""
-    check = parts.bindings[repository].spec.readiness
-    if check is None:
-        return []
-    try:
-        return list(check(parts, current, target))
-    except StorageUnavailable as fault:
-        return [f"{repository}'s own readiness check could not run: {fault.message}"]
+    """What the repository's own checks say against the step: its spec's (see
+    `RepositorySpec.readiness`) and those added for it (`Storage.add_readiness_check`)."""
+    checks = [parts.bindings[repository].spec.readiness, *parts.readiness_checks[repository]]
+    reasons: list[str] = []
+    for check in checks:
+        if check is None:
+            continue
+        try:
+            reasons += check(parts, current, target)
+        except StorageUnavailable as fault:
+            reasons.append(f"{repository}'s own readiness check could not run: {fault.message}")
+    return reasons
 
 
 def readiness(parts: StorageParts, repository: str) -> dict:
