@@ -115,7 +115,7 @@ def build_services(
         config["WF_QUOTA_WORKFLOWS"], config["WF_QUOTA_VERSIONS"], config["WF_QUOTA_BYTES"]
     )
     audit_log = AuditLog(storage)
-    credentials = Credentials(storage, key_ring(config))
+    credentials = Credentials(storage, key_ring(config), metrics)
     if credentials.ring is not None:
         storage.add_readiness_check("credentials", credentials.readiness)
     backfills = BackfillJobs(TracedBackfiller(storage, metrics))

@@ -55,6 +55,14 @@ def _store_everywhere(app, record) -> None:
                 database.commit()
 
 
+def _metric(client, sample: str) -> float:
+    """The value of one sample of `GET /metrics` (0 when it is not there yet)."""
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def _other_user(client) -> dict:
     return login(client, register(client)["email"])
 
@@ -149,8 +157,11 @@ def test_a_changed_or_moved_sealed_value_does_not_open(app, client, auth, change
     else:
         sealed = next(iter(_stored(app, donor["id"]).values())).sealed_data
     _store_everywhere(app, dataclasses.replace(record, sealed_data=sealed))
+    assert _metric(client, "wf_credential_open_failures_total") == 0
     response = client.get(f"/api/credentials/{victim['id']}?reveal=true", headers=auth)
     assert response.status_code == 503
+    assert _metric(client, "wf_credential_open_failures_total") == 1
+    assert _metric(client, 'wf_credential_seals_total{key_id="test-key-1"}') == 2
     body = response.get_json()
     assert body["error"]["code"] == "credential_undecryptable"
     assert b"donor-secret" not in response.data and b"xoxb" not in response.data

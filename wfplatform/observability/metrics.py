@@ -44,6 +44,8 @@ class Metrics:
             shared = multiprocess.shared()
             self.http_requests, self.http_duration = shared.http_requests, shared.http_duration
             self.backfill_runs = shared.backfill_runs
+            self.credential_seals = shared.credential_seals
+            self.credential_open_failures = shared.credential_open_failures
             multiprocess.start(storage, self.backfill)
             self._exposition = multiprocess.exposition
             return
@@ -67,6 +69,14 @@ class Metrics:
             ["kind", "outcome"],
             registry=self.registry,
         )
+        self.credential_seals = Counter(
+            "wf_credential_seals", HELP["wf_credential_seals"], ["key_id"], registry=self.registry
+        )
+        self.credential_open_failures = Counter(
+            "wf_credential_open_failures",
+            HELP["wf_credential_open_failures"],
+            registry=self.registry,
+        )
         self.registry.register(StorageCollector(storage))
         self.registry.register(BackfillCollector(self.backfill))
         self._exposition = lambda: generate_latest(self.registry)
@@ -75,6 +85,13 @@ class Metrics:
         labels = (method, route, str(status))
         self.http_requests.labels(*labels).inc()
         self.http_duration.labels(*labels).observe(seconds)
+
+    # -- what the credentials service reports (`services.credentials.SealCounts`) ----------
+    def sealed(self, key_id: str) -> None:
+        self.credential_seals.labels(key_id).inc()
+
+    def not_opened(self) -> None:
+        self.credential_open_failures.inc()
 
     def exposition(self) -> bytes:
         return self._exposition()

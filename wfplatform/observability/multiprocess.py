@@ -68,6 +68,8 @@ class SharedMetrics:
             HTTP_LABELS, buckets=HTTP_BUCKETS, registry=None,
         )  # fmt: skip
         self.backfill_runs = counter("wf_migration_runs", ["kind", "outcome"])
+        self.credential_seals = counter("wf_credential_seals", ["key_id"])
+        self.credential_open_failures = counter("wf_credential_open_failures", [])
         self.operations = counter("wf_storage_operations", ["repository", "backend", "kind"])
         self.backend = {
             name: counter(f"wf_storage_{name}", ["repository", "backend"], text)

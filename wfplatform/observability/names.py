@@ -8,6 +8,10 @@ HELP = {
     "wf_http_requests": "HTTP requests answered, by method, URL rule and status.",
     "wf_http_request_duration_seconds": "Time to answer an HTTP request, by method, URL "
     "rule and status.",
+    "wf_credential_seals": "Credential data sealed by this process, by key id (keep each key "
+    "well under 2**32 seals: rotate long before AES-GCM's limits).",
+    "wf_credential_open_failures": "Stored credentials this process could not open with the "
+    "key ring (a key missing from the ring, or a changed value).",
     "wf_migration_runs": "Migration runs finished in this process, by kind and outcome "
     "(ok: a report came back; error: it raised, a guard refusal included).",
     "wf_migration_running": "1 while this process runs a migration.",

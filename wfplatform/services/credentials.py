@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from typing import Any
+from typing import Any, Protocol
 
 from ..domain.codec import utcnow
 from ..domain.credentials import Credential
@@ -36,12 +36,31 @@ SHOWN_IDS = 20  # ids a refusal names
 TOUCH_ATTEMPTS = 3  # `last_used_at` is written again when an edit raced it
 
 
+class SealCounts(Protocol):
+    """Who counts seals per key id and failures to open (the metrics)."""
+
+    def sealed(self, key_id: str) -> None: ...
+
+    def not_opened(self) -> None: ...
+
+
+class _Uncounted:
+    def sealed(self, key_id: str) -> None:
+        pass
+
+    def not_opened(self) -> None:
+        pass
+
+
 class Credentials:
-    def __init__(self, storage: Storage, ring: KeyRing | None) -> None:
+    def __init__(
+        self, storage: Storage, ring: KeyRing | None, counts: SealCounts | None = None
+    ) -> None:
         """`ring` None: no key ring is configured, and a serving process refuses to start
         (see `bootstrap`); a command that never touches credentials runs without one."""
         self.storage = storage
         self.ring = ring
+        self.counts = counts or _Uncounted()
 
     # -- reads --------------------------------------------------------------------------------
     def list(self, actor: Actor, query: CredentialQuery, owner: str = OWNER_ME) -> Page:
@@ -264,8 +283,15 @@ class Credentials:
 
     def _seal(self, credential: Credential, data: dict[str, Any]) -> str:
         plaintext = json.dumps(data, separators=(",", ":")).encode()
-        return self.key_ring().seal(plaintext, credential.sealing_context())
+        ring = self.key_ring()
+        sealed = ring.seal(plaintext, credential.sealing_context())
+        self.counts.sealed(ring.newest)
+        return sealed
 
     def _open(self, credential: Credential) -> dict[str, Any]:
-        plaintext = self.key_ring().open(credential.sealed_data, credential.sealing_context())
+        try:
+            plaintext = self.key_ring().open(credential.sealed_data, credential.sealing_context())
+        except Undecryptable:
+            self.counts.not_opened()
+            raise
         return json.loads(plaintext)
