@@ -128,7 +128,7 @@ def build_services(
         audit=audit_log,
         cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
         backfills=backfills,
-        imports=ImportJobs(storage, head_revision()),
+        imports=ImportJobs(storage, head_revision(), credentials.import_problems),
         rate_limits=RateLimits(counters, config["WF_RATELIMIT_PREFIX"]),
     )
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from tests import databases
 from tests.factories import (
+    TEST_RING,
     make_api_key,
     make_credential,
     make_user,
@@ -32,6 +33,8 @@ from wfplatform.domain.audit import AuditEntry
 from wfplatform.domain.codec import to_dict
 from wfplatform.extensions import db
 from wfplatform.repositories import NAMES
+from wfplatform.services.credentials import Credentials
+from wfplatform.services.encryption import KeyRing, new_entry
 from wfplatform.storage.modes import DATABASE, MEMORY
 
 MODES = [
@@ -249,6 +252,36 @@ def test_invalid_records_are_reported_and_nothing_is_written(make_storage):
     }
     assert report["repositories"]["api_keys"]["invalid"] == 1
     assert storage.users.get(first.id) is None  # refused as a whole
+
+
+@pytest.mark.parametrize(("mode", "read_from"), MODES)
+def test_credentials_sealed_with_a_key_the_ring_lacks_are_refused_before_anything_is_written(
+    make_storage, mode, read_from
+):
+    storage = make_storage(mode, read_from=read_from)
+    owner = make_user()
+    other_ring = KeyRing.parse(new_entry("elsewhere"))
+    known = make_credential(owner)
+    unknown = make_credential(owner, ring=other_ring)
+    garbled = make_credential(owner, sealed_data="plain text, not sealed")
+    checks = Credentials(storage, TEST_RING).import_problems
+
+    def source():
+        return document(users=[owner], credentials=[known, unknown, garbled])
+
+    with pytest.raises(ImportRefused) as refused:
+        import_export(storage, source(), checks=checks)
+    samples = refused.value.details["repositories"]["credentials"]["samples"]
+    assert {sample["id"]: sample["problems"] for sample in samples} == {
+        unknown.id: {"sealed_data": "sealed with key elsewhere, which WF_ENCRYPTION_KEYS lacks"},
+        garbled.id: {"sealed_data": "not a sealed value"},
+    }
+    assert storage.users.get(owner.id) is None  # nothing written
+
+    report = import_export(storage, source(), checks=checks, force=True)
+    assert report["repositories"]["credentials"]["written"]["inserted"] == 1
+    assert storage.credentials.get(known.id) == known  # ciphertext as it was stored
+    assert storage.credentials.get(unknown.id) is None
 
 
 def test_force_imports_the_valid_records_only(make_storage):

@@ -24,7 +24,7 @@ is reported even when the document would change that target record too.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,6 +53,11 @@ class Progress(Protocol):
     def begin(self, phase: str, totals: dict[str, int] | None = None) -> None: ...
 
     def advance(self, repository: str, done: int, total: int | None = None) -> None: ...
+
+
+# (repository, decoded record) -> problems besides its own checks (field -> why), e.g. a
+# credential sealed with a key the ring lacks (`services.credentials.import_problems`)
+RecordChecks = Callable[[str, Any], dict[str, str]]
 
 
 class _Quiet:
@@ -161,16 +166,18 @@ def import_export(
     actor: Actor = SYSTEM,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    checks: RecordChecks | None = None,
 ) -> dict[str, Any]:
     """Validate, then (unless `dry_run`) restore; see the module doc. `source` is a path or
     a seekable stream (read twice). `schema_revision` is this code's Alembic head: a
     document taken at another revision gets a warning (its records are checked anyway).
     Raises `ImportRefused` (details: the report) when records are invalid and not `force`,
     `ExportFormatError` when the document is not a readable export. `progress` hears of
-    each batch, in the phases "validating" then "restoring"."""
+    each batch, in the phases "validating" then "restoring". `checks` adds problems of
+    its own to records (they are refused like invalid ones)."""
     progress = progress or _Quiet()
     progress.begin("validating")
-    plan = Validator(storage, batch_size).run(source, progress)
+    plan = Validator(storage, batch_size, checks).run(source, progress)
     warnings = _warnings(plan.header, schema_revision)
     report = plan.report(dry_run=dry_run, force=force, warnings=warnings)
     if plan.problems and not force:
@@ -196,9 +203,12 @@ def import_export(
 class Validator:
     """Pass 1: checks every record against the document and the target; writes nothing."""
 
-    def __init__(self, storage: Storage, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, storage: Storage, batch_size: int = BATCH_SIZE, checks: RecordChecks | None = None
+    ) -> None:
         self._storage = storage
         self._batch_size = batch_size
+        self._checks = checks or (lambda _name, _record: {})
         self.reports = {name: RepositoryReport() for name in storage.repository_names}
         self.rejected: set[tuple[str, int]] = set()
         parents = {
@@ -232,6 +242,7 @@ class Validator:
         for position, record in decoded:
             problems = self._reference_problems(name, record, missing)
             problems.update(self._unique_problems(name, record))
+            problems.update(self._checks(name, record))
             if problems:
                 self._reject(name, position, record.id, problems)
                 continue

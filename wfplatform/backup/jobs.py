@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING
 from ..jobs import BackgroundJobs, Job
 from ..jobs.store import JobStore
 from ..services.context import Actor
-from .importer import import_export
+from .importer import RecordChecks, import_export
 from .reader import open_export
 
 if TYPE_CHECKING:
@@ -16,11 +16,14 @@ if TYPE_CHECKING:
 
 
 class ImportJobs(BackgroundJobs):
-    def __init__(self, storage: Storage, schema_revision: str | None) -> None:
+    def __init__(
+        self, storage: Storage, schema_revision: str | None, checks: RecordChecks | None = None
+    ) -> None:
         store = JobStore(storage.control_plane_engine, "import")
         super().__init__("import", store, storage.process_registry)
         self.storage = storage
         self.schema_revision = schema_revision
+        self.checks = checks
 
     def begin(self, document: IO[bytes], *, dry_run: bool, force: bool, actor: Actor) -> Job:
         """Read the header now (a document that is not an export answers at once), then
@@ -42,6 +45,7 @@ class ImportJobs(BackgroundJobs):
                     schema_revision=self.schema_revision,
                     actor=actor,
                     progress=job,
+                    checks=self.checks,
                 )
 
         try:

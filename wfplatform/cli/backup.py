@@ -15,7 +15,7 @@ import click
 
 from ..backup import check_integrity, import_export, write_export
 from ..backup.export import record_export
-from ..bootstrap import get_storage
+from ..bootstrap import get_storage, services
 from ..extensions import head_revision
 from ..jobs import Job
 from ..storage.adapter import Storage
@@ -108,6 +108,7 @@ def import_command(
                 actor=operator(),
                 batch_size=batch_size,
                 progress=shown,
+                checks=services().credentials.import_problems,
             )
     finally:
         if shown is not None:

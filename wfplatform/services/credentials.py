@@ -147,6 +147,19 @@ class Credentials:
             f"{KEY_RING_SETTING} ({shown}): put their keys back in the ring, or fix them first"
         ]
 
+    def import_problems(self, repository: str, record: Any) -> dict[str, str]:
+        """What refuses a credential of an export document: a stored form the ring cannot
+        open, because it names a key the ring lacks (or is no sealed value at all). The
+        value is never opened: an import carries ciphertext as it was stored."""
+        if repository != "credentials":
+            return {}
+        key_id = key_id_of(record.sealed_data)
+        if key_id is None:
+            return {"sealed_data": "not a sealed value"}
+        if self.ring is None or key_id not in self.ring:
+            return {"sealed_data": f"sealed with key {key_id}, which {KEY_RING_SETTING} lacks"}
+        return {}
+
     # -- writes -------------------------------------------------------------------------------
     def create(self, actor: Actor, fields: dict[str, Any]) -> Credential:
         credential = Credential(
