@@ -140,7 +140,7 @@ def key_ring(config: Mapping[str, Any]) -> KeyRing | None:
     text, path = config.get(KEY_RING_SETTING), config.get(f"{KEY_RING_SETTING}_FILE")
     if not text and path:
         try:
-            with open(path, encoding="utf-8") as handle:
+            with open(path, encoding="utf-8-sig") as handle:  # a BOM an editor left is no key
                 text = handle.read().strip()
         except OSError as error:
             raise ConfigurationError(

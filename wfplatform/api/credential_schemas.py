@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..domain.credentials import MAX_LENGTHS
 from ..services.credentials import MAX_DATA_BYTES
+from ..services.json_fields import JsonBoolean, JsonInteger, UtcDateTime
 from ..services.workflow_content import plain_json
 from .schemas import PageSchema, PaginationSchema, owner_filter
 
@@ -34,8 +35,8 @@ def _fields(required: bool) -> dict:
             validate=_data,
             metadata={"description": "the secret itself, a JSON object; sealed before storage"},
         ),
-        "expires_at": fields.AwareDateTime(allow_none=True),
-        "is_active": fields.Boolean(),
+        "expires_at": UtcDateTime(allow_none=True, metadata={"description": "answered in UTC"}),
+        "is_active": JsonBoolean(),
     }
 
 
@@ -43,7 +44,7 @@ CredentialCreateSchema = Schema.from_dict(_fields(required=True), name="Credenti
 
 
 class CredentialUpdateSchema(Schema.from_dict(_fields(required=False), name="CredentialFields")):
-    version = fields.Integer(
+    version = JsonInteger(
         validate=validate.Range(1, 2**31 - 1),
         metadata={"description": "the version read: 409 when the credential changed since"},
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from datetime import datetime
 from typing import Any, Protocol
 
-from ..domain.codec import utcnow
+from ..domain.codec import as_utc, utcnow
 from ..domain.credentials import Credential
 from ..domain.ids import is_uuid
 from ..errors import Conflict, Forbidden, NotFound
@@ -167,7 +168,7 @@ class Credentials:
             name=fields["name"].strip(),
             type=fields["type"].strip(),
             sealed_data="",
-            expires_at=fields.get("expires_at"),
+            expires_at=_in_utc(fields.get("expires_at")),
             is_active=fields.get("is_active", True),
         )
         credential.sealed_data = self._seal(credential, fields["data"])
@@ -197,6 +198,8 @@ class Credentials:
             if not fields:
                 return current  # nothing to change: nothing written
             plain = {name: value for name, value in fields.items() if name != "data"}
+            if "expires_at" in plain:
+                plain["expires_at"] = _in_utc(plain["expires_at"])
             changed = dataclasses.replace(
                 current, **plain, version=current.version + 1, updated_at=utcnow()
             )
@@ -308,3 +311,8 @@ class Credentials:
             self.counts.not_opened()
             raise
         return json.loads(plaintext)
+
+
+def _in_utc(value: datetime | None) -> datetime | None:
+    """One instant, one value, in every backend (SQLite keeps no offset)."""
+    return as_utc(value) if value is not None else None

@@ -3,6 +3,8 @@ describes them, for the API's schemas and the content schemas imports share with
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from marshmallow import fields
 
 
@@ -29,3 +31,18 @@ class JsonInteger(fields.Integer):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return super()._validated(value)
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date and time with its offset, read as the instant it names, in UTC:
+    every backend then stores and answers the same value (SQLite keeps no offset). An
+    offset that carries the instant past years 1 to 9999 is refused, not stored."""
+
+    default_error_messages = {"range": "outside the years 1 to 9999 in UTC"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        aware = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return aware.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("range") from None
