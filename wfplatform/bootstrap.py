@@ -53,6 +53,7 @@ from .services.credentials import Credentials
 from .services.cutover import Cutover
 from .services.encryption import SETTING as KEY_RING_SETTING
 from .services.encryption import KeyRing, KeyRingError
+from .services.key_check import keys_missing_from_ring
 from .services.login_throttle import LoginThrottle, ThrottlePolicy
 from .services.passwords import Passwords
 from .services.quotas import Quotas
@@ -222,7 +223,8 @@ def _start(app: Flask) -> None:
         )
     while True:
         try:
-            missing = services(app).credentials.keys_missing_from_ring()
+            ring = services(app).credentials.key_ring()
+            missing = keys_missing_from_ring(get_storage(app), ring)
             if missing:
                 raise ConfigurationError(
                     f"{KEY_RING_SETTING} cannot open every stored credential: "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,7 +31,6 @@ from .ownership import OWNER_ME, changeable, owner_scope, readable
 KIND = "credential"
 MAX_DATA_BYTES = 65_536  # a credential's data as compact JSON
 EDITABLE = ("name", "type", "data", "expires_at", "is_active")
-NOT_SEALED = "(not sealed)"
 SHOWN_IDS = 20  # ids a refusal names
 TOUCH_ATTEMPTS = 3  # `last_used_at` is written again when an edit raced it
 
@@ -99,32 +97,6 @@ class Credentials:
         data = self._open(credential)
         self._touch(credential_id)
         return data
-
-    def sealed_by_key(self) -> dict[str, Counter[str]]:
-        """For each backend the credentials' mode keeps them in: how many credentials each
-        key id sealed (`not sealed` counts values of no known format)."""
-        mode = self.storage.mode("credentials")
-        counts: dict[str, Counter[str]] = {}
-        for backend in (mode.primary, mode.secondary):
-            if backend is None:
-                continue
-            with self.storage.reading("credentials", backend) as repository:
-                counts[backend] = Counter(
-                    key_id_of(record.sealed_data) or NOT_SEALED for record in repository.iter_all()
-                )
-        return counts
-
-    def keys_missing_from_ring(self) -> list[str]:
-        """Why the ring cannot open every stored credential: a key id it lacks, and in
-        which backend how many credentials it sealed."""
-        ring = self.key_ring()
-        return [
-            f"{count} credential(s) in {backend} are sealed with key {key_id}, which "
-            f"{KEY_RING_SETTING} does not hold"
-            for backend, counts in self.sealed_by_key().items()
-            for key_id, count in sorted(counts.items())
-            if key_id not in ring
-        ]
 
     def readiness(self, _parts: Any, current: RepositoryMode, target: RepositoryMode) -> list[str]:
         """Reads moving to the database (or staying there as memory stops being written)

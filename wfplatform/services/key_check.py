@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..storage.adapter import Storage
-from .credentials import NOT_SEALED
-from .encryption import KeyRing, Undecryptable, key_id_of
+from .encryption import SETTING, KeyRing, Undecryptable, key_id_of
 
 MAX_FAILURES = 100  # listed per backend; all are counted
+NOT_SEALED = "(not sealed)"  # counts stored values of no known format
 
 
 @dataclass
@@ -34,12 +34,15 @@ class BackendKeys:
         }
 
 
-def verify_keys(storage: Storage, ring: KeyRing) -> dict:
+def kept_in(storage: Storage) -> list[str]:
+    """The backends the credentials' mode writes: their primary, then their secondary."""
     mode = storage.mode("credentials")
+    return [backend for backend in (mode.primary, mode.secondary) if backend is not None]
+
+
+def verify_keys(storage: Storage, ring: KeyRing) -> dict:
     backends: dict[str, BackendKeys] = {}
-    for backend in (mode.primary, mode.secondary):
-        if backend is None:
-            continue
+    for backend in kept_in(storage):
         report = backends[backend] = BackendKeys()
         with storage.reading("credentials", backend) as repository:
             for credential in repository.iter_all():
@@ -67,3 +70,20 @@ def verify_keys(storage: Storage, ring: KeyRing) -> dict:
         },
         "failed": sum(report.failed for report in backends.values()),
     }
+
+
+def keys_missing_from_ring(storage: Storage, ring: KeyRing) -> list[str]:
+    """Why `ring` cannot open every stored credential: each key id it lacks, and in which
+    backend how many credentials that key sealed (start-up refuses such a ring). Counts
+    key ids only: nothing is opened."""
+    missing = []
+    for backend in kept_in(storage):
+        with storage.reading("credentials", backend) as repository:
+            counts = Counter(key_id_of(c.sealed_data) or NOT_SEALED for c in repository.iter_all())
+        missing += [
+            f"{count} credential(s) in {backend} are sealed with key {key_id}, which "
+            f"{SETTING} does not hold"
+            for key_id, count in sorted(counts.items())
+            if key_id not in ring
+        ]
+    return missing
