@@ -7,6 +7,7 @@ sees its metadata, never its data."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 
 import pytest
@@ -261,3 +262,28 @@ def test_reads_do_not_move_to_the_database_while_a_credential_there_does_not_ope
     refused_again = pytest.raises(GuardRefused)
     with refused_again:
         storage.switch("database-only", reason="memory goes", actor="ops")
+
+
+def test_edits_racing_from_one_version_leave_exactly_one_winner(app, client, auth):
+    created = _create(client, auth)
+    path = f"/api/credentials/{created['id']}"
+    start = threading.Barrier(6)
+    answers: dict[str, int] = {}
+
+    def edit(name: str) -> None:
+        racer = app.test_client()
+        start.wait()
+        body = {"name": name, "data": {"token": name}, "version": 1}
+        answers[name] = racer.patch(path, json=body, headers=auth).status_code
+
+    threads = [threading.Thread(target=edit, args=(f"racer {n}",)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    (winner,) = [name for name, status in answers.items() if status == 200]
+    assert sorted(answers.values()) == [200] + [409] * 5
+    revealed = client.get(f"{path}?reveal=true", headers=auth).get_json()
+    assert (revealed["name"], revealed["data"], revealed["version"]) == (
+        winner, {"token": winner}, 2
+    )  # fmt: skip

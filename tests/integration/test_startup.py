@@ -190,3 +190,16 @@ def test_a_ring_that_lacks_a_key_stored_credentials_use_stops_start_up(make_app)
     assert "1 credential(s) in database are sealed with key test-key-1" in message
     app = make_app(WF_ENCRYPTION_KEYS=f"{other_ring},{KEY_RING}")  # the old key kept: it starts
     assert app.extensions["wf_storage"] is not None
+
+
+def test_the_ring_may_come_from_a_file_and_one_that_cannot_be_read_stops_start_up(
+    make_app, tmp_path
+):
+    _migrated(make_app)
+    ring_file = tmp_path / "ring"
+    ring_file.write_text("\ufeff" + KEY_RING + "\n", encoding="utf-8")  # an editor's BOM, a newline
+    app = make_app(WF_ENCRYPTION_KEYS=None, WF_ENCRYPTION_KEYS_FILE=str(ring_file))
+    assert services(app).credentials.key_ring().ids == ("test-key-1",)
+    missing = tmp_path / "no such ring"
+    with pytest.raises(ConfigurationError, match="WF_ENCRYPTION_KEYS_FILE: cannot read"):
+        make_app(WF_ENCRYPTION_KEYS=None, WF_ENCRYPTION_KEYS_FILE=str(missing))

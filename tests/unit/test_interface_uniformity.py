@@ -3,6 +3,7 @@ the adapter routes every one of them: adding a repository needs no adapter code.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import pytest
@@ -57,3 +58,15 @@ def test_the_sql_table_has_the_constraints_the_spec_declares(binding):
     assert unique == {key.fields for key in binding.spec.unique}
     foreign = {(key.parent.name, key.column.table.name) for key in table.foreign_keys}
     assert foreign == {(parent.field, parent.repository) for parent in binding.spec.parents}
+
+
+@pytest.mark.parametrize("binding", REPOSITORIES, ids=lambda b: b.name)
+def test_a_versioned_record_is_updated_in_sql_only_from_the_version_read(binding):
+    """A record with a `version` is written as its successor; against a concurrent
+    transaction that holds only when the UPDATE names the version read (the mapper's
+    `version_id_col`): without it, two edits of one version both commit."""
+    if "version" not in {field.name for field in dataclasses.fields(binding.spec.record_type)}:
+        return
+    mapper = sa.inspect(binding.sql.model)
+    assert mapper.version_id_col is not None
+    assert mapper.version_id_col.name == "version"

@@ -26,3 +26,6 @@ class CredentialModel(db.Model):
     version: so.Mapped[int] = so.mapped_column(sa.Integer)
     created_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
     updated_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
+
+    # UPDATE ... WHERE version = <the version read>: a concurrent update is a conflict.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
