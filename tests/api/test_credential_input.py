@@ -114,6 +114,17 @@ def _switch(client, admin, **body) -> None:
     assert response.status_code == 200, response.get_json()
 
 
+def _backfilled(client, admin) -> dict:
+    """A confirmed backfill of every repository, followed to its end: its job."""
+    started = client.post("/admin/migrations", json={"dry_run": False}, headers=admin)
+    deadline = time.monotonic() + 30
+    while (job := client.get(started.headers["Location"], headers=admin).get_json())[
+        "state"
+    ] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job
+
+
 def _revealed(client, auth, credential_id):
     response = client.get(f"/api/credentials/{credential_id}?reveal=true", headers=auth)
     assert response.status_code == 200, response.get_json()
@@ -131,12 +142,7 @@ def test_credentials_open_through_the_whole_cut_over_and_back(memory_app):
     first = _create(client, auth)
     _switch(client, admin, mode="dual")
     second = _create(client, auth, name="second", data={"k": "v2"})
-    started = client.post("/admin/migrations", json={"dry_run": False}, headers=admin)
-    deadline = time.monotonic() + 30
-    while (job := client.get(started.headers["Location"], headers=admin).get_json())[
-        "state"
-    ] == "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    job = _backfilled(client, admin)
     assert job["state"] == "completed", job
     assert job["result"]["repositories"]["credentials"]["insert"] >= 1
     verify = client.post("/admin/migration/verify", json={}, headers=admin).get_json()
@@ -168,10 +174,5 @@ def test_one_users_far_expires_at_does_not_stop_the_backfill(memory_app):
         "/api/credentials", json={**BODY, "expires_at": "9999-12-31T23:00:00-14:00"}, headers=auth
     )
     _switch(client, admin, mode="dual")
-    started = client.post("/admin/migrations", json={"dry_run": False}, headers=admin)
-    deadline = time.monotonic() + 30
-    while (job := client.get(started.headers["Location"], headers=admin).get_json())[
-        "state"
-    ] == "running" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    job = _backfilled(client, admin)
     assert job["state"] == "completed", job["error"]

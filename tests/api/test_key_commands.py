@@ -20,6 +20,28 @@ def _verify(app):
     return result.exit_code, json.loads(result.stdout)
 
 
+def _rotate(app, *options):
+    result = app.test_cli_runner().invoke(args=["wf", "rotate-key", *options])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _with_ring(app, ring: str) -> None:
+    """The app as it is after a restart with `ring`."""
+    app.config["WF_ENCRYPTION_KEYS"] = ring
+    app.extensions.pop("wf_services", None)
+
+
+def _one_moved_seal(app, client, auth) -> dict:
+    """Two credentials, the second holding the first's sealed value (it does not open):
+    the second, as created."""
+    good = client.post("/api/credentials", json=BODY, headers=auth).get_json()
+    bad = client.post("/api/credentials", json=BODY, headers=auth).get_json()
+    record = next(iter(_stored(app, bad["id"]).values()))
+    donor = next(iter(_stored(app, good["id"]).values()))
+    _store_everywhere(app, dataclasses.replace(record, sealed_data=donor.sealed_data))
+    return bad
+
+
 def _backends(app) -> set[str]:
     mode = get_storage(app).mode("credentials")
     return {backend for backend in (mode.primary, mode.secondary) if backend}
@@ -41,11 +63,7 @@ def test_verify_opens_every_credential_in_every_backend_and_writes_nothing(app, 
 
 
 def test_verify_names_what_does_not_open_and_exits_1(app, client, auth):
-    good = client.post("/api/credentials", json=BODY, headers=auth).get_json()
-    bad = client.post("/api/credentials", json=BODY, headers=auth).get_json()
-    record = next(iter(_stored(app, bad["id"]).values()))
-    donor = next(iter(_stored(app, good["id"]).values()))
-    _store_everywhere(app, dataclasses.replace(record, sealed_data=donor.sealed_data))
+    bad = _one_moved_seal(app, client, auth)
     code, report = _verify(app)
     assert code == 1 and report["failed"] == len(_backends(app))
     for backend in report["backends"].values():
@@ -58,9 +76,7 @@ def test_verify_names_what_does_not_open_and_exits_1(app, client, auth):
 def test_an_old_key_is_removable_once_no_credential_uses_it(app, client, auth):
     client.post("/api/credentials", json=BODY, headers=auth)
     newer = new_entry("newer")
-    app.config["WF_ENCRYPTION_KEYS"] = f"{newer},{KEY_RING}"
-    services = app.extensions.pop("wf_services", None)  # built again with the new ring
-    assert services is not None
+    _with_ring(app, f"{newer},{KEY_RING}")
     code, report = _verify(app)
     assert code == 0
     assert report["keys"]["newer"] == {"newest": True, "credentials": 0, "removable": False}
@@ -75,17 +91,6 @@ def test_gen_key_prints_one_usable_entry(app):
     assert KeyRing.parse(line).ids == ("k1",)
     refused = app.test_cli_runner().invoke(args=["wf", "gen-key", "--id", "bad id"])
     assert refused.exit_code == 2
-
-
-def _rotate(app, *options):
-    result = app.test_cli_runner().invoke(args=["wf", "rotate-key", *options])
-    return result.exit_code, json.loads(result.stdout)
-
-
-def _with_ring(app, ring: str) -> None:
-    """The app as it is after a restart with `ring`."""
-    app.config["WF_ENCRYPTION_KEYS"] = ring
-    app.extensions.pop("wf_services", None)
 
 
 def test_rotation_seals_every_credential_with_the_newest_key_and_frees_the_old_one(
@@ -121,11 +126,7 @@ def test_rotation_seals_every_credential_with_the_newest_key_and_frees_the_old_o
 
 
 def test_rotation_reports_what_does_not_open_and_exits_1(app, client, auth):
-    good = client.post("/api/credentials", json=BODY, headers=auth).get_json()
-    bad = client.post("/api/credentials", json=BODY, headers=auth).get_json()
-    record = next(iter(_stored(app, bad["id"]).values()))
-    donor = next(iter(_stored(app, good["id"]).values()))
-    _store_everywhere(app, dataclasses.replace(record, sealed_data=donor.sealed_data))
+    bad = _one_moved_seal(app, client, auth)
     _with_ring(app, f"{new_entry('newer')},{KEY_RING}")
     code, report = _rotate(app)
     assert code == 1

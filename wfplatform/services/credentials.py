@@ -26,6 +26,7 @@ from .api_keys import TOUCH_EVERY
 from .context import Actor
 from .encryption import SETTING as KEY_RING_SETTING
 from .encryption import KeyRing, Undecryptable, key_id_of
+from .key_check import check_backend
 from .ownership import OWNER_ME, changeable, owner_scope, readable
 
 KIND = "credential"
@@ -104,19 +105,13 @@ class Credentials:
         the first ids (see `Storage.add_readiness_check`)."""
         if target.primary != DATABASE or (current.primary == DATABASE and target.secondary):
             return []
-        ring = self.key_ring()
-        failed = []
-        with self.storage.reading("credentials", DATABASE) as repository:
-            for credential in repository.iter_all():
-                try:
-                    ring.open(credential.sealed_data, credential.sealing_context())
-                except Undecryptable:
-                    failed.append(credential.id)
-        if not failed:
+        found = check_backend(self.storage, self.key_ring(), DATABASE)
+        if not found.failed:
             return []
-        shown = ", ".join(failed[:SHOWN_IDS]) + (" ..." if len(failed) > SHOWN_IDS else "")
+        ids = [failure["id"] for failure in found.failures[:SHOWN_IDS]]
+        shown = ", ".join(ids) + (" ..." if found.failed > SHOWN_IDS else "")
         return [
-            f"{len(failed)} credential(s) in the database do not open with "
+            f"{found.failed} credential(s) in the database do not open with "
             f"{KEY_RING_SETTING} ({shown}): put their keys back in the ring, or fix them first"
         ]
 

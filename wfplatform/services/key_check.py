@@ -40,21 +40,25 @@ def kept_in(storage: Storage) -> list[str]:
     return [backend for backend in (mode.primary, mode.secondary) if backend is not None]
 
 
+def check_backend(storage: Storage, ring: KeyRing, backend: str) -> BackendKeys:
+    """Every credential `backend` holds, test-opened with `ring`."""
+    report = BackendKeys()
+    with storage.reading("credentials", backend) as repository:
+        for credential in repository.iter_all():
+            report.scanned += 1
+            report.by_key[key_id_of(credential.sealed_data) or NOT_SEALED] += 1
+            try:
+                ring.open(credential.sealed_data, credential.sealing_context())
+                report.opened += 1
+            except Undecryptable as refused:
+                report.failed += 1
+                if len(report.failures) < MAX_FAILURES:
+                    report.failures.append({"id": credential.id, "reason": refused.message})
+    return report
+
+
 def verify_keys(storage: Storage, ring: KeyRing) -> dict:
-    backends: dict[str, BackendKeys] = {}
-    for backend in kept_in(storage):
-        report = backends[backend] = BackendKeys()
-        with storage.reading("credentials", backend) as repository:
-            for credential in repository.iter_all():
-                report.scanned += 1
-                report.by_key[key_id_of(credential.sealed_data) or NOT_SEALED] += 1
-                try:
-                    ring.open(credential.sealed_data, credential.sealing_context())
-                    report.opened += 1
-                except Undecryptable as refused:
-                    report.failed += 1
-                    if len(report.failures) < MAX_FAILURES:
-                        report.failures.append({"id": credential.id, "reason": refused.message})
+    backends = {backend: check_backend(storage, ring, backend) for backend in kept_in(storage)}
     used: Counter[str] = Counter()  # the most of any backend: in dual both hold the same ones
     for report in backends.values():
         used |= report.by_key
