@@ -7,9 +7,11 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import uuid
 
 from wfplatform.domain.api_keys import ApiKey
 from wfplatform.domain.credentials import Credential
+from wfplatform.domain.executions import Execution, NodeExecution
 from wfplatform.domain.users import User
 from wfplatform.domain.workflows import Workflow, WorkflowVersion
 from wfplatform.services.encryption import KeyRing
@@ -74,3 +76,28 @@ def make_credential(user: User, ring: KeyRing = TEST_RING, **overrides) -> Crede
         plaintext = json.dumps({"user": f"robot {n}", "password": f"secret {n}"}).encode()
         credential.sealed_data = ring.seal(plaintext, credential.sealing_context())
     return credential
+
+
+def make_execution(user: User, **overrides) -> Execution:
+    """A queued execution of `user` (of a workflow that need not exist: the reference is
+    soft)."""
+    n = next(_sequence)
+    values = {
+        "workflow_id": str(uuid.uuid4()),
+        "user_id": user.id,
+        "workflow_version": 1,
+        "input": {"order": n},
+    }
+    return Execution(**{**values, **overrides})
+
+
+def make_node_execution(execution: Execution, **overrides) -> NodeExecution:
+    n = next(_sequence)
+    values = {
+        "execution_id": execution.id,
+        "node_id": f"node {n}",
+        "node_type": "set",
+        "input": [{"n": n}],
+        "start_seq": n,
+    }
+    return NodeExecution(**{**values, **overrides})

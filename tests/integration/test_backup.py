@@ -16,6 +16,8 @@ from tests.factories import (
     TEST_RING,
     make_api_key,
     make_credential,
+    make_execution,
+    make_node_execution,
     make_user,
     make_version,
     make_workflow,
@@ -54,6 +56,8 @@ def populate(storage, owners: int = 3) -> None:
         storage.workflow_versions.add(make_version(workflow, 1, created_by=user.id))
         storage.api_keys.add(make_api_key(user))
         storage.credentials.add(make_credential(user))
+        execution = storage.executions.add(make_execution(user, workflow_id=workflow.id))
+        storage.node_executions.add(make_node_execution(execution, output=[[{"ok": "☃"}]]))
         entry = AuditEntry("user.create", "user", user.id, user.id, changes={"email": "changed"})
         storage.audit_logs.add(entry)
 
@@ -103,6 +107,8 @@ def test_an_export_restores_into_an_empty_database_as_it_was(make_storage, engin
         "workflow_versions": 3,
         "api_keys": 3,
         "credentials": 3,
+        "executions": 3,
+        "node_executions": 3,
         "audit_logs": 3,
     }
     for name, items in original.items():

@@ -12,6 +12,8 @@ import pytest
 from tests.factories import (
     make_api_key,
     make_credential,
+    make_execution,
+    make_node_execution,
     make_user,
     make_version,
     make_workflow,
@@ -48,6 +50,8 @@ def _populate(storage) -> None:
         storage.workflow_versions.add(make_version(workflow, 1, created_by=user.id))
         storage.api_keys.add(make_api_key(user))
         storage.credentials.add(make_credential(user))
+        execution = storage.executions.add(make_execution(user, workflow_id=workflow.id))
+        storage.node_executions.add(make_node_execution(execution, output=[[{"ok": "☃"}]]))
         storage.audit_logs.add(
             AuditEntry("user.create", "user", user.id, user.id, changes={"n": {"a": [1]}})
         )

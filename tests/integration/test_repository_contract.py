@@ -6,6 +6,8 @@ and adds its own queries."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from tests.factories import (
     make_api_key,
     make_credential,
+    make_execution,
+    make_node_execution,
     make_user,
     make_version,
     make_workflow,
@@ -31,6 +35,7 @@ from wfplatform.errors import Conflict
 from wfplatform.repositories import NAMES
 from wfplatform.repositories.audit import AuditQuery
 from wfplatform.repositories.credentials import CredentialQuery
+from wfplatform.repositories.executions import ExecutionQuery
 from wfplatform.repositories.workflows import WorkflowQuery
 from wfplatform.storage.adapter import Storage
 
@@ -404,6 +409,142 @@ class TestCredentials(ChildContract, LengthContract, PagingContract):
             storage.credentials.update(dataclasses.replace(record, name="stale", version=2))
         assert storage.credentials.get(record.id).name == "Renamed"
         assert_backends_agree(storage)
+
+
+class TestExecutions(ParentContract, UniqueContract, ChildContract, LengthContract, PagingContract):
+    name = "executions"
+    mutable = "runner"
+    too_long = {"runner": ("r" * 201, "at most 200 characters")}
+    at_the_limit = {"runner": "r" * 200}
+    slots = itertools.count()
+
+    def make(self, storage, **overrides):
+        """A running execution holding slots (no two records hold one)."""
+        slots = {"workflow_slot": 0, "global_slot": next(self.slots), "status": "running"}
+        return make_execution(storage.users.add(make_user()), **{**slots, **overrides})
+
+    def changed(self, record):
+        return dataclasses.replace(record, status="success", version=record.version + 1)
+
+    def several(self, storage, count):
+        owner = storage.users.add(make_user())
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        made = [
+            storage.executions.add(make_execution(owner, created_at=start + timedelta(minutes=n)))
+            for n in range(count)
+        ]
+        return made[::-1]  # newest first
+
+    def listed(self, storage, records, limit, offset):
+        query = ExecutionQuery(user_id=records[0].user_id, limit=limit, offset=offset)
+        return storage.executions.list(query)
+
+    def test_lists_newest_first_with_every_filter(self, storage):
+        ada, bob = storage.users.add(make_user()), storage.users.add(make_user())
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        flow = str(uuid.uuid4())
+        made = [
+            storage.executions.add(
+                make_execution(
+                    owner,
+                    workflow_id=flow if n < 3 else str(uuid.uuid4()),
+                    status=status,
+                    created_at=start + timedelta(minutes=n),
+                )
+            )
+            for n, (owner, status) in enumerate(
+                [(ada, "success"), (ada, "failed"), (bob, "success"), (ada, "queued")]
+            )
+        ]
+
+        def ids(**filters) -> list[int]:
+            found = storage.executions.list(ExecutionQuery(**filters)).items
+            return [made.index(next(m for m in made if m.id == e.id)) for e in found]
+
+        assert ids() == [3, 2, 1, 0]
+        assert ids(user_id=ada.id) == [3, 1, 0]
+        assert ids(workflow_id=flow, status="success") == [2, 0]
+        assert ids(user_id=ada.id, since=start + timedelta(minutes=1)) == [3, 1]
+        assert ids(since=start, until=start + timedelta(minutes=2)) == [1, 0]
+        page = storage.executions.list(ExecutionQuery(user_id=ada.id, limit=1, offset=1))
+        assert (page.total, ids(user_id=ada.id, limit=1, offset=1)) == (3, [1])
+
+    def test_a_slot_is_held_by_one_running_execution_and_empty_slots_never_clash(self, storage):
+        owner = storage.users.add(make_user())
+        flow = str(uuid.uuid4())
+        storage.executions.add(make_execution(owner, workflow_id=flow))
+        storage.executions.add(make_execution(owner, workflow_id=flow))  # neither holds one
+        holder = storage.executions.add(
+            make_execution(owner, workflow_id=flow, status="running", workflow_slot=0)
+        )
+        with pytest.raises(Conflict):
+            storage.executions.add(
+                make_execution(owner, workflow_id=flow, status="running", workflow_slot=0)
+            )
+        storage.executions.update(
+            dataclasses.replace(holder, status="success", workflow_slot=None, version=2)
+        )
+        storage.executions.add(
+            make_execution(owner, workflow_id=flow, status="running", workflow_slot=0)
+        )
+        assert len(storage.executions.running(flow)) == 1
+        assert_backends_agree(storage)
+
+    def test_finds_the_queued_the_running_and_the_expired_leases(self, storage):
+        owner = storage.users.add(make_user())
+        now = datetime.now(UTC)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        queued = [
+            storage.executions.add(make_execution(owner, created_at=start + timedelta(minutes=n)))
+            for n in (2, 1)
+        ]
+        live, expired = (
+            storage.executions.add(
+                make_execution(owner, status="running", lease_expires_at=now + offset)
+            )
+            for offset in (timedelta(seconds=30), timedelta(seconds=-1))
+        )
+        assert [e.id for e in storage.executions.queued(limit=5)] == [queued[1].id, queued[0].id]
+        assert [e.id for e in storage.executions.queued(limit=1)] == [queued[1].id]
+        assert {e.id for e in storage.executions.running()} == {live.id, expired.id}
+        assert [e.id for e in storage.executions.lease_expired(now, limit=5)] == [expired.id]
+
+    def test_an_update_from_a_stale_version_is_refused(self, storage):
+        record = self.add(storage)
+        storage.executions.update(self.changed(record))
+        with pytest.raises(Conflict):
+            storage.executions.update(dataclasses.replace(record, status="failed", version=2))
+        assert storage.executions.get(record.id).status == "success"
+        assert_backends_agree(storage)
+
+
+class TestNodeExecutions(ChildContract, LengthContract):
+    name = "node_executions"
+    mutable = "node_id"
+    too_long = {
+        "node_id": ("n" * 101, "at most 100 characters"),
+        "node_type": ("t" * 201, "at most 200 characters"),
+    }
+    at_the_limit = {"node_id": "n" * 100, "node_type": "t" * 200}
+
+    def make(self, storage, **overrides):
+        owner = storage.users.add(make_user())
+        return make_node_execution(storage.executions.add(make_execution(owner)), **overrides)
+
+    def changed(self, record):
+        return dataclasses.replace(record, status="success", output=[[{"done": True}]])
+
+    def test_lists_one_executions_nodes_in_the_order_they_started(self, storage):
+        owner = storage.users.add(make_user())
+        execution, other = (storage.executions.add(make_execution(owner)) for _ in range(2))
+        made = [
+            storage.node_executions.add(make_node_execution(execution, start_seq=seq))
+            for seq in (4, 2, 6)
+        ]
+        storage.node_executions.add(make_node_execution(other))
+        found = storage.node_executions.for_execution(execution.id)
+        assert [n.start_seq for n in found] == [2, 4, 6]
+        assert found[0] == made[1]
 
 
 def entry(n: int, action: str = "workflow.create", actor: str = "u1") -> AuditEntry:

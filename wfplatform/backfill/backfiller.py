@@ -415,7 +415,10 @@ def _claimed_by_others(sql, name: str, rows: dict[str, dict], claimed: dict) -> 
     clashes = {}
     for key, values in rows.items():
         for columns in sql.unique_columns:
-            holder = claimed.setdefault((name, columns, *(values[c] for c in columns)), key)
+            unique = tuple(values[c] for c in columns)
+            if None in unique:  # holds no value (see `UniqueKey`)
+                continue
+            holder = claimed.setdefault((name, columns, *unique), key)
             if holder != key:
                 clashes[key] = holder
     return clashes

@@ -5,6 +5,7 @@ from .audit import AuditEntryModel
 from .backfill import BackfillRunModel, LedgerEntryModel
 from .control import AuditOutboxModel, ModeChangeModel, StorageModeModel, StorageProcessModel
 from .credentials import CredentialModel
+from .executions import ExecutionModel, NodeExecutionModel
 from .jobs import BackgroundJobModel
 from .users import UserModel
 from .workflows import WorkflowModel, WorkflowVersionModel
@@ -15,9 +16,11 @@ __all__ = [
     "AuditOutboxModel",
     "BackgroundJobModel",
     "CredentialModel",
+    "ExecutionModel",
     "LedgerEntryModel",
     "BackfillRunModel",
     "ModeChangeModel",
+    "NodeExecutionModel",
     "StorageModeModel",
     "StorageProcessModel",
     "UserModel",

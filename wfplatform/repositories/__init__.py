@@ -18,6 +18,14 @@ from .api_keys import ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyReposit
 from .audit import AuditRepository, MemoryAuditRepository, SqlAuditRepository
 from .base import Repository, RepositorySpec, declared_operations
 from .credentials import CredentialRepository, MemoryCredentialRepository, SqlCredentialRepository
+from .executions import (
+    ExecutionRepository,
+    MemoryExecutionRepository,
+    MemoryNodeExecutionRepository,
+    NodeExecutionRepository,
+    SqlExecutionRepository,
+    SqlNodeExecutionRepository,
+)
 from .memory import MemoryRepository
 from .sql import SqlRepository
 from .users import MemoryUserRepository, SqlUserRepository, UserRepository
@@ -94,6 +102,12 @@ class Repositories:
     api_keys = RepositoryBackends(ApiKeyRepository, MemoryApiKeyRepository, SqlApiKeyRepository)
     credentials = RepositoryBackends(
         CredentialRepository, MemoryCredentialRepository, SqlCredentialRepository
+    )
+    executions = RepositoryBackends(
+        ExecutionRepository, MemoryExecutionRepository, SqlExecutionRepository
+    )
+    node_executions = RepositoryBackends(
+        NodeExecutionRepository, MemoryNodeExecutionRepository, SqlNodeExecutionRepository
     )
     audit_logs = RepositoryBackends(AuditRepository, MemoryAuditRepository, SqlAuditRepository)
 

@@ -91,13 +91,16 @@ class UniqueKey:
     """Values no two records of a repository share, besides the key. `fields` are record
     attributes (a property such as a user's `email_key` counts) and, by the same names, the
     columns of the SQL table's unique constraint; memory indexes the value of one field,
-    or the tuple of several."""
+    or the tuple of several. A record with any of the fields empty (None) holds no value,
+    as NULL never clashes in SQL: such a key constrains only the records that fill it."""
 
     name: str
     fields: tuple[str, ...]
 
     def value(self, record: Any) -> Hashable | None:
         values = tuple(getattr(record, field) for field in self.fields)
+        if None in values:
+            return None
         return values[0] if len(values) == 1 else values
 
 

@@ -106,6 +106,9 @@ class SqlRepository(Repository):
         clashes: dict[str, str] = {}
         for columns in self.unique_columns:
             wanted = {tuple(self.to_columns(r)[c] for c in columns): r.id for r in records}
+            wanted = {values: key for values, key in wanted.items() if None not in values}
+            if not wanted:
+                continue
             targets = [getattr(self.model, column) for column in columns]
             rows = self._session.execute(
                 sa.select(self.model.id, *targets).where(sa.tuple_(*targets).in_(list(wanted)))
