@@ -41,6 +41,9 @@ from .backfill.jobs import BackfillJobs
 from .backup.jobs import ImportJobs
 from .config import ConfigurationError, time_bounds
 from .errors import StorageUnavailable
+from .executions.engine import ExecutionEngine
+from .executions.service import Executions
+from .executions.settings import EngineSettings
 from .extensions import built_once, db, head_revision
 from .observability import TracedBackfiller, get_metrics
 from .observability.metrics import Metrics
@@ -74,6 +77,7 @@ class Services:
     api_keys: ApiKeys
     workflows: Workflows
     credentials: Credentials
+    executions: Executions
     passwords: Passwords
     audit: AuditLog
     cutover: Cutover
@@ -120,11 +124,13 @@ def build_services(
     if credentials.ring is not None:
         storage.add_readiness_check("credentials", credentials.readiness)
     backfills = BackfillJobs(TracedBackfiller(storage, metrics))
+    engine = ExecutionEngine(storage, credentials, engine_settings(config))
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
         workflows=Workflows(storage, quotas),
         credentials=credentials,
+        executions=Executions(storage, engine),
         passwords=passwords,
         audit=audit_log,
         cutover=Cutover(storage, audit_log, backfills.backfiller.runs),
@@ -132,6 +138,13 @@ def build_services(
         imports=ImportJobs(storage, head_revision(), credentials.import_problems),
         rate_limits=RateLimits(counters, config["WF_RATELIMIT_PREFIX"]),
     )
+
+
+def engine_settings(config: Mapping[str, Any]) -> EngineSettings:
+    try:
+        return EngineSettings.of(config)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def key_ring(config: Mapping[str, Any]) -> KeyRing | None:
@@ -233,6 +246,9 @@ def _start(app: Flask) -> None:
                 )
             admins.bootstrap(get_storage(app), services(app).passwords, app.config)
             services(app).audit.deliver()  # what a process that stopped short left waiting
+            engine = services(app).executions.engine
+            engine.start()
+            atexit.register(engine.close)
             _settle_start_up_objects()
             return
         except StorageUnavailable as fault:

@@ -81,6 +81,22 @@ SETTINGS: dict[str, tuple[type, object]] = {
     # the key ring credentials are sealed with (see services/encryption.py), or a file of it
     "WF_ENCRYPTION_KEYS": (str, None),
     "WF_ENCRYPTION_KEYS_FILE": (str, None),
+    # the execution engine (see wfplatform/executions/settings.py, docs/OPERATIONS.md)
+    "WF_EXECUTION_QUEUE_URL": (str, None),  # redis://...: RQ workers run executions
+    "WF_EXECUTION_WORKERS": (int, 4),  # runs at once in one process
+    "WF_EXECUTION_CONCURRENCY": (int, 20),  # runs at once over every process (0: no limit)
+    "WF_EXECUTION_WORKFLOW_CONCURRENCY": (int, 0),  # per workflow, unless its settings say
+    "WF_EXECUTION_LEASE_SECONDS": (float, 30.0),
+    "WF_EXECUTION_SWEEP_SECONDS": (float, 5.0),
+    "WF_EXECUTION_CANCEL_POLL_SECONDS": (float, 1.0),
+    "WF_EXECUTION_MAX_RETRIES": (int, 3),
+    "WF_EXECUTION_WAIT_SECONDS": (float, 30.0),
+    "WF_EXECUTION_MAX_OUTPUT_BYTES": (int, 1024 * 1024),
+    "WF_EXECUTION_MAX_DATA_BYTES": (int, 16 * 1024 * 1024),
+    # where http_request may connect (see wfplatform/executions/destinations.py)
+    "WF_HTTP_DENY": (str, "169.254.0.0/16,fe80::/10,fd00:ec2::/32"),
+    "WF_HTTP_ALLOW": (str, ""),
+    "WF_HTTP_MAX_RESPONSE_BYTES": (int, 10 * 1024 * 1024),
     "WF_METRICS_TOKEN": (str, None),  # GET /metrics then needs it as a bearer token
     "WF_TRUSTED_PROXIES": (int, 0),  # reverse proxies whose X-Forwarded-For is believed
     "WF_LOG_FORMAT": (str, "json"),  # or "text": logging is left to the host

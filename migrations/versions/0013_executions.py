@@ -5,7 +5,8 @@ Revises: 0012
 
 An execution's `workflow_id` has no foreign key: the history of a run outlives the
 workflow it ran. The slot columns are NULL unless a run holds a concurrency slot, and a
-unique key ignores NULL, so at most one running execution holds each slot.
+unique key ignores NULL, so at most one running execution holds each slot; `retry_of`
+is unique the same way: an execution is retried once (its retry may be retried in turn).
 """
 from alembic import op
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_executions_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_executions')),
     sa.UniqueConstraint('global_slot', name=op.f('uq_executions_global_slot')),
+    sa.UniqueConstraint('retry_of', name=op.f('uq_executions_retry_of')),
     sa.UniqueConstraint('workflow_id', 'workflow_slot', name=op.f('uq_executions_workflow_id_workflow_slot'))
     )
     with op.batch_alter_table('executions', schema=None) as batch_op:
@@ -56,7 +58,6 @@ def upgrade():
         batch_op.create_index('ix_executions_workflow_id_created_at', ['workflow_id', 'created_at'], unique=False)
         batch_op.create_index('ix_executions_status_created_at', ['status', 'created_at'], unique=False)
         batch_op.create_index('ix_executions_status_lease_expires_at', ['status', 'lease_expires_at'], unique=False)
-        batch_op.create_index('ix_executions_retry_of', ['retry_of'], unique=False)
 
     op.create_table('node_executions',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -86,7 +87,6 @@ def downgrade():
         batch_op.drop_index('ix_node_executions_execution_id_start_seq')
     op.drop_table('node_executions')
     with op.batch_alter_table('executions', schema=None) as batch_op:
-        batch_op.drop_index('ix_executions_retry_of')
         batch_op.drop_index('ix_executions_status_lease_expires_at')
         batch_op.drop_index('ix_executions_status_created_at')
         batch_op.drop_index('ix_executions_workflow_id_created_at')

@@ -419,8 +419,13 @@ class TestExecutions(ParentContract, UniqueContract, ChildContract, LengthContra
     slots = itertools.count()
 
     def make(self, storage, **overrides):
-        """A running execution holding slots (no two records hold one)."""
-        slots = {"workflow_slot": 0, "global_slot": next(self.slots), "status": "running"}
+        """A running retry holding slots (no two records hold one of its unique values)."""
+        slots = {
+            "workflow_slot": 0,
+            "global_slot": next(self.slots),
+            "status": "running",
+            "retry_of": str(uuid.uuid4()),
+        }
         return make_execution(storage.users.add(make_user()), **{**slots, **overrides})
 
     def changed(self, record):

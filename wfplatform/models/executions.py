@@ -21,7 +21,8 @@ class ExecutionModel(db.Model):
         sa.Index("ix_executions_status_created_at", "status", "created_at"),
         # the sweeper: running executions whose lease expired
         sa.Index("ix_executions_status_lease_expires_at", "status", "lease_expires_at"),
-        sa.Index("ix_executions_retry_of", "retry_of"),
+        # one retry of an execution, however many clients ask at once
+        sa.UniqueConstraint("retry_of"),
         sa.UniqueConstraint("workflow_id", "workflow_slot"),
         sa.UniqueConstraint("global_slot"),
     )

@@ -43,6 +43,7 @@ class ExecutionRepository(Repository):
         unique=(
             UniqueKey("workflow_slot", ("workflow_id", "workflow_slot")),
             UniqueKey("global_slot", ("global_slot",)),
+            UniqueKey("retry_of", ("retry_of",)),  # retried once (the retry may be in turn)
         ),
         # the history of a run outlives its workflow and the run it repeated
         soft_references=(Parent("workflows", "workflow_id"), Parent("executions", "retry_of")),

@@ -45,6 +45,17 @@ def _free_json(description: str) -> fields.Dict:
     )
 
 
+class RetrySchema(Schema):
+    """How often the engine tries a node, and how long it waits between tries: `interval`
+    seconds after the first, times `backoff` after each further one, at most
+    `max_interval_seconds` (docs/NODES.md, "Retries")."""
+
+    attempts = JsonInteger(validate=validate.Range(1, 10), metadata={"description": "tries"})
+    interval_seconds = fields.Float(validate=validate.Range(0, 3600), allow_nan=False)
+    backoff = fields.Float(validate=validate.Range(1, 10), allow_nan=False)
+    max_interval_seconds = fields.Float(validate=validate.Range(0, 3600), allow_nan=False)
+
+
 class NodeSchema(Schema):
     """One step of a workflow, in n8n's node shape. Any type string is accepted."""
 
@@ -77,6 +88,7 @@ class NodeSchema(Schema):
         validate=validate.Length(1, 100),
         metadata={"description": "older form of one credential type; prefer `credentials`"},
     )
+    retry = fields.Nested(RetrySchema, metadata={"description": "one try when absent"})
     position = fields.List(
         fields.Raw(validate=_coordinate, metadata={"type": "number"}),
         validate=validate.Length(equal=2),
