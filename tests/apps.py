@@ -8,7 +8,11 @@ from wfplatform.extensions import db
 
 
 def close_app(app: Flask) -> None:
-    """Stop the app's storage if it was built, and close its database connections."""
+    """Stop the app's execution engine and storage if they were built, and close its
+    database connections."""
+    built = app.extensions.get("wf_services")
+    if built is not None:
+        built.executions.engine.close()
     storage = app.extensions.get("wf_storage")
     if storage is not None:
         storage.close()

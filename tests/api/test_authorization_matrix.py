@@ -62,6 +62,7 @@ def anyone(status: int = 200, **request) -> Entry:
 
 WORKFLOW = "/api/workflows/<uuid:workflow_id>"
 CREDENTIAL = "/api/credentials/<uuid:credential_id>"
+EXECUTION = "/api/executions/<uuid:execution_id>"  # the owner's failed run
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/health"): anyone(),
     ("GET", "/health/ready"): anyone(),
@@ -99,6 +100,12 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("POST", f"{WORKFLOW}/versions/<int:number>/restore"): owner_only(200, admin=403),
     ("POST", f"{WORKFLOW}/duplicate"): owner_only(201),
     ("GET", f"{WORKFLOW}/export"): owner_only(200),
+    ("POST", f"{WORKFLOW}/execute"): owner_only(202, admin=403, body={"input": {"n": 1}}),
+    ("GET", "/api/executions"): users_only(200),
+    ("GET", EXECUTION): owner_only(200),
+    ("GET", f"{EXECUTION}/timeline"): owner_only(200),
+    ("POST", f"{EXECUTION}/cancel"): owner_only(409, admin=403),  # it failed already
+    ("POST", f"{EXECUTION}/retry"): owner_only(202, admin=403),
     ("GET", "/api/credentials"): users_only(200),
     ("POST", "/api/credentials"): users_only(
         201, body={"name": "Slack", "type": "slackApi", "data": {"token": "xoxb"}}
@@ -172,6 +179,12 @@ def _headers(service, client, caller: str) -> dict:
     return login(client, register(client, password=PASSWORD)["email"], PASSWORD)
 
 
+# a workflow whose runs fail: retried (202), not cancelled (409: finished)
+RUNNABLE = {
+    "name": "Owned",
+    "nodes": [{"id": "start", "type": "manual"}, {"id": "boom", "type": "fail"}],
+    "edges": [{"from": "start", "to": "boom"}],
+}
 VARIABLE = re.compile(r"<(?:[^:>]+:)?([^>]+)>")
 
 
@@ -196,7 +209,8 @@ def _body(document: dict, method: str, rule: str, entry: Entry, owner_email: str
 
 def _path(client, document: dict, rule: str, owner: dict) -> str:
     """The rule with its variables naming the owner's records."""
-    workflow = client.post("/api/workflows", json={"name": "Owned"}, headers=owner).get_json()
+    workflow = client.post("/api/workflows", json=RUNNABLE, headers=owner).get_json()
+    run = client.post(f"/api/workflows/{workflow['id']}/execute?wait=true", json={}, headers=owner)
     key_entry = Entry(401, 201, 201, 201, body={"name": "k"})
     key_body = _body(document, "POST", "/api/users/me/api-keys", key_entry, "")
     key = client.post("/api/users/me/api-keys", json=key_body, headers=owner).get_json()
@@ -207,6 +221,7 @@ def _path(client, document: dict, rule: str, owner: dict) -> str:
         "number": "1",
         "key_id": key["id"],
         "credential_id": credential["id"],
+        "execution_id": run.get_json()["id"],
     }
     return VARIABLE.sub(lambda match: values.get(match.group(1), UNKNOWN), rule)
 

@@ -54,8 +54,28 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme(
         "apiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
     )
-    from . import audit_logs, auth, backfills, backup, credentials, cutover, users, workflows
+    from . import (
+        audit_logs,
+        auth,
+        backfills,
+        backup,
+        credentials,
+        cutover,
+        executions,
+        users,
+        workflows,
+    )
 
-    blueprints = (auth, users, workflows, credentials, audit_logs, cutover, backfills, backup)
+    blueprints = (
+        auth,
+        users,
+        workflows,
+        executions,
+        credentials,
+        audit_logs,
+        cutover,
+        backfills,
+        backup,
+    )
     for blueprint in (module.blp for module in blueprints):
         api.register_blueprint(blueprint)
