@@ -93,6 +93,8 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_EXECUTION_WAIT_SECONDS": (float, 30.0),
     "WF_EXECUTION_MAX_OUTPUT_BYTES": (int, 1024 * 1024),
     "WF_EXECUTION_MAX_DATA_BYTES": (int, 16 * 1024 * 1024),
+    "WF_EXECUTION_EVENT_STREAMS": (int, 32),  # GET .../events at once in one process
+    "WF_EXECUTION_EVENT_POLL_SECONDS": (float, 1.0),
     # where http_request may connect (see wfplatform/executions/destinations.py)
     "WF_HTTP_DENY": (str, "169.254.0.0/16,fe80::/10,fd00:ec2::/32"),
     "WF_HTTP_ALLOW": (str, ""),

@@ -104,6 +104,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/api/executions"): users_only(200),
     ("GET", EXECUTION): owner_only(200),
     ("GET", f"{EXECUTION}/timeline"): owner_only(200),
+    ("GET", f"{EXECUTION}/events"): owner_only(200),  # it finished: the stream ends
     ("POST", f"{EXECUTION}/cancel"): owner_only(409, admin=403),  # it failed already
     ("POST", f"{EXECUTION}/retry"): owner_only(202, admin=403),
     ("GET", "/api/credentials"): users_only(200),

@@ -5,6 +5,7 @@ every route."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from tests.api.conftest import login, make_admin, register
@@ -186,3 +187,66 @@ def test_another_users_executions_are_not_found_on_every_route(app, client, auth
     assert client.post(f"/api/executions/{run['id']}/retry", headers=admin).status_code == 403
     listed = client.get("/api/executions?owner=all", headers=admin).get_json()
     assert run["id"] in [item["id"] for item in listed["items"]]
+
+
+def stream(client, auth, execution_id, headers=None, query=""):
+    """The events of a stream read to its end, as (id, type, data) triples."""
+    response = client.get(
+        f"/api/executions/{execution_id}/events{query}",
+        headers={**auth, **(headers or {})},
+        buffered=False,
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/event-stream"
+    text = "".join(chunk.decode() for chunk in response.response)
+    response.close()
+    return parse_events(text)
+
+
+def parse_events(text: str) -> list[tuple[int, str, dict]]:
+    found = []
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "id" in fields:
+            found.append((int(fields["id"]), fields["event"], json.loads(fields["data"])))
+    return found
+
+
+def test_the_event_stream_replays_every_event_once_and_in_order(client, auth):
+    flow = workflow(client, auth, FAILING)
+    run = execute(client, auth, flow).get_json()
+    events = stream(client, auth, run["id"])
+    assert [(seq, kind) for seq, kind, _ in events] == [
+        (1, "execution.started"),
+        (2, "node_started"),
+        (3, "node_completed"),
+        (4, "node_started"),
+        (5, "node_failed"),
+        (6, "execution.failed"),
+    ]
+    assert events[4][2]["data"]["error"] == {"message": "out of stock", "node_id": "boom"}
+    resumed = stream(client, auth, run["id"], headers={"Last-Event-ID": "3"})
+    assert [seq for seq, _, _ in resumed] == [4, 5, 6]
+    assert [seq for seq, _, _ in stream(client, auth, run["id"], query="?after=5")] == [6]
+    assert stream(client, auth, run["id"], headers={"Last-Event-ID": "6"}) == []
+    bad = client.get(f"/api/executions/{run['id']}/events", headers={**auth, "Last-Event-ID": "x"})
+    assert bad.status_code == 422
+
+
+def test_the_event_stream_follows_a_run_live_to_its_end(client, auth):
+    flow = workflow(
+        client,
+        auth,
+        {
+            **WAITING,
+            "nodes": [
+                *WAITING["nodes"][:1],
+                {**WAITING["nodes"][1], "parameters": {"seconds": 0.3}},
+                WAITING["nodes"][2],
+            ],
+        },
+    )
+    run = execute(client, auth, flow, wait=False).get_json()
+    events = stream(client, auth, run["id"])
+    assert [kind for _, kind, _ in events][-1] == "execution.completed"
+    assert [seq for seq, _, _ in events] == list(range(1, 9))

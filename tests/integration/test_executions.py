@@ -12,18 +12,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.factories import TEST_RING, make_credential, make_user
+from tests.factories import make_credential, make_user
+from tests.runs import FAST, Platform, edge, node, outputs, until
 from wfplatform.domain.codec import utcnow
 from wfplatform.errors import Conflict, ValidationFailed
-from wfplatform.executions import events
-from wfplatform.executions.destinations import NetworkPolicy
-from wfplatform.executions.engine import ExecutionEngine
-from wfplatform.executions.service import Executions
-from wfplatform.executions.settings import EngineSettings
 from wfplatform.repositories.executions import ExecutionQuery
-from wfplatform.services.context import Actor
-from wfplatform.services.credentials import Credentials
-from wfplatform.services.workflows import Workflows
 
 MODES = [
     pytest.param(("memory-only", None), id="memory-only"),
@@ -31,9 +24,6 @@ MODES = [
     pytest.param(("dual", "database"), id="dual-read-database"),
     pytest.param(("database-only", None), id="database-only"),
 ]
-FAST = EngineSettings(
-    lease_seconds=1.0, sweep_seconds=0.2, cancel_poll_seconds=0.05, network=NetworkPolicy(())
-)
 
 
 @pytest.fixture(params=MODES)
@@ -42,51 +32,11 @@ def storage(request, make_storage):
     return make_storage(mode, read_from=read_from)
 
 
-class Platform:
-    """A user, their workflows, and the engine of one process on one storage."""
-
-    def __init__(self, storage, settings: EngineSettings = FAST) -> None:
-        self.storage = storage
-        self.user = storage.users.add(make_user())
-        self.actor = Actor(self.user.id)
-        self.workflows = Workflows(storage)
-        self.engine = ExecutionEngine(storage, Credentials(storage, TEST_RING), settings)
-        self.executions = Executions(storage, self.engine)
-        self.heard: list[events.Event] = []
-        self.engine.bus.subscribe(self.heard.append)
-
-    def workflow(self, nodes, edges=(), **settings):
-        fields = {"name": "flow", "nodes": list(nodes), "edges": list(edges), "settings": settings}
-        return self.workflows.create(self.actor, fields)
-
-    def run(self, workflow, given=None, seconds: float = 10.0):
-        execution = self.executions.execute(self.actor, workflow.id, given)
-        return self.executions.wait(execution, seconds)
-
-    def nodes_of(self, execution):
-        return self.executions.nodes(self.actor, execution.id)[1]
-
-    def close(self) -> None:
-        self.engine.close()
-
-
 @pytest.fixture
 def platform(storage):
     made = Platform(storage)
     yield made
     made.close()
-
-
-def node(node_id, node_type, **parameters):
-    return {"id": node_id, "type": node_type, "parameters": parameters}
-
-
-def edge(source, target, output=0):
-    return {"from": source, "to": target, "output": output}
-
-
-def outputs(platform, execution) -> dict[str, list]:
-    return {n.node_id: n.output for n in platform.nodes_of(execution) if n.status == "success"}
 
 
 def test_a_linear_flow_runs_in_order_and_passes_items_along(platform):
@@ -185,7 +135,7 @@ def test_a_cancel_stops_a_wait_at_once_and_the_next_node_never_runs(platform):
         [edge("start", "pause"), edge("pause", "after")],
     )
     execution = platform.executions.execute(platform.actor, flow.id)
-    _until(lambda: any(n.node_id == "pause" for n in platform.nodes_of(execution)))
+    until(lambda: any(n.node_id == "pause" for n in platform.nodes_of(execution)))
     asked = time.monotonic()
     platform.executions.cancel(platform.actor, execution.id)
     done = platform.executions.wait(execution, 10)
@@ -207,7 +157,7 @@ def test_a_queued_execution_cancelled_never_runs(storage):
         )
         first = blocked.executions.execute(blocked.actor, flow.id)
         second = blocked.executions.execute(blocked.actor, flow.id)
-        _until(lambda: storage.executions.get(first.id).status == "running")
+        until(lambda: storage.executions.get(first.id).status == "running")
         assert storage.executions.get(second.id).status == "queued"
         cancelled = blocked.executions.cancel(blocked.actor, second.id)
         assert cancelled.status == "cancelled"
@@ -395,7 +345,7 @@ def test_every_event_is_stored_once_and_in_order_as_it_was_published(platform):
         "node_failed",
         "execution.failed",
     ]
-    _until(lambda: any(e.final and e.execution_id == done.id for e in platform.heard))
+    until(lambda: any(e.final and e.execution_id == done.id for e in platform.heard))
     assert [e for e in platform.heard if e.execution_id == done.id] == replayed
     _, later = platform.executions.events(platform.actor, done.id, after=7)
     assert [e.seq for e in later] == [8, 9, 10]
@@ -420,10 +370,3 @@ def test_execution_data_is_cut_to_its_limits_and_counted(storage):
         assert done.data_bytes < 5_000
     finally:
         small.close()
-
-
-def _until(condition, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)

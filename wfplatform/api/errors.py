@@ -12,7 +12,6 @@ from werkzeug.exceptions import HTTPException
 from ..errors import (
     DomainError,
     StorageUnavailable,
-    TooManyAttempts,
     Unauthorized,
     bounded,
     error_body,
@@ -39,8 +38,9 @@ def http_error(error: HTTPException):
 
 def _domain_error(error: DomainError):
     headers = {}
-    if isinstance(error, TooManyAttempts):
-        headers["Retry-After"] = str(error.retry_after)
+    retry_after = getattr(error, "retry_after", None)  # back-offs, a busy resource
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="wfplatform"'
     return jsonify(error.to_dict()), error.status, headers

@@ -111,3 +111,11 @@ class TimelineSchema(Schema):
     finished_at = fields.DateTime(dump_only=True, allow_none=True)
     duration_ms = fields.Integer(dump_only=True, allow_none=True)
     entries = fields.List(fields.Nested(TimelineEntrySchema), dump_only=True)
+
+
+class EventsQuerySchema(Schema):
+    after = fields.Integer(
+        load_default=0,
+        validate=validate.Range(0, 10**9 - 1),
+        metadata={"description": "the last event seen: replay from the next"},
+    )

@@ -3,13 +3,17 @@ their timeline, cancel and retry them."""
 
 from __future__ import annotations
 
-from flask import url_for
+import re
+
+from flask import Response, request, stream_with_context, url_for
 from flask.views import MethodView
 
 from ..bootstrap import services
+from ..errors import ValidationFailed
 from ..repositories.executions import ExecutionQuery
 from .blueprint import Blueprint
 from .execution_schemas import (
+    EventsQuerySchema,
     ExecuteSchema,
     ExecutionListQuerySchema,
     ExecutionPageSchema,
@@ -25,6 +29,8 @@ blp = Blueprint("executions", __name__, url_prefix="/api", description="Executio
 limit_per_user(blp)
 NOT_FOUND = "no such execution, or another user's"
 NOT_YOURS = "an admin may read another user's execution, not cancel or retry it"
+EVENT_NUMBER_PATTERN = r"^[0-9]{1,9}$"  # the document and the parser share it
+_EVENT_NUMBER = re.compile(EVENT_NUMBER_PATTERN)
 CANNOT_RUN = "the graph cannot run (a cycle, an unknown node type or parameters, a credential)"
 
 
@@ -159,3 +165,47 @@ class ExecutionRetry(MethodView):
         if query["wait"]:
             retry = executions.wait(retry, executions.settings.wait_seconds)
         return _accepted(retry, query["wait"])
+
+
+LAST_EVENT_ID = {
+    "in": "header",
+    "name": "Last-Event-ID",
+    "required": False,
+    "schema": {"type": "string", "pattern": EVENT_NUMBER_PATTERN},
+    "description": "the last event seen (a reconnecting EventSource sends it); wins over `after`",
+}
+EVENT_STREAM = {
+    "description": "`text/event-stream`: the events after the one given, then live until "
+    "the final one (`id:` is the event's number, `event:` its type, `data:` JSON)",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+@blp.route("/executions/<uuid:execution_id>/events")
+class ExecutionEvents(MethodView):
+    decorators = [login_required]
+
+    @blp.doc(security=SECURITY, parameters=[LAST_EVENT_ID], responses={"200": EVENT_STREAM})
+    @blp.arguments(EventsQuerySchema, location="query")
+    @blp.alt_response(404, description=NOT_FOUND)
+    @blp.alt_response(422, description="`Last-Event-ID` is not an event number")
+    @blp.alt_response(503, description="this process streams as many as it may: `Retry-After`")
+    def get(self, query, execution_id):
+        """The execution's events as Server-Sent Events: stored ones replayed, then live
+        (from whichever process runs it), keep-alive comments, closed after the final one."""
+        after = query["after"]
+        header = request.headers.get("Last-Event-ID")
+        if header is not None:
+            if not _EVENT_NUMBER.match(header):
+                raise ValidationFailed(
+                    "Last-Event-ID must be an event number", {"Last-Event-ID": ["not a number"]}
+                )
+            after = int(header)
+        lines, free = services().executions.follow(current_actor(), str(execution_id), after)
+        response = Response(
+            stream_with_context(lines),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        response.call_on_close(free)
+        return response

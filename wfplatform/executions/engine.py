@@ -16,6 +16,7 @@ from .nodes import node_types
 from .queue import ExecutionQueue, InProcessQueue
 from .runner import Runner
 from .settings import EngineSettings
+from .streams import EventStreams, StreamTiming
 from .sweeper import Sweeper
 
 
@@ -50,6 +51,9 @@ class ExecutionEngine:
         )
         self.queue = queue or InProcessQueue(self.runner.run, settings.workers)
         self.runner.submit = self.queue.submit
+        self.streams = EventStreams(
+            self.bus, settings.event_streams, StreamTiming(settings.stream_poll_seconds)
+        )
         self.sweeper = Sweeper(
             storage, self.runner.claims, self.queue, self.bus, settings.sweep_seconds
         )

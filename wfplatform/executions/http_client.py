@@ -71,14 +71,15 @@ class HttpClient:
 
     def _open(self, target, method: str, headers: dict, body: bytes | None, timeout: float):
         port = target.port or DEFAULT_PORTS[target.scheme]
+        name = target.host.strip("[]")  # an IPv6 address, as a URL writes it
         try:
-            address = self.policy.resolve(target.host, port)
+            address = self.policy.resolve(name, port)
         except DestinationRefused as refused:
             raise RequestFailed(f"refused: {refused}") from None
         options: dict[str, Any] = {"timeout": urllib3.Timeout(connect=timeout, read=timeout)}
         if target.scheme == "https":
             pool_type: type = urllib3.HTTPSConnectionPool
-            options.update(server_hostname=target.host, assert_hostname=target.host)
+            options.update(server_hostname=name, assert_hostname=name)
         else:
             pool_type = urllib3.HTTPConnectionPool
         pool = pool_type(address, port, maxsize=1, retries=False, **options)

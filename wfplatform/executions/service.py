@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..domain.codec import utcnow
@@ -132,6 +133,19 @@ class Executions:
         """The execution and its stored events numbered above `after`."""
         execution, nodes = self.nodes(actor, execution_id)
         return execution, [e for e in events.stored(execution, nodes) if e.seq > after]
+
+    def follow(
+        self, actor: Actor, execution_id: str, after: int = 0
+    ) -> tuple[Iterator[str], Callable]:
+        """The execution's events after `after` as Server-Sent Events, live until the
+        final one, and what frees the stream's slot (see `streams`)."""
+        self.get(actor, execution_id)
+
+        def read(since: int) -> tuple[bool, list[Event]]:
+            execution, found = self.events(actor, execution_id, since)
+            return execution.finished, found
+
+        return self.engine.streams.open(execution_id, after, read)
 
     def wait(self, execution: Execution, seconds: float) -> Execution:
         """The execution once it finished, or as it is after `seconds`."""

@@ -23,6 +23,8 @@ class EngineSettings:
     max_output_bytes: int = 1024 * 1024  # one node's stored input or output
     max_data_bytes: int = 16 * 1024 * 1024  # everything one execution stores
     max_response_bytes: int = 10 * 1024 * 1024  # an answer `http_request` reads
+    event_streams: int = 32  # event streams one process serves at once
+    stream_poll_seconds: float = 1.0  # how often a stream reads for events made elsewhere
     network: NetworkPolicy = NetworkPolicy(())
 
     @classmethod
@@ -39,5 +41,7 @@ class EngineSettings:
             max_output_bytes=config["WF_EXECUTION_MAX_OUTPUT_BYTES"],
             max_data_bytes=config["WF_EXECUTION_MAX_DATA_BYTES"],
             max_response_bytes=config["WF_HTTP_MAX_RESPONSE_BYTES"],
+            event_streams=config["WF_EXECUTION_EVENT_STREAMS"],
+            stream_poll_seconds=config["WF_EXECUTION_EVENT_POLL_SECONDS"],
             network=NetworkPolicy.parse(config["WF_HTTP_DENY"], config["WF_HTTP_ALLOW"]),
         )

@@ -1,0 +1,65 @@
+"""The event stream's limits and reach: a process serves at most its cap of streams at
+once (503 with `Retry-After` beyond, a slot freed when a stream closes), and a stream
+served by one instance follows a run made by another (the rows are the source)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import app_config, login, register
+from tests.api.test_executions import FAILING, WAITING, execute, parse_events, workflow
+from tests.apps import close_app
+from wfplatform import create_app
+
+
+@pytest.fixture
+def make_app(engine, database_url, tmp_path):
+    made = []
+
+    def make(mode: str = "memory-only", **overrides):
+        config = {**app_config(database_url, mode, None, tmp_path), **overrides}
+        app = create_app(config, instance_path=str(tmp_path / f"instance-{len(made)}"))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        close_app(app)
+
+
+def slow(seconds: float) -> dict:
+    nodes = [*WAITING["nodes"]]
+    nodes[1] = {**nodes[1], "parameters": {"seconds": seconds}}
+    return {**WAITING, "nodes": nodes}
+
+
+def test_streams_beyond_the_cap_are_refused_until_one_closes(make_app):
+    app = make_app(WF_EXECUTION_EVENT_STREAMS=1)
+    client = app.test_client()
+    auth = login(client, register(client)["email"])
+    running = execute(client, auth, workflow(client, auth, slow(30)), wait=False).get_json()
+    held = client.get(f"/api/executions/{running['id']}/events", headers=auth, buffered=False)
+    assert held.status_code == 200
+    refused = client.get(f"/api/executions/{running['id']}/events", headers=auth)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.get_json()["error"]["code"] == "too_many_streams"
+    held.close()
+    done = execute(client, auth, workflow(client, auth, FAILING)).get_json()
+    again = client.get(f"/api/executions/{done['id']}/events", headers=auth)
+    assert again.status_code == 200
+    client.post(f"/api/executions/{running['id']}/cancel", headers=auth)
+
+
+def test_a_stream_on_one_instance_follows_a_run_on_another(make_app):
+    """Two instances of one database in `database-only` (each its own engine and bus)."""
+    runner = make_app("database-only", WF_EXECUTION_EVENT_POLL_SECONDS=0.05)
+    viewer = make_app("database-only", WF_EXECUTION_EVENT_POLL_SECONDS=0.05)
+    runs, views = runner.test_client(), viewer.test_client()
+    auth = login(runs, register(runs)["email"])
+    run = execute(runs, auth, workflow(runs, auth, slow(0.5)), wait=False).get_json()
+    response = views.get(f"/api/executions/{run['id']}/events", headers=auth, buffered=False)
+    events = parse_events("".join(chunk.decode() for chunk in response.response))
+    response.close()
+    assert [seq for seq, _, _ in events] == list(range(1, 9))
+    assert events[-1][1] == "execution.completed"
