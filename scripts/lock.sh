@@ -5,7 +5,7 @@
 #   scripts/lock.sh --upgrade       # every package to the newest release its range admits
 #   scripts/lock.sh -P flask        # only that package (and what it needs) to its newest
 #
-#   requirements-dev.lock  everything: the service with its redis and otlp extras, and the
+#   requirements-dev.lock  everything: the service with its redis, rq and otlp extras, and the
 #                          test and lint tools; scripts/test.sh and CI install it
 #   requirements.lock      the part of it that serving needs, at the same versions
 #                          (scripts/serve.sh), so a venv set up for the tests also serves
@@ -35,7 +35,7 @@ compile() {
 }
 
 echo "==> requirements-dev.lock" >&2
-compile --extra dev --extra redis --extra otlp --output-file requirements-dev.lock "$@"
+compile --extra dev --extra redis --extra rq --extra otlp --output-file requirements-dev.lock "$@"
 echo "==> requirements.lock" >&2
-compile --extra redis --extra otlp --constraint requirements-dev.lock \
+compile --extra redis --extra rq --extra otlp --constraint requirements-dev.lock \
     --output-file requirements.lock

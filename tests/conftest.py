@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -170,3 +171,25 @@ def backfill_ready(make_storage) -> Storage:
     storage.workflow_versions.add(make_version(workflow, 1))
     storage.switch("dual", reason="start the cut-over", actor="ops")
     return storage
+
+
+@pytest.fixture
+def redis_url():
+    """A Redis on 127.0.0.1:6379 and a key prefix of this test's own, removed afterwards;
+    skipped without one, except with CI=true."""
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        import redis
+
+        with redis.Redis.from_url(url, socket_connect_timeout=1) as probe:
+            probe.ping()
+    except Exception as exc:  # the redis extra missing, or no server answering
+        if databases.IN_CI:
+            pytest.fail(f"CI=true requires Redis on 127.0.0.1:6379 and the redis extra: {exc}")
+        pytest.skip(f"no Redis on 127.0.0.1:6379 (or the redis extra is missing): {exc}")
+    prefix = f"wftest-{uuid.uuid4().hex}"
+    yield url, prefix
+    server = redis.Redis.from_url(url)
+    for key in server.scan_iter(f"*{prefix}*"):  # `limits` puts its own prefix first
+        server.delete(key)
+    server.close()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNTIME_LOCK = "requirements.lock"
 DEV_LOCK = "requirements-dev.lock"
 # The extras each lock is compiled with (scripts/lock.sh); the base requirements come too.
-LOCKED_EXTRAS = {RUNTIME_LOCK: ("redis", "otlp"), DEV_LOCK: ("dev", "redis", "otlp")}
+LOCKED_EXTRAS = {RUNTIME_LOCK: ("redis", "rq", "otlp"), DEV_LOCK: ("dev", "redis", "rq", "otlp")}
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from .backup.jobs import ImportJobs
 from .config import ConfigurationError, time_bounds
 from .errors import StorageUnavailable
 from .executions.engine import ExecutionEngine
+from .executions.queue import ExecutionQueue
 from .executions.service import Executions
 from .executions.settings import EngineSettings
 from .extensions import built_once, db, head_revision
@@ -65,7 +67,7 @@ from .services.tokens import Tokens
 from .services.workflows import Workflows
 from .storage.adapter import Storage
 from .storage.mode_registry import ModeRegistry
-from .storage.modes import RepositoryMode
+from .storage.modes import RepositoryMode, needs_one_process
 
 log = logging.getLogger(__name__)
 START_RETRY_SECONDS = 1.0
@@ -124,7 +126,7 @@ def build_services(
     if credentials.ring is not None:
         storage.add_readiness_check("credentials", credentials.readiness)
     backfills = BackfillJobs(TracedBackfiller(storage, metrics))
-    engine = ExecutionEngine(storage, credentials, engine_settings(config))
+    engine = ExecutionEngine(storage, credentials, engine_settings(config), execution_queue(config))
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),
@@ -145,6 +147,25 @@ def engine_settings(config: Mapping[str, Any]) -> EngineSettings:
         return EngineSettings.of(config)
     except ValueError as error:
         raise ConfigurationError(str(error)) from None
+
+
+def execution_queue(config: Mapping[str, Any]) -> ExecutionQueue | None:
+    """RQ on Redis when `WF_EXECUTION_QUEUE_URL` is set; None: the in-process pool."""
+    url = config["WF_EXECUTION_QUEUE_URL"]
+    if not url:
+        return None
+    try:
+        from .executions.rq_queue import RqQueue
+    except ImportError:
+        raise ConfigurationError(
+            "WF_EXECUTION_QUEUE_URL needs RQ: pip install 'wfplatform[rq]'"
+        ) from None
+    name = config["WF_EXECUTION_QUEUE_NAME"]
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name or ""):
+        raise ConfigurationError(
+            f"WF_EXECUTION_QUEUE_NAME={name!r}: letters, digits, '_' and '-' only (RQ's job ids)"
+        )
+    return RqQueue(url, name)
 
 
 def key_ring(config: Mapping[str, Any]) -> KeyRing | None:
@@ -236,6 +257,7 @@ def _start(app: Flask) -> None:
         )
     while True:
         try:
+            _check_execution_queue(app)
             ring = services(app).credentials.key_ring()
             missing = keys_missing_from_ring(get_storage(app), ring)
             if missing:
@@ -254,6 +276,34 @@ def _start(app: Flask) -> None:
         except StorageUnavailable as fault:
             log.warning("the database does not answer (%s); waiting for it before serving", fault)
             time.sleep(START_RETRY_SECONDS)
+
+
+def _check_execution_queue(app: Flask) -> None:
+    """Runs on other processes read their records from the database: refused while any
+    repository keeps records in this process's memory."""
+    if services(app).executions.engine.queue.backend == "in-process":
+        return
+    kept = needs_one_process(get_storage(app).current_modes())
+    if kept:
+        raise ConfigurationError(
+            "WF_EXECUTION_QUEUE_URL sends executions to worker processes, which cannot "
+            f"read records kept in this process's memory ({', '.join(kept)}): finish the "
+            "cut-over to database-only (or dual reading the database with fallback off) "
+            "first, or unset it"
+        )
+
+
+def start_worker(app: Flask) -> ExecutionEngine:
+    """A `flask wf worker` process: storage started, the same start-up refusals as a
+    serving process, and its engine's sweeper running; the engine it runs executions on."""
+    _start(app)
+    engine = services(app).executions.engine
+    if engine.queue.backend == "in-process":
+        raise ConfigurationError(
+            "set WF_EXECUTION_QUEUE_URL=redis://...: without it each serving process runs "
+            "its executions itself"
+        )
+    return engine
 
 
 def _settle_start_up_objects() -> None:

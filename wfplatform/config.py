@@ -83,6 +83,7 @@ SETTINGS: dict[str, tuple[type, object]] = {
     "WF_ENCRYPTION_KEYS_FILE": (str, None),
     # the execution engine (see wfplatform/executions/settings.py, docs/OPERATIONS.md)
     "WF_EXECUTION_QUEUE_URL": (str, None),  # redis://...: RQ workers run executions
+    "WF_EXECUTION_QUEUE_NAME": (str, "wf-executions"),  # deployments sharing a Redis
     "WF_EXECUTION_WORKERS": (int, 4),  # runs at once in one process
     "WF_EXECUTION_CONCURRENCY": (int, 20),  # runs at once over every process (0: no limit)
     "WF_EXECUTION_WORKFLOW_CONCURRENCY": (int, 0),  # per workflow, unless its settings say

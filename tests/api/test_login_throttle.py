@@ -4,13 +4,10 @@ storage, not in the records, so one storage mode is enough here."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.api.conftest import app_config, login, make_admin, register
 from tests.apps import close_app
-from tests.databases import IN_CI
 from wfplatform import create_app
 
 pytestmark = pytest.mark.parametrize("app", [("memory-only", None)], indirect=True)
@@ -96,28 +93,6 @@ def test_wrong_current_passwords_count_as_failed_logins(client):
     ]
     assert statuses == [403, 403, 403, 429]
     assert attempt(client, user["email"], "correct horse", "127.0.0.1").status_code == 429
-
-
-@pytest.fixture
-def redis_url():
-    """A Redis on 127.0.0.1:6379 and a key prefix of this test's own, removed afterwards;
-    skipped without one, except with CI=true."""
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        import redis
-
-        with redis.Redis.from_url(url, socket_connect_timeout=1) as probe:
-            probe.ping()
-    except Exception as exc:  # the redis extra missing, or no server answering
-        if IN_CI:
-            pytest.fail(f"CI=true requires Redis on 127.0.0.1:6379 and the redis extra: {exc}")
-        pytest.skip(f"no Redis on 127.0.0.1:6379 (or the redis extra is missing): {exc}")
-    prefix = f"wftest-{uuid.uuid4().hex}"
-    yield url, prefix
-    server = redis.Redis.from_url(url)
-    for key in server.scan_iter(f"*{prefix}*"):  # `limits` puts its own prefix first
-        server.delete(key)
-    server.close()
 
 
 def test_processes_sharing_redis_share_the_failure_counts(

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from ..domain.text import problem
-from . import admins, backfill, backup, cutover, keys
+from . import admins, backfill, backup, cutover, executions, keys
 
 
 class TextCheckedGroup(AppGroup):
@@ -30,7 +30,7 @@ def wf() -> None:
     """wfplatform operations."""
 
 
-for area in (cutover, admins, backup, backfill, keys):
+for area in (cutover, admins, backup, backfill, keys, executions):
     for command in area.COMMANDS:
         wf.add_command(command)
 
