@@ -127,6 +127,8 @@ def build_services(
         storage.add_readiness_check("credentials", credentials.readiness)
     backfills = BackfillJobs(TracedBackfiller(storage, metrics))
     engine = ExecutionEngine(storage, credentials, engine_settings(config), execution_queue(config))
+    if metrics is not None:
+        engine.bus.subscribe(metrics.heard)
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),

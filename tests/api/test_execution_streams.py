@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import app_config, login, register
-from tests.api.test_executions import FAILING, WAITING, execute, parse_events, workflow
+from tests.api.test_executions import (
+    FAILING,
+    WAITING,
+    execute,
+    metrics_showing,
+    parse_events,
+    workflow,
+)
 from tests.apps import close_app
 from wfplatform import create_app
 
@@ -63,3 +70,21 @@ def test_a_stream_on_one_instance_follows_a_run_on_another(make_app):
     response.close()
     assert [seq for seq, _, _ in events] == list(range(1, 9))
     assert events[-1][1] == "execution.completed"
+
+
+def test_data_cut_to_the_limits_is_counted_in_the_metrics(make_app):
+    app = make_app(WF_EXECUTION_MAX_OUTPUT_BYTES=200)
+    client = app.test_client()
+    auth = login(client, register(client)["email"])
+    grow = {
+        "name": "Grow",
+        "nodes": [
+            {"id": "start", "type": "manual"},
+            {"id": "grow", "type": "set", "parameters": {"values": {"blob": "x" * 500}}},
+        ],
+        "edges": [{"from": "start", "to": "grow"}],
+    }
+    run = execute(client, auth, workflow(client, auth, grow)).get_json()
+    assert (run["status"], run["truncated"]) == ("success", 1)
+    assert run["node_executions"][1]["output"]["truncated"] is True
+    metrics_showing(client, "wf_execution_data_truncated_total 1.0")

@@ -250,3 +250,21 @@ def test_the_event_stream_follows_a_run_live_to_its_end(client, auth):
     events = stream(client, auth, run["id"])
     assert [kind for _, kind, _ in events][-1] == "execution.completed"
     assert [seq for seq, _, _ in events] == list(range(1, 9))
+
+
+def test_runs_nodes_and_cut_data_are_counted_in_the_metrics(client, auth):
+    run = execute(client, auth, workflow(client, auth, FAILING)).get_json()
+    assert run["status"] == "failed"
+    text = metrics_showing(client, 'wf_executions_total{status="failed"} 1.0')
+    assert 'wf_node_executions_total{node_type="fail",status="failed"} 1.0' in text
+    assert 'wf_node_executions_total{node_type="manual",status="success"} 1.0' in text
+
+
+def metrics_showing(client, line: str) -> str:
+    """The metrics once they show `line` (a run's end is counted as its event is
+    published, a moment after the row is written)."""
+    deadline = time.monotonic() + 5
+    while line not in (text := client.get("/metrics").get_data(as_text=True)):
+        assert time.monotonic() < deadline, text[-2000:]
+        time.sleep(0.02)
+    return text

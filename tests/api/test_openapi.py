@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from wfplatform.executions.nodes import BUILT_IN
+
 
 @pytest.fixture(params=[pytest.param(("memory-only", None), id="memory-only")])
 def app(request, app):
@@ -144,3 +146,12 @@ def test_any_value_the_service_reads_excludes_null_unless_it_accepts_null(client
     node = {"id": "a", "type": "noop", "credentials": {"slackApi": None}}
     response = client.post("/api/workflows", json={"name": "w", "nodes": [node]}, headers=auth)
     assert response.status_code == 422
+
+
+def test_the_document_lists_every_node_type_the_engine_runs_with_its_parameters(client):
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    for kind in BUILT_IN:
+        listed = schemas[f"NodeType.{kind.name}"]
+        assert listed["description"] == kind.description
+        assert set(listed.get("properties", {})) == set(kind.parameters().fields)
+    assert "url" in schemas["NodeType.http_request"]["required"]

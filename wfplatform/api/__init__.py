@@ -61,6 +61,7 @@ def init_app(app: Flask) -> None:
         backup,
         credentials,
         cutover,
+        execution_schemas,
         executions,
         users,
         workflows,
@@ -79,3 +80,4 @@ def init_app(app: Flask) -> None:
     )
     for blueprint in (module.blp for module in blueprints):
         api.register_blueprint(blueprint)
+    execution_schemas.document_node_types(api.spec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..domain.executions import STATUSES
+from ..executions.nodes import BUILT_IN
 from ..services.json_fields import UtcDateTime
 from ..services.workflow_content import plain_json
 from .schemas import PageSchema, PaginationSchema, owner_filter
@@ -119,3 +120,12 @@ class EventsQuerySchema(Schema):
         validate=validate.Range(0, 10**9 - 1),
         metadata={"description": "the last event seen: replay from the next"},
     )
+
+
+def document_node_types(spec) -> None:
+    """Each node type the engine runs, as a component `NodeType.<name>`: its description
+    and the schema of its `parameters` (docs/NODES.md has an example of each)."""
+    for kind in BUILT_IN:
+        own = type(f"{kind.__name__}Parameters", (kind.parameters,), {})  # one class a name
+        spec.components.schema(f"NodeType.{kind.name}", schema=own)
+        spec.components.schemas[f"NodeType.{kind.name}"]["description"] = kind.description

@@ -61,6 +61,8 @@ def finished(execution: Execution) -> Event:
     data: dict[str, Any] = {"status": execution.status, "duration_ms": execution.duration_ms}
     if execution.error:
         data["error"] = execution.error
+    if execution.truncated:
+        data["truncated"] = execution.truncated
     at = execution.finished_at or execution.updated_at
     return Event(execution.id, execution.last_seq, FINAL_TYPES[execution.status], at, data)
 
@@ -73,6 +75,7 @@ def node_started(node: NodeExecution) -> Event:
 def node_finished(node: NodeExecution) -> Event:
     data: dict[str, Any] = {
         "node_id": node.node_id,
+        "node_type": node.node_type,
         "attempt": node.attempt,
         "status": node.status,
         "duration_ms": node.duration_ms,

@@ -26,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ..errors import Unauthorized
+from ..executions.events import Event
 from ..storage.adapter import Storage
 from ..storage.stats import COUNTERS, LATENCY_BUCKETS_MS
 from . import multiprocess
@@ -46,6 +47,8 @@ class Metrics:
             self.backfill_runs = shared.backfill_runs
             self.credential_seals = shared.credential_seals
             self.credential_open_failures = shared.credential_open_failures
+            self.executions, self.node_executions = shared.executions, shared.node_executions
+            self.execution_data_truncated = shared.execution_data_truncated
             multiprocess.start(storage, self.backfill)
             self._exposition = multiprocess.exposition
             return
@@ -77,6 +80,20 @@ class Metrics:
             HELP["wf_credential_open_failures"],
             registry=self.registry,
         )
+        self.executions = Counter(
+            "wf_executions", HELP["wf_executions"], ["status"], registry=self.registry
+        )
+        self.node_executions = Counter(
+            "wf_node_executions",
+            HELP["wf_node_executions"],
+            ["node_type", "status"],
+            registry=self.registry,
+        )
+        self.execution_data_truncated = Counter(
+            "wf_execution_data_truncated",
+            HELP["wf_execution_data_truncated"],
+            registry=self.registry,
+        )
         self.registry.register(StorageCollector(storage))
         self.registry.register(BackfillCollector(self.backfill))
         self._exposition = lambda: generate_latest(self.registry)
@@ -92,6 +109,15 @@ class Metrics:
 
     def not_opened(self) -> None:
         self.credential_open_failures.inc()
+
+    # -- the execution engine's events (a subscriber of its bus) --------------------------
+    def heard(self, event: Event) -> None:
+        if event.final:
+            self.executions.labels(event.data["status"]).inc()
+            if event.data.get("truncated"):
+                self.execution_data_truncated.inc(event.data["truncated"])
+        elif "status" in event.data:  # a node attempt's end
+            self.node_executions.labels(event.data["node_type"], event.data["status"]).inc()
 
     def exposition(self) -> bytes:
         return self._exposition()

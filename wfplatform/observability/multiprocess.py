@@ -70,6 +70,9 @@ class SharedMetrics:
         self.backfill_runs = counter("wf_migration_runs", ["kind", "outcome"])
         self.credential_seals = counter("wf_credential_seals", ["key_id"])
         self.credential_open_failures = counter("wf_credential_open_failures", [])
+        self.executions = counter("wf_executions", ["status"])
+        self.node_executions = counter("wf_node_executions", ["node_type", "status"])
+        self.execution_data_truncated = counter("wf_execution_data_truncated", [])
         self.operations = counter("wf_storage_operations", ["repository", "backend", "kind"])
         self.backend = {
             name: counter(f"wf_storage_{name}", ["repository", "backend"], text)

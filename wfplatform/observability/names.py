@@ -12,6 +12,11 @@ HELP = {
     "well under 2**32 seals: rotate long before AES-GCM's limits).",
     "wf_credential_open_failures": "Stored credentials this process could not open with the "
     "key ring (a key missing from the ring, or a changed value).",
+    "wf_executions": "Executions this process finished, by status (a crash is counted by "
+    "the sweeper that found it).",
+    "wf_node_executions": "Node attempts this process finished, by node type and status.",
+    "wf_execution_data_truncated": "Node inputs and outputs stored cut to "
+    "WF_EXECUTION_MAX_OUTPUT_BYTES or WF_EXECUTION_MAX_DATA_BYTES.",
     "wf_migration_runs": "Migration runs finished in this process, by kind and outcome "
     "(ok: a report came back; error: it raised, a guard refusal included).",
     "wf_migration_running": "1 while this process runs a migration.",
