@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable
 
-from . import adapter, backfill, http_load, scale, switch_pause
+from . import adapter, backfill, executions, http_load, scale, switch_pause
 from .postgres import Databases
 from .report import Row, machine, table, write_json
 
@@ -38,6 +38,10 @@ SIZES: dict[str, tuple[dict, dict]] = {
         {"count": 100_000, "repeat": 2},
         {"count": 1_000, "repeat": 1},
     ),
+    "executions": (
+        {"count": 200, "repeat": 3},
+        {"count": 10, "repeat": 1},
+    ),
 }
 BENCHMARKS: dict[str, Callable[..., list[Row]]] = {
     "http": http_load.http,
@@ -46,6 +50,7 @@ BENCHMARKS: dict[str, Callable[..., list[Row]]] = {
     "backfill": backfill.backfill,
     "replay": backfill.replay,
     "switch-pause": switch_pause.switch_pause,
+    "executions": executions.executions,
 }
 # bench.py's options -> the size they set, in the benchmarks that have it
 OPTIONS = {"workflows": "count", "entries": "entries", "seconds": "seconds", "repeat": "repeat"}

@@ -1,0 +1,204 @@
+"""`executions`: a 10-node workflow (a trigger, `set`, `if`, `merge`, `noop`: the engine's
+own work, no waiting) run `count` times on PostgreSQL in `database-only`, in three ways
+side by side, interleaved: the in-process queue (a pool of two threads in this process),
+and RQ on the machine's Redis with one and with two `flask wf worker` processes. Figures:
+runs and node executions per second from the first submission to the last run's end,
+and, from the in-process runs, the database writes each node and each run cost (every
+INSERT and UPDATE counted). Target: at most two writes per node (its start and its end).
+Without Redis on 127.0.0.1:6379 (`WF_BENCH_REDIS_URL`) the RQ rows are left out."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from wfplatform.domain.users import User
+from wfplatform.executions.engine import ExecutionEngine
+from wfplatform.executions.service import Executions
+from wfplatform.executions.settings import EngineSettings
+from wfplatform.services.context import Actor
+from wfplatform.services.credentials import Credentials
+from wfplatform.services.encryption import KeyRing
+from wfplatform.services.workflows import Workflows
+
+from .postgres import ROOT, Databases
+from .records import started_storage
+from .report import Row, Target, interleaved, median
+
+REDIS_URL = os.environ.get("WF_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+RING = "bench-key:" + base64.b64encode(bytes(32)).decode()
+NODES = [
+    {"id": "start", "type": "manual"},
+    {"id": "shape", "type": "set", "parameters": {"values": {"total": "{{ $json.n }}"}}},
+    {
+        "id": "big",
+        "type": "if",
+        "parameters": {
+            "conditions": [{"left": "{{ $json.total }}", "operator": "greater_than", "right": 5}]
+        },
+    },
+    {"id": "vip", "type": "set", "parameters": {"values": {"tier": "vip"}}},
+    {"id": "plain", "type": "set", "parameters": {"values": {"tier": "plain"}}},
+    {"id": "join", "type": "merge"},
+    {"id": "stamp", "type": "set", "parameters": {"values": {"seen": True}}},
+    {"id": "check", "type": "noop"},
+    {"id": "tidy", "type": "set", "parameters": {"values": {"done": "yes"}}},
+    {"id": "end", "type": "noop"},
+]
+EDGES = [
+    {"from": "start", "to": "shape"},
+    {"from": "shape", "to": "big"},
+    {"from": "big", "to": "vip", "output": 0},
+    {"from": "big", "to": "plain", "output": 1},
+    {"from": "vip", "to": "join"},
+    {"from": "plain", "to": "join"},
+    {"from": "join", "to": "stamp"},
+    {"from": "stamp", "to": "check"},
+    {"from": "check", "to": "tidy"},
+    {"from": "tidy", "to": "end"},
+]
+# the input's items reach one branch of the `if` each: every node runs
+INPUT = [{"n": 10}, {"n": 1}]
+
+
+class Site:
+    """A user and the 10-node workflow on a storage, and a way to run a batch through an
+    engine on it."""
+
+    def __init__(self, storage) -> None:
+        self.storage = storage
+        user = storage.users.add(
+            User(email=f"{uuid.uuid4().hex}@bench", name="bench", password_hash="x" * 20)
+        )
+        self.actor = Actor(user.id)
+        fields = {"name": "ten nodes", "nodes": NODES, "edges": EDGES}
+        self.workflow = Workflows(storage).create(self.actor, fields)
+
+    def batch(self, executions: Executions, count: int) -> float:
+        """Seconds from the first submission to the end of the last of `count` runs."""
+        started = time.perf_counter()
+        made = [executions.execute(self.actor, self.workflow.id, INPUT) for _ in range(count)]
+        for execution in made:
+            finished = executions.wait(execution, 120)
+            assert finished.status == "success", (finished.status, finished.error)
+        return time.perf_counter() - started
+
+
+@contextmanager
+def counted_writes(engine):
+    """INSERTs and UPDATEs by table while inside."""
+    writes: Counter = Counter()
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        words = statement.split(None, 3)
+        if words and words[0] in ("INSERT", "UPDATE"):
+            table = words[2] if words[0] == "INSERT" else words[1]
+            writes[table.strip('"')] += len(parameters) if executemany else 1
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield writes
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+def _redis_answers() -> bool:
+    try:
+        from redis import Redis
+
+        with Redis.from_url(REDIS_URL, socket_connect_timeout=1) as probe:
+            return bool(probe.ping())
+    except Exception:
+        return False
+
+
+def _workers(url: str, queue: str, count: int, folder: Path, stack: ExitStack) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "WF_STORAGE_MODE": "database-only",
+        "WF_ENCRYPTION_KEYS": RING,
+        "WF_SECRET_KEY": "bench",
+        "WF_JOURNAL_PATH": str(folder / f"{queue}.log"),
+        "WF_EXECUTION_QUEUE_URL": REDIS_URL,
+        "WF_EXECUTION_QUEUE_NAME": queue,
+        "WF_LOG_LEVEL": "WARNING",
+        "WF_LOG_FORMAT": "text",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wfplatform", "wf", "worker"]
+    for n in range(count):
+        output = stack.enter_context(open(folder / f"{queue}-{n}.out", "ab"))
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+        stack.callback(_stop, process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def executions(databases: Databases, count: int, repeat: int) -> list[Row]:
+    url = databases.fresh()
+    settings = EngineSettings(workers=2)
+    ring = KeyRing.parse(RING)
+    with ExitStack() as stack, started_storage(url, "database-only") as storage:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        site = Site(storage)
+        credentials = Credentials(storage, ring)
+        local = ExecutionEngine(storage, credentials, settings)
+        stack.callback(local.close)
+        cases = {"in-process": lambda: site.batch(Executions(storage, local), count)}
+        rq = _redis_answers()
+        if rq:
+            from wfplatform.executions.rq_queue import RqQueue
+
+            for workers in (1, 2):
+                name = f"wf-bench-{uuid.uuid4().hex[:8]}-{workers}"
+                _workers(url, name, workers, folder, stack)
+                queue = RqQueue(REDIS_URL, name)
+                engine = ExecutionEngine(storage, credentials, settings, queue)
+                stack.callback(engine.close)
+                cases[f"rq-{workers}"] = lambda engine=engine: site.batch(
+                    Executions(storage, engine), count
+                )
+            site.batch(Executions(storage, engine), 2)  # every worker is up and warm
+        with counted_writes(storage.parts.engine) as writes:
+            site.batch(Executions(storage, local), 10)
+        seconds = {label: median(found) for label, found in interleaved(cases, repeat).items()}
+    nodes = len(NODES)
+    per_node = writes["node_executions"] / (10 * nodes)
+    per_run = (sum(writes.values()) - writes["node_executions"]) / 10
+    rate = {label: count / taken for label, taken in seconds.items()}
+    rows = [
+        Row("executions", f"runs/s of a {nodes}-node workflow, in-process (2 threads)",
+            rate["in-process"], unit="runs/s"),
+        Row("executions", "node executions/s, in-process", rate["in-process"] * nodes,
+            unit="nodes/s"),
+        Row("executions", "database writes per node (its start and its end)", per_node,
+            target=Target("<=", 2, "≤ 2", of_figure=True)),
+        Row("executions", "database writes per run besides its nodes (record, claim, end)",
+            per_run),
+    ]  # fmt: skip
+    if not rq:
+        return [*rows, Row("executions", "RQ (no Redis at WF_BENCH_REDIS_URL)", 0)]
+    return rows + [
+        Row("executions", "runs/s on RQ, 1 worker vs in-process", rate["rq-1"],
+            rate["in-process"], "runs/s"),
+        Row("executions", "runs/s on RQ, 2 workers vs 1 worker", rate["rq-2"], rate["rq-1"],
+            "runs/s"),
+        Row("executions", "node executions/s on RQ, 2 workers", rate["rq-2"] * nodes,
+            unit="nodes/s"),
+    ]  # fmt: skip
