@@ -39,8 +39,8 @@ SIZES: dict[str, tuple[dict, dict]] = {
         {"count": 1_000, "repeat": 1},
     ),
     "executions": (
-        {"count": 200, "repeat": 3},
-        {"count": 10, "repeat": 1},
+        {"count": 200, "repeat": 3, "rows": 1_000_000},
+        {"count": 10, "repeat": 1, "rows": 2_000},
     ),
 }
 BENCHMARKS: dict[str, Callable[..., list[Row]]] = {

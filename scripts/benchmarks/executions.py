@@ -1,11 +1,17 @@
-"""`executions`: a 10-node workflow (a trigger, `set`, `if`, `merge`, `noop`: the engine's
-own work, no waiting) run `count` times on PostgreSQL in `database-only`, in three ways
-side by side, interleaved: the in-process queue (a pool of two threads in this process),
-and RQ on the machine's Redis with one and with two `flask wf worker` processes. Figures:
-runs and node executions per second from the first submission to the last run's end,
-and, from the in-process runs, the database writes each node and each run cost (every
-INSERT and UPDATE counted). Target: at most two writes per node (its start and its end).
-Without Redis on 127.0.0.1:6379 (`WF_BENCH_REDIS_URL`) the RQ rows are left out."""
+"""`executions`: the execution table's lists, and a 10-node workflow run many times.
+
+First, `rows` executions (of 1,000 users, 10 workflows each; mostly finished, some queued
+and running) are copied into PostgreSQL: each list the API and the sweeper run is timed
+(median of 5) and its plan printed, with the indexes it reads in the row's note.
+
+Then the workflow (a trigger, `set`, `if`, `merge`, `noop`: the engine's own work, no
+waiting) runs `count` times on PostgreSQL in `database-only`, in three ways side by side,
+interleaved: the in-process queue (two threads in this process), and RQ on the machine's
+Redis with one and with two `flask wf worker` processes. Figures: runs and node executions
+per second from the first submission to the last run's end, and, from the in-process
+runs, the database writes each node and each run cost (every INSERT and UPDATE counted).
+Target: at most two writes per node (its start and its end). Without Redis on
+127.0.0.1:6379 (`WF_BENCH_REDIS_URL`) the RQ rows are left out."""
 
 from __future__ import annotations
 
@@ -18,22 +24,28 @@ import time
 import uuid
 from collections import Counter
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from wfplatform.domain.codec import utcnow
+from wfplatform.domain.executions import Execution
 from wfplatform.domain.users import User
 from wfplatform.executions.engine import ExecutionEngine
 from wfplatform.executions.service import Executions
 from wfplatform.executions.settings import EngineSettings
+from wfplatform.repositories.executions import ExecutionQuery, SqlExecutionRepository
+from wfplatform.repositories.users import SqlUserRepository
 from wfplatform.services.context import Actor
 from wfplatform.services.credentials import Credentials
 from wfplatform.services.encryption import KeyRing
 from wfplatform.services.workflows import Workflows
 
-from .postgres import ROOT, Databases
-from .records import started_storage
+from .postgres import ROOT, Databases, create_engine
+from .records import copy_rows, started_storage
 from .report import Row, Target, interleaved, median
+from .scale import plans, scans
 
 REDIS_URL = os.environ.get("WF_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 RING = "bench-key:" + base64.b64encode(bytes(32)).decode()
@@ -150,7 +162,80 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def executions(databases: Databases, count: int, repeat: int) -> list[Row]:
+USERS, WORKFLOWS_PER_USER = 1_000, 10
+STATUS_CYCLE = ["success"] * 16 + ["failed", "failed", "cancelled", "crashed", "queued", "running"]
+
+
+def _table(rows: int) -> tuple[list[User], list[Execution]]:
+    users = [
+        User(email=f"u{n}@bench", name=f"user {n}", password_hash="x" * 20) for n in range(USERS)
+    ]
+    flows = [[str(uuid.uuid4()) for _ in range(WORKFLOWS_PER_USER)] for _ in users]
+    now = utcnow()
+    made = []
+    for n in range(rows):
+        owner, status = n % USERS, STATUS_CYCLE[n % len(STATUS_CYCLE)]
+        at = now - timedelta(seconds=rows - n)
+        made.append(
+            Execution(
+                workflow_id=flows[owner][n // USERS % WORKFLOWS_PER_USER],
+                user_id=users[owner].id,
+                workflow_version=1,
+                status=status,
+                input={"n": n},
+                runner="bench" if status == "running" else None,
+                lease_expires_at=at + timedelta(seconds=30) if status == "running" else None,
+                created_at=at,
+                updated_at=at,
+            )
+        )
+    return users, made
+
+
+def _lists(databases: Databases, rows: int) -> list[Row]:
+    url = databases.fresh()
+    users, made = _table(rows)
+    engine = create_engine(url)
+    copy_rows(engine, [(users, SqlUserRepository), (made, SqlExecutionRepository)])
+    with engine.connect() as connection:
+        connection.execute(sa.text("ANALYZE executions"))
+        connection.commit()
+    engine.dispose()
+    someone, flow = made[-1].user_id, made[-1].workflow_id
+    since = made[rows // 2].created_at
+    reads = {
+        "a user's runs, newest first": lambda s: s.executions.list(ExecutionQuery(user_id=someone)),
+        "a workflow's runs": lambda s: s.executions.list(ExecutionQuery(workflow_id=flow)),
+        "a user's failed runs": lambda s: s.executions.list(
+            ExecutionQuery(user_id=someone, status="failed")
+        ),
+        "everyone's failed runs (admins)": lambda s: s.executions.list(
+            ExecutionQuery(status="failed")
+        ),
+        "a user's runs since a time": lambda s: s.executions.list(
+            ExecutionQuery(user_id=someone, since=since)
+        ),
+        "the sweeper: expired leases": lambda s: s.executions.lease_expired(utcnow(), 100),
+        "the sweeper: queued runs": lambda s: s.executions.queued(100),
+        "a claim: running runs": lambda s: s.executions.running(),
+    }
+    found = []
+    with started_storage(url, "database-only") as storage:
+        for name, read in reads.items():
+            shown = plans(storage, lambda read=read: read(storage), "executions")
+            print(f"-- PostgreSQL plans, {name}, {rows:,} executions", *shown, sep="\n\n")
+            times = []
+            for _ in range(5):
+                started = time.perf_counter()
+                read(storage)
+                times.append((time.perf_counter() - started) * 1000)
+            note = f"{rows:,} rows; {scans(shown)}"
+            found.append(Row("executions", name, median(times), unit="ms", note=note))
+    return found
+
+
+def executions(databases: Databases, count: int, repeat: int, rows: int) -> list[Row]:
+    listed = _lists(databases, rows)
     url = databases.fresh()
     settings = EngineSettings(workers=2)
     ring = KeyRing.parse(RING)
@@ -193,8 +278,8 @@ def executions(databases: Databases, count: int, repeat: int) -> list[Row]:
             per_run),
     ]  # fmt: skip
     if not rq:
-        return [*rows, Row("executions", "RQ (no Redis at WF_BENCH_REDIS_URL)", 0)]
-    return rows + [
+        return [*listed, *rows, Row("executions", "RQ (no Redis at WF_BENCH_REDIS_URL)", 0)]
+    return listed + rows + [
         Row("executions", "runs/s on RQ, 1 worker vs in-process", rate["rq-1"],
             rate["in-process"], "runs/s"),
         Row("executions", "runs/s on RQ, 2 workers vs 1 worker", rate["rq-2"], rate["rq-1"],

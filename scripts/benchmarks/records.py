@@ -71,10 +71,15 @@ def json_size(record) -> int:
 
 def raw_copy(engine: Engine, users: list[User], workflows: list[Workflow]) -> None:
     """The same rows the backfill writes, through `COPY`."""
+    copy_rows(engine, [(users, SqlUserRepository), (workflows, SqlWorkflowRepository)])
+
+
+def copy_rows(engine: Engine, tables: list[tuple[list, type]]) -> None:
+    """Records through `COPY`, each list as its SQL repository class maps them."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        for records, sql_class in ((users, SqlUserRepository), (workflows, SqlWorkflowRepository)):
+        for records, sql_class in tables:
             table = db.metadata.tables[sql_class.model.__tablename__]
             columns = ", ".join(column.name for column in table.columns)
             buffer = _csv(table, records, sql_class(None))

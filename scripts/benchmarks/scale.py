@@ -15,7 +15,7 @@ import math
 import re
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import sqlalchemy as sa
@@ -56,16 +56,17 @@ def _statements() -> Iterator[list[tuple[str, object]]]:
         sa.event.remove(Engine, "before_cursor_execute", note)
 
 
-def _plans(storage, query: WorkflowQuery) -> list[str]:
+def plans(storage, read: Callable[[], object], table: str) -> list[str]:
+    """PostgreSQL's plans of the statements on `table` that `read()` runs."""
     engine = storage.control_plane_engine
     with _statements() as seen:
-        storage.workflows.list(query)
+        read()
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         plans = []
         for statement, parameters in seen:
-            if "FROM workflows" not in statement:
+            if f"FROM {table}" not in statement:
                 continue  # the storage's own work meanwhile (heartbeats, modes)
             cursor.execute("EXPLAIN " + statement, parameters)
             plans.append("\n".join(line for (line,) in cursor.fetchall()))
@@ -74,7 +75,7 @@ def _plans(storage, query: WorkflowQuery) -> list[str]:
         connection.close()
 
 
-def _scans(plans: list[str]) -> str:
+def scans(plans: list[str]) -> str:
     """What each statement's plan reads: the indexes it scans, or `seq scan`; e.g. `count:
     seq scan; page: ix_workflows_updated_at` (the count comes first, then the page)."""
     read = []
@@ -141,8 +142,12 @@ def scale(databases: Databases, sizes: tuple[int, ...], repeat: int) -> list[Row
     with ExitStack() as stack:
         loaded = {size: _loaded(stack, databases, size) for size in sizes}
         largest = max(sizes)
-        plans = {name: _plans(loaded[largest]["database"], q) for name, q in QUERIES.items()}
-        for name, found in plans.items():
+        database = loaded[largest]["database"]
+        found_plans = {
+            name: plans(database, lambda q=q: database.workflows.list(q), "workflows")
+            for name, q in QUERIES.items()
+        }
+        for name, found in found_plans.items():
             print(f"-- PostgreSQL plans, {name}, {largest:,} workflows", *found, sep="\n\n")
         cases = {
             (backend, name, size): (lambda s=loaded[size][backend], q=query: _list_ms(s, q))
@@ -158,7 +163,7 @@ def scale(databases: Databases, sizes: tuple[int, ...], repeat: int) -> list[Row
             times = {size: median(runs[(backend, name, size)]) for size in sizes}
             growth = _growth(times)
             at = ", ".join(f"{size:,}: {ms:.2f} ms" for size, ms in times.items())
-            plan = f"; {_scans(plans[name])}" if backend == "database" else ""
+            plan = f"; {scans(found_plans[name])}" if backend == "database" else ""
             name = f"{backend}-only list of 50, {name}"
             if growth is None:
                 rows.append(Row("scale", name, times[largest], unit="ms", note=f"{at}{plan}"))
