@@ -69,21 +69,26 @@ def json_size(record) -> int:
     return len(json.dumps(comparable(record)).encode())
 
 
+COPY_BATCH = 100_000
+
+
 def raw_copy(engine: Engine, users: list[User], workflows: list[Workflow]) -> None:
     """The same rows the backfill writes, through `COPY`."""
     copy_rows(engine, [(users, SqlUserRepository), (workflows, SqlWorkflowRepository)])
 
 
 def copy_rows(engine: Engine, tables: list[tuple[list, type]]) -> None:
-    """Records through `COPY`, each list as its SQL repository class maps them."""
+    """Records through `COPY`, each list as its SQL repository class maps them, in
+    statements of `COPY_BATCH` records (each within the statement timeout)."""
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         for records, sql_class in tables:
             table = db.metadata.tables[sql_class.model.__tablename__]
             columns = ", ".join(column.name for column in table.columns)
-            buffer = _csv(table, records, sql_class(None))
-            cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH CSV", buffer)
+            for start in range(0, len(records), COPY_BATCH):
+                buffer = _csv(table, records[start : start + COPY_BATCH], sql_class(None))
+                cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH CSV", buffer)
         connection.commit()
     finally:
         connection.close()

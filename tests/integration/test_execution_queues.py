@@ -101,3 +101,14 @@ def test_an_id_delivered_may_be_offered_again(backend):
     made.queue.submit("again")
     made.drain(deliveries, 2)
     assert deliveries.ids == ["again", "again"]
+
+
+def test_an_unreachable_redis_leaves_the_execution_to_the_sweeper(caplog):
+    """The row is recorded before the id is queued: a queue that does not answer costs a
+    log line, never the request (the sweeper offers queued executions again)."""
+    from wfplatform.executions.rq_queue import RqQueue
+
+    queue = RqQueue("redis://127.0.0.1:1/0")  # nothing listens there
+    queue.submit("waiting")
+    assert "the execution queue does not answer" in caplog.text
+    queue.close()

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import DuplicateJobError
 
@@ -49,9 +50,11 @@ class RqQueue:
             )
         except DuplicateJobError:
             pass  # its job is waiting or running
+        except RedisError as fault:  # the row is queued: the sweeper offers it again
+            log.warning("the execution queue does not answer (%s); %s waits", fault, execution_id)
 
     def depth(self) -> int:
-        return self.queue.count
+        return self.queue.count  # raises RedisError when Redis does not answer
 
     def close(self) -> None:
         self.connection.close()
