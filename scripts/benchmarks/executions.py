@@ -1,7 +1,7 @@
 """`executions`: the execution table's lists, and a 10-node workflow run many times.
 
-First, `rows` executions (of 1,000 users, 10 workflows each; mostly finished, some queued
-and running) are copied into PostgreSQL: each list the API and the sweeper run is timed
+First, `rows` executions (of 1,000 users, 10 workflows each; finished but for the newest:
+20 running, 200 queued) are copied into PostgreSQL: each list the API and the sweeper run is timed
 (median of 5) and its plan printed, with the indexes it reads in the row's note.
 
 Then the workflow (a trigger, `set`, `if`, `merge`, `noop`: the engine's own work, no
@@ -163,7 +163,8 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 USERS, WORKFLOWS_PER_USER = 1_000, 10
-STATUS_CYCLE = ["success"] * 16 + ["failed", "failed", "cancelled", "crashed", "queued", "running"]
+FINISHED_CYCLE = ["success"] * 16 + ["failed", "failed", "cancelled", "crashed"]
+LIVE = {"running": 20, "queued": 200}  # the newest rows: what the limits let run, and wait
 
 
 def _table(rows: int) -> tuple[list[User], list[Execution]]:
@@ -173,8 +174,12 @@ def _table(rows: int) -> tuple[list[User], list[Execution]]:
     flows = [[str(uuid.uuid4()) for _ in range(WORKFLOWS_PER_USER)] for _ in users]
     now = utcnow()
     made = []
+    live = [status for status, many in LIVE.items() for _ in range(many)]
     for n in range(rows):
-        owner, status = n % USERS, STATUS_CYCLE[n % len(STATUS_CYCLE)]
+        owner, newest = n % USERS, rows - n
+        status = (
+            live[newest - 1] if newest <= len(live) else FINISHED_CYCLE[n % len(FINISHED_CYCLE)]
+        )
         at = now - timedelta(seconds=rows - n)
         made.append(
             Execution(
