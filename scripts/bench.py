@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--workflows", type=int,
                         help="workflows of backfill and switch-pause (full: 100,000)")  # fmt: skip
     parser.add_argument("--entries", type=int, help="journal entries of replay (full: 5,000)")
+    parser.add_argument("--executions", type=int,
+                        help="rows of executions and switch-pause (full: 1,000,000)")  # fmt: skip
     parser.add_argument("--seconds", type=float, help="seconds of each wrk run (http)")
     args = parser.parse_args()
     unknown = sorted(set(args.benchmarks) - set(SIZES))

@@ -75,6 +75,7 @@ def upgrade():
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('duration_ms', sa.BigInteger(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['execution_id'], ['executions.id'], name=op.f('fk_node_executions_execution_id_executions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_node_executions'))
     )

@@ -1,6 +1,6 @@
 """`executions`: the execution table's lists, and a 10-node workflow run many times.
 
-First, `rows` executions (of 1,000 users, 10 workflows each; finished but for the newest:
+First, `executions` rows (of 1,000 users, 10 workflows each; finished but for the newest:
 20 running, 200 queued) are copied into PostgreSQL: each list the API and the sweeper run is timed
 (median of 5) and its plan printed, with the indexes it reads in the row's note.
 
@@ -167,7 +167,7 @@ FINISHED_CYCLE = ["success"] * 16 + ["failed", "failed", "cancelled", "crashed"]
 LIVE = {"running": 20, "queued": 200}  # the newest rows: what the limits let run, and wait
 
 
-def _table(rows: int) -> tuple[list[User], list[Execution]]:
+def execution_table(rows: int) -> tuple[list[User], list[Execution]]:
     users = [
         User(email=f"u{n}@bench", name=f"user {n}", password_hash="x" * 20) for n in range(USERS)
     ]
@@ -199,7 +199,7 @@ def _table(rows: int) -> tuple[list[User], list[Execution]]:
 
 def _lists(databases: Databases, rows: int) -> list[Row]:
     url = databases.fresh()
-    users, made = _table(rows)
+    users, made = execution_table(rows)
     engine = create_engine(url)
     copy_rows(engine, [(users, SqlUserRepository), (made, SqlExecutionRepository)])
     with engine.connect() as connection:
@@ -239,8 +239,8 @@ def _lists(databases: Databases, rows: int) -> list[Row]:
     return found
 
 
-def executions(databases: Databases, count: int, repeat: int, rows: int) -> list[Row]:
-    listed = _lists(databases, rows)
+def executions(databases: Databases, count: int, repeat: int, executions: int) -> list[Row]:
+    listed = _lists(databases, executions)
     url = databases.fresh()
     settings = EngineSettings(workers=2)
     ring = KeyRing.parse(RING)

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.postgres
 
 @pytest.mark.parametrize(
     "arguments",
-    [["switch-pause", "--workflows", "200"], ["replay", "--entries", "50"]],
+    [
+        ["switch-pause", "--workflows", "200", "--executions", "200"],
+        ["replay", "--entries", "50"],
+    ],
     ids=lambda arguments: arguments[0],
 )
 def test_each_measurement_runs_to_its_figures(arguments):

@@ -313,7 +313,9 @@ def test_the_sweeper_crashes_only_runs_whose_lease_expired(platform):
         for e, lease in zip(queued, (timedelta(seconds=60), timedelta(seconds=-1)), strict=True)
     )
     node_row = platform.nodes_of(dead)[0]
-    storage.node_executions.update(dataclasses.replace(node_row, status="running", end_seq=None))
+    storage.node_executions.update(
+        dataclasses.replace(node_row, status="running", end_seq=None, version=node_row.version + 1)
+    )
     swept = platform.engine.sweeper.sweep()
     assert swept["crashed"] == 1
     assert storage.executions.get(live.id).status == "running"

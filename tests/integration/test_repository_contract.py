@@ -537,7 +537,9 @@ class TestNodeExecutions(ChildContract, LengthContract):
         return make_node_execution(storage.executions.add(make_execution(owner)), **overrides)
 
     def changed(self, record):
-        return dataclasses.replace(record, status="success", output=[[{"done": True}]])
+        return dataclasses.replace(
+            record, status="success", output=[[{"done": True}]], version=record.version + 1
+        )
 
     def test_lists_one_executions_nodes_in_the_order_they_started(self, storage):
         owner = storage.users.add(make_user())

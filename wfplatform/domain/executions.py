@@ -83,6 +83,7 @@ class NodeExecution:
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
     duration_ms: int | None = None
+    version: int = 1  # its end replaces its start: a row the sweeper ended meanwhile wins
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def validate(self) -> None:

@@ -97,12 +97,13 @@ class Claims:
 
         return self.change(execution_id, decide)
 
-    def crash(self, execution_id: str, now: datetime, last_seq: int) -> Execution | None:
+    def crash(
+        self, execution_id: str, now: datetime, last_seq: int, error: dict[str, Any]
+    ) -> Execution | None:
         def decide(current: Execution) -> dict[str, Any] | None:
             lease = current.lease_expires_at
             if current.status != RUNNING or lease is None or lease >= now:
                 return None
-            error = {"message": "its runner stopped renewing its lease", "runner": current.runner}
             return {
                 "status": CRASHED,
                 "error": error,

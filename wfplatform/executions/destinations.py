@@ -8,7 +8,8 @@ list (`WF_HTTP_ALLOW`), when set, admits only its ranges. A name that resolves t
 refused address is refused as a whole (an attacker's DNS answering a public and a
 private address in turns gets nothing), and the connection is made to the address checked,
 never resolved again (DNS rebinding). IPv4 addresses written as IPv6 (`::ffff:a.b.c.d`)
-are checked as the IPv4 address they are."""
+are checked as the IPv4 address they are. An address that names no host (0.0.0.0/8, `::`)
+is refused whatever the lists say: Linux connects it to the machine itself."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+THIS_HOST = ipaddress.ip_network("0.0.0.0/8")  # "this network": Linux connects it locally
 
 
 class DestinationRefused(Exception):
@@ -51,6 +55,8 @@ class NetworkPolicy:
         """Why the policy refuses `address`, or None."""
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped
+        if address.is_unspecified or address in THIS_HOST:
+            return "it names no host (0.0.0.0/8 and :: reach this machine)"
         if any(address in network for network in self.deny):
             return "it is in WF_HTTP_DENY"
         if self.allow and not any(address in network for network in self.allow):

@@ -55,7 +55,12 @@ class ExecutionEngine:
             self.bus, settings.event_streams, StreamTiming(settings.stream_poll_seconds)
         )
         self.sweeper = Sweeper(
-            storage, self.runner.claims, self.queue, self.bus, settings.sweep_seconds
+            storage,
+            self.runner.claims,
+            self.queue,
+            self.bus,
+            settings.sweep_seconds,
+            per_workflow=max(1, settings.workers),
         )
 
     def start(self) -> None:

@@ -40,7 +40,9 @@ def _lookup(item: Any, path: str) -> Any:
     for step in path.split(".")[1:]:
         if isinstance(value, dict):
             value = value.get(step)
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+        elif (
+            isinstance(value, list) and step.isascii() and step.isdigit() and int(step) < len(value)
+        ):
             value = value[int(step)]
         else:
             return None

@@ -5,6 +5,7 @@ redirects itself so that each one is checked again, and reads a bounded response
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -94,17 +95,26 @@ class HttpClient:
                 preload_content=False,
                 assert_same_host=False,
             )
-        except HTTPError as error:
+        except (
+            HTTPError,
+            ValueError,
+            OSError,
+        ) as error:  # ValueError: a header http.client refuses
             raise RequestFailed(f"{method} {target.host}: {_reason(error)}") from None
         finally:
             pool.close()
 
     def _body(self, response) -> Any:
         data = bytearray()
-        for chunk in response.stream(CHUNK):
-            data += chunk
-            if len(data) > self.max_response_bytes:
-                raise RequestFailed(f"the answer is longer than {self.max_response_bytes} bytes")
+        try:
+            for chunk in response.stream(CHUNK):
+                data += chunk
+                if len(data) > self.max_response_bytes:
+                    raise RequestFailed(
+                        f"the answer is longer than {self.max_response_bytes} bytes"
+                    )
+        except (HTTPError, OSError) as error:
+            raise RequestFailed(f"reading the answer: {_reason(error)}") from None
         kind, _, options = response.headers.get("content-type", "").partition(";")
         charset = _charset(options) or "utf-8"
         try:
@@ -113,7 +123,7 @@ class HttpClient:
             text = data.decode("utf-8", errors="replace")
         if kind.strip().lower().endswith(("/json", "+json")):
             try:
-                return scrub(json.loads(text, parse_constant=_not_json))
+                return scrub(json.loads(text, parse_constant=_not_json, parse_float=_finite))
             except ValueError:
                 pass
         return scrub(text)
@@ -136,6 +146,14 @@ def _not_json(constant: str) -> None:
     raise ValueError(constant)
 
 
+def _finite(text: str) -> float:
+    """A number past a float's range (`1e400`) would be read as infinity: not JSON either."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
 def _origin(target) -> tuple:
     return (target.scheme, target.host, target.port or DEFAULT_PORTS[target.scheme])
 
@@ -152,7 +170,8 @@ def _charset(options: str) -> str | None:
     return None
 
 
-def _reason(error: HTTPError) -> str:
-    """The kind of failure (`ConnectTimeoutError`, `NewConnectionError`, ...), without
-    urllib3's message, which repeats the pool and the address."""
+def _reason(error: Exception) -> str:
+    """The kind of failure (`ConnectTimeoutError`, `NewConnectionError`, ...), without its
+    message: urllib3's repeats the pool and the address, and http.client's refusal of a
+    header repeats the header, a credential's value included."""
     return type(getattr(error, "reason", None) or error).__name__

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,13 +30,13 @@ from ..domain.executions import (
     NodeExecution,
 )
 from ..domain.workflows import WorkflowVersion
-from ..errors import DomainError, StorageUnavailable
+from ..errors import Conflict, DomainError, StorageUnavailable
 from ..services.credentials import Credentials
 from ..storage.adapter import Storage
 from . import events
 from .cancels import CancelSignals
 from .claims import Claims, NoSlot
-from .data_limits import DataBudget
+from .data_limits import DataBudget, Unfit, size_of
 from .events import EventBus
 from .graph import Input, Plan
 from .lease import LeaseKeeper
@@ -102,12 +103,11 @@ class Runner:
             return
         self.bus.publish(events.started(claimed))
         run = _Run(self, claimed, version)
+        lease = LeaseKeeper(self.claims, execution_id, self.name, claimed.lease_expires_at)
         try:
-            with LeaseKeeper(
-                self.claims, execution_id, self.name, claimed.lease_expires_at
-            ) as lease:
+            with lease:
                 run.lease = lease
-                outcome = run.nodes()
+                outcome = _ended(run)
         finally:
             self.signals.forget(execution_id)
         if not outcome.lost:
@@ -180,45 +180,65 @@ class _Run:
 
     # -- one node ----------------------------------------------------------------------------
     def _node(self, node: dict, inputs: list[list[Item]], items: list[Item]) -> Outputs | Outcome:
-        kind = self.runner.types[node["type"]]
+        """Its outputs, or how the run ends here: the node failed after its last attempt,
+        a cancel, or a lost lease."""
         policy = RetryPolicy.of(node)
-        error: dict[str, Any] = {}
+        outcome = Outcome(FAILED)
         for attempt in range(1, policy.attempts + 1):
             record = self._begin(node, attempt, items)
+            result = self._attempt(node, record, inputs, items)
+            if not isinstance(result, Outcome):
+                return result
+            outcome = result
+            if outcome.status != FAILED or attempt == policy.attempts:
+                break
             try:
-                call = NodeCall(
-                    node=node,
-                    parameters=kind.load(node),
-                    inputs=inputs,
-                    items=items,
-                    idempotency_key=record.idempotency_key,
-                    credential=lambda credential_type: self._credential(node, credential_type),
-                    pause=self._pause,
-                )
-                outputs = kind.run(call)
+                self._pause(policy.delay(attempt))
             except Cancelled as cancelled:
-                if cancelled.lost:
-                    return LOST
-                self._end(record, CANCELLED, error={"message": "cancelled while it ran"})
-                return Outcome(CANCELLED, {"message": "cancelled", "node_id": node["id"]})
-            except StorageUnavailable:
-                raise  # the run cannot be recorded: its lease runs out, the sweeper decides
-            except Exception as failure:
-                error = {"message": _message(failure, kind), "node_id": node["id"]}
-                self._end(record, FAILED, error=error)
-                if attempt < policy.attempts:
-                    try:
-                        self._pause(policy.delay(attempt))
-                    except Cancelled as cancelled:
-                        return LOST if cancelled.lost else Outcome(CANCELLED, error)
-                continue
-            self._end(record, SUCCESS, output=outputs)
-            return outputs
-        return Outcome(FAILED, error)
+                return LOST if cancelled.lost else Outcome(CANCELLED, outcome.error)
+        return outcome
+
+    def _attempt(
+        self, node: dict, record: NodeExecution, inputs: list[list[Item]], items: list[Item]
+    ) -> Outputs | Outcome:
+        kind = self.runner.types[node["type"]]
+        try:
+            call = NodeCall(
+                node=node,
+                parameters=kind.load(node),
+                inputs=inputs,
+                items=items,
+                idempotency_key=record.idempotency_key,
+                credential=lambda credential_type: self._credential(node, credential_type),
+                pause=self._pause,
+            )
+            outputs = kind.run(call)
+            size = self.budget.check(outputs)
+        except Cancelled as cancelled:
+            if cancelled.lost:
+                return LOST
+            if not self._end(record, CANCELLED, error={"message": "cancelled while it ran"}):
+                return LOST
+            return Outcome(CANCELLED, {"message": "cancelled", "node_id": node["id"]})
+        except StorageUnavailable:
+            raise  # the run cannot be recorded: its lease runs out, the sweeper decides
+        except Unfit as unfit:
+            message = f"its output cannot be kept: {unfit}"
+        except Exception as failure:
+            message = _message(failure, kind)
+        else:
+            try:
+                kept = self._end(record, SUCCESS, output=outputs, size=size)
+            except DomainError as refused:  # a backend refused the output after all
+                message = f"its output could not be stored: {refused.message}"
+            else:
+                return outputs if kept else LOST
+        error = {"message": message, "node_id": node["id"]}
+        return Outcome(FAILED, error) if self._end(record, FAILED, error=error) else LOST
 
     def _begin(self, node: dict, attempt: int, items: list[Item]) -> NodeExecution:
         self.seq += 1
-        stored, cut = self.budget.keep(items)
+        stored, cut = self.budget.keep(items, size_of(items))
         record = NodeExecution(
             execution_id=self.execution.id,
             node_id=node["id"],
@@ -238,9 +258,12 @@ class _Run:
         status: str,
         output: Outputs | None = None,
         error: dict[str, Any] | None = None,
-    ) -> None:
+        size: int = 0,
+    ) -> bool:
+        """Record the end of an attempt; False when the row changed meanwhile: the sweeper
+        ended it, having crashed the run (its lease was lost), and nothing more is written."""
         self.seq += 1
-        stored, cut = self.budget.keep(output) if output is not None else (None, False)
+        stored, cut = self.budget.keep(output, size) if output is not None else (None, False)
         now = utcnow()
         done = dataclasses.replace(
             record,
@@ -251,16 +274,22 @@ class _Run:
             end_seq=self.seq,
             finished_at=now,
             duration_ms=int((now - record.started_at).total_seconds() * 1000),
+            version=record.version + 1,
         )
-        self.storage.node_executions.update(done)
+        try:
+            self.storage.node_executions.update(done)
+        except Conflict:
+            return False
         self.runner.bus.publish(events.node_finished(done))
+        return True
 
     def _cancelled_before(self, node: dict, items: list[Item], cancelled: Cancelled) -> Outcome:
         """A cancel found before a node runs is recorded on that node."""
         if cancelled.lost:
             return LOST
         record = self._begin(node, 1, items)
-        self._end(record, CANCELLED, error={"message": "cancelled before it ran"})
+        if not self._end(record, CANCELLED, error={"message": "cancelled before it ran"}):
+            return LOST
         return Outcome(CANCELLED, {"message": "cancelled", "node_id": node["id"]})
 
     # -- what a node may ask -----------------------------------------------------------------
@@ -273,6 +302,7 @@ class _Run:
     def _pause(self, seconds: float) -> None:
         """Sleep, looking for a cancel: at once for one asked in this process, every
         `cancel_poll_seconds` in the row for one asked elsewhere."""
+        self._check_stop()  # a pause of 0 (a retry without interval) looks too
         deadline = time.monotonic() + seconds
         poll = self.runner.settings.cancel_poll_seconds
         while (left := deadline - time.monotonic()) > 0:
@@ -289,6 +319,24 @@ class _Run:
             raise Cancelled(lost=True)
         if current.cancel_requested_at is not None:
             raise Cancelled()
+
+
+def _ended(run: _Run) -> Outcome:
+    """How the run ended; a failure of the engine itself fails the run (never a row left
+    `running`), named by its kind and place only (its message may hold data)."""
+    try:
+        return run.nodes()
+    except StorageUnavailable:
+        raise
+    except Exception as failure:
+        log.error("execution %s: the engine failed with %s", run.execution.id, _kind(failure))
+        return Outcome(FAILED, {"message": f"the engine failed ({type(failure).__name__})"})
+
+
+def _kind(failure: Exception) -> str:
+    """A failure's type and where it was raised, not its message (it may hold data)."""
+    where = traceback.extract_tb(failure.__traceback__)[-1]
+    return f"{type(failure).__name__} at {where.filename}:{where.lineno}"
 
 
 def _carried(outputs: dict[str, Outputs], edge: Input) -> list[Item]:
@@ -315,5 +363,5 @@ def _message(failure: Exception, kind: NodeType) -> str:
         return str(failure)
     if isinstance(failure, DomainError):
         return failure.message
-    log.exception("node type %s failed unexpectedly", kind.name)
+    log.error("node type %s failed with %s", kind.name, _kind(failure))
     return f"{kind.name} failed: {type(failure).__name__}"

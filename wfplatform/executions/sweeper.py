@@ -12,8 +12,8 @@ import threading
 from datetime import datetime, timedelta
 
 from ..domain.codec import utcnow
-from ..domain.executions import CRASHED, RUNNING
-from ..errors import StorageUnavailable
+from ..domain.executions import CRASHED, RUNNING, STARTED_SEQ, Execution
+from ..errors import Conflict, StorageUnavailable
 from ..storage.adapter import Storage
 from . import events
 from .claims import Claims
@@ -32,8 +32,11 @@ class Sweeper:
         queue: ExecutionQueue,
         bus: EventBus,
         every_seconds: float,
+        per_workflow: int,
     ) -> None:
+        """`per_workflow`: queued executions of one workflow offered a round."""
         self.storage = storage
+        self.per_workflow = per_workflow
         self.claims = claims
         self.queue = queue
         self.bus = bus
@@ -42,34 +45,48 @@ class Sweeper:
         self._thread: threading.Thread | None = None
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        """One round: how many runs it marked crashed and how many queued ones it offered."""
+        """One round: how many runs it marked crashed and how many queued ones it offered
+        (the oldest of each workflow first, so a workflow at its limit holds back no other)."""
         now = now or utcnow()
-        crashed = sum(
-            self._crash(e.id, now) for e in self.storage.executions.lease_expired(now, BATCH)
-        )
+        expired = self.storage.executions.lease_expired(now, BATCH)
+        crashed = sum(self._crash(execution, now) for execution in expired)
         # an execution queued a moment ago is on its way to a runner already
         settled = now - timedelta(seconds=self.every)
-        waiting = [e for e in self.storage.executions.queued(BATCH) if e.created_at < settled]
+        queued = self.storage.executions.queued(BATCH, per_workflow=self.per_workflow)
+        waiting = [execution for execution in queued if execution.created_at < settled]
         for execution in waiting:
             self.queue.submit(execution.id)
         return {"crashed": crashed, "offered": len(waiting)}
 
-    def _crash(self, execution_id: str, now: datetime) -> bool:
-        nodes = self.storage.node_executions.for_execution(execution_id)
-        seq = max((max(n.start_seq, n.end_seq or 0) for n in nodes), default=1)
-        unfinished = [n for n in nodes if n.status == RUNNING]
-        last_seq = seq + len(unfinished) + 1
-        crashed = self.claims.crash(execution_id, now, last_seq)
+    def _crash(self, execution: Execution, now: datetime) -> bool:
+        """Its unfinished node attempts first, then the run itself: a round cut short in
+        between leaves the run `running` and expired, for the next round to finish, and a
+        stream never sees the final event before a node's."""
+        nodes = self.storage.node_executions.for_execution(execution.id)
+        seq = max((max(n.start_seq, n.end_seq or 0) for n in nodes), default=STARTED_SEQ)
+        error = {"message": "its runner stopped renewing its lease", "runner": execution.runner}
+        ended = []
+        for node in (n for n in nodes if n.status == RUNNING):
+            seq += 1
+            changed = dataclasses.replace(
+                node,
+                status=CRASHED,
+                end_seq=seq,
+                finished_at=now,
+                error=error,
+                version=node.version + 1,
+            )
+            try:
+                ended.append(self.storage.node_executions.update(changed))
+            except Conflict:
+                seq -= 1  # its runner ended it meanwhile: the run is alive after all
+        crashed = self.claims.crash(execution.id, now, seq + 1, error)
+        for node in ended:
+            self.bus.publish(events.node_finished(node))
         if crashed is None:
             return False  # renewed, finished or crashed by another sweeper meanwhile
-        for offset, node in enumerate(unfinished, start=1):
-            ended = dataclasses.replace(
-                node, status=CRASHED, end_seq=seq + offset, finished_at=now, error=crashed.error
-            )
-            self.storage.node_executions.update(ended)
-            self.bus.publish(events.node_finished(ended))
         self.bus.publish(events.finished(crashed))
-        log.warning("execution %s crashed: %s", execution_id, crashed.error)
+        log.warning("execution %s crashed: %s", execution.id, error)
         return True
 
     # -- the thread ------------------------------------------------------------------------

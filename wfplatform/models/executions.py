@@ -78,3 +78,8 @@ class NodeExecutionModel(db.Model):
     started_at: so.Mapped[datetime] = so.mapped_column(Timestamp)
     finished_at: so.Mapped[datetime | None] = so.mapped_column(Timestamp)
     duration_ms: so.Mapped[int | None] = so.mapped_column(sa.BigInteger)
+    version: so.Mapped[int] = so.mapped_column(sa.Integer)
+
+    # UPDATE ... WHERE version = <the version read>: a runner that lost its lease does not
+    # overwrite the end the sweeper gave its node.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from abc import abstractmethod
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,8 +62,9 @@ class ExecutionRepository(Repository):
 
     @reads
     @abstractmethod
-    def queued(self, limit: int) -> list[Execution]:
-        """The oldest queued executions."""
+    def queued(self, limit: int, per_workflow: int | None = None) -> list[Execution]:
+        """The oldest queued executions, at most `per_workflow` of each workflow (None:
+        any number)."""
 
     @reads
     @abstractmethod
@@ -139,8 +141,13 @@ class MemoryExecutionRepository(MemoryRepository, ExecutionRepository):
             if workflow_id is None or execution.workflow_id == workflow_id
         ]
 
-    def queued(self, limit: int) -> list[Execution]:
-        return sorted(self._with_status(QUEUED), key=_newest_first)[:limit]
+    def queued(self, limit: int, per_workflow: int | None = None) -> list[Execution]:
+        chosen, taken = [], Counter()
+        for execution in sorted(self._with_status(QUEUED), key=_newest_first):
+            if per_workflow is None or taken[execution.workflow_id] < per_workflow:
+                taken[execution.workflow_id] += 1
+                chosen.append(execution)
+        return chosen[:limit]
 
     def lease_expired(self, now: datetime, limit: int) -> list[Execution]:
         expired = [
@@ -192,13 +199,17 @@ class SqlExecutionRepository(SqlRepository, ExecutionRepository):
             conditions.append(model.workflow_id == workflow_id)
         return self._rows(sa.select(model).where(*conditions).order_by(model.id))
 
-    def queued(self, limit: int) -> list[Execution]:
+    def queued(self, limit: int, per_workflow: int | None = None) -> list[Execution]:
         model = ExecutionModel
+        waiting = model.status == QUEUED
+        if per_workflow is not None:
+            place = sa.func.row_number().over(
+                partition_by=model.workflow_id, order_by=(model.created_at, model.id)
+            )
+            ranked = sa.select(model.id, place.label("place")).where(waiting).subquery()
+            waiting = model.id.in_(sa.select(ranked.c.id).where(ranked.c.place <= per_workflow))
         return self._rows(
-            sa.select(model)
-            .where(model.status == QUEUED)
-            .order_by(model.created_at, model.id)
-            .limit(limit)
+            sa.select(model).where(waiting).order_by(model.created_at, model.id).limit(limit)
         )
 
     def lease_expired(self, now: datetime, limit: int) -> list[Execution]:

@@ -1,0 +1,478 @@
+"""The execution engine as an attacker, an operator and a crash meet it (a review written
+as failing tests; each found a defect, fixed since): hostile answers and items, secrets in
+failures, destinations that name no host, cancels between attempts, a runner that lost
+its lease, a sweep cut short, a stream beside the sweeper, a blocked backlog, and what one
+run may store."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.factories import TEST_RING, make_credential
+from tests.runs import FAST, Platform, edge, node, until
+from wfplatform.domain.codec import utcnow
+from wfplatform.domain.executions import Execution
+from wfplatform.errors import StorageUnavailable
+from wfplatform.executions.destinations import NetworkPolicy
+
+ROOT = Path(__file__).resolve().parents[2]
+# docs/NODES.md, "Where it may connect": the deny list for a shared installation
+SHARED_DENY = (
+    "169.254.0.0/16,fe80::/10,fd00:ec2::/32,127.0.0.0/8,::1/128,"
+    "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+)
+
+
+# -- a local server ----------------------------------------------------------------------
+class Server(BaseHTTPRequestHandler):
+    """`/huge` JSON with a number past float range; `/slow-fail` a 500 after 0.8 s;
+    anything else `{"ok": true}`."""
+
+    seen: list[str]
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.seen.append(self.path)
+        status, payload = 200, b'{"ok": true}'
+        if self.path.startswith("/huge"):
+            payload = b'{"total": 1e400}'
+        elif self.path.startswith("/slow-fail"):
+            time.sleep(0.8)
+            status, payload = 500, b"{}"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, list[str]]]:
+    seen: list[str] = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Server,), {"seen": seen}))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1], seen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def make_platform(make_storage):
+    made: list[Platform] = []
+
+    def make(mode: str = "memory-only", **settings) -> Platform:
+        platform = Platform(make_storage(mode), dataclasses.replace(FAST, **settings))
+        made.append(platform)
+        return platform
+
+    yield make
+    for platform in made:
+        platform.close()
+
+
+def call_flow(platform: Platform, call: dict):
+    return platform.workflow([node("start", "manual"), call], [edge("start", "call")])
+
+
+def settled(platform: Platform, execution, seconds: float = 3.0):
+    """The execution once it is no longer queued or running, or as it is after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        current = platform.storage.executions.get(execution.id)
+        if current.finished:
+            return current
+        time.sleep(0.02)
+    return platform.storage.executions.get(execution.id)
+
+
+# -- storage doubles for a fault in the sweeper -------------------------------------------
+class NodesWith:
+    """The node executions of a storage, with `update` replaced."""
+
+    def __init__(self, real, update) -> None:
+        self._real, self.update = real, update
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+class StorageWith:
+    def __init__(self, real, node_executions) -> None:
+        self._real, self.node_executions = real, node_executions
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def dead_run(platform: Platform):
+    """A run whose process died mid-node: `running`, its lease expired, its second node
+    started and never ended."""
+    storage = platform.storage
+    flow = platform.workflow(
+        [node("start", "manual"), node("pause", "wait", seconds=0)], [edge("start", "pause")]
+    )
+    done = platform.run(flow)
+    row = storage.executions.get(done.id)
+    dead = storage.executions.update(
+        dataclasses.replace(
+            row,
+            status="running",
+            runner="a-process-that-died",
+            lease_expires_at=utcnow() - timedelta(seconds=1),
+            finished_at=None,
+            version=row.version + 1,
+        )
+    )
+    pause = platform.nodes_of(dead)[1]
+    storage.node_executions.update(
+        dataclasses.replace(
+            pause, status="running", end_seq=None, finished_at=None, version=pause.version + 1
+        )
+    )
+    return dead
+
+
+# -- hostile data -------------------------------------------------------------------------
+def test_a_json_answer_with_a_number_past_float_range_is_stored_as_json(make_platform, server):
+    """An API answering `{"total": 1e400}` (valid JSON) must give an item every JSON
+    reader takes. `http_client._body` refuses
+    only the literals NaN/Infinity via `parse_constant`; `1e400` overflows to `inf`,
+    which is stored and then answered by the API as `Infinity` (not JSON). On PostgreSQL
+    the same answer is refused by JSONB and leaves the run `running` (see the next test)."""
+    port, _ = server
+    platform = make_platform()
+    flow = call_flow(platform, node("call", "http_request", url=f"http://127.0.0.1:{port}/huge"))
+    done = platform.run(flow, seconds=3)
+    assert done.status == "success", done.error
+    stored = [n.output for n in platform.nodes_of(done)]
+    json.dumps(stored, allow_nan=False)  # ValueError: Out of range float values ...
+
+
+def test_a_node_output_the_storage_refuses_fails_the_run_instead_of_leaving_it_running(
+    make_platform,
+):
+    """`set` with `{"a": {...{"a": "{{ $json }}"}}}` nests the item ~30 levels deeper at
+    each node (the API bounds the nesting of parameters, not of what the run builds). When
+    storing a node's output raises anything but `StorageUnavailable` (here RecursionError;
+    on PostgreSQL the ValidationFailed of an `inf`), `_end(record, SUCCESS, ...)` runs
+    outside the node's try and `Runner.run` has no handler:
+    the run's thread dies, the row stays `running` holding its slots, with a lease nobody
+    renews, until the sweeper reports a misleading "crashed". A user expects `failed`."""
+    platform = make_platform()
+    deeper = "{{ $json }}"
+    for _ in range(28):
+        deeper = {"a": deeper}
+    steps = [node(f"s{i}", "set", values={"a": deeper}, keep_only_set=True) for i in range(40)]
+    flow = platform.workflow(
+        [node("start", "manual"), *steps],
+        [edge("start", "s0")] + [edge(f"s{i}", f"s{i + 1}") for i in range(39)],
+    )
+    execution = platform.executions.execute(platform.actor, flow.id)
+    done = settled(platform, execution)
+    assert done.status == "failed"
+    assert (done.workflow_slot, done.global_slot) == (None, None)
+
+
+def test_an_answer_jsonb_would_refuse_is_kept_as_text_and_the_run_ends(make_platform, server):
+    """`1e400` is valid JSON whose number no backend stores (JSONB refuses the infinity
+    Python reads it as): the body is kept as text, and the run ends instead of being left
+    `running` by a write that failed."""
+    port, _ = server
+    platform = make_platform("database-only")
+    flow = call_flow(platform, node("call", "http_request", url=f"http://127.0.0.1:{port}/huge"))
+    done = settled(platform, platform.executions.execute(platform.actor, flow.id))
+    assert done.status == "success", done.error
+    (call,) = [n for n in platform.nodes_of(done) if n.node_id == "call"]
+    assert call.output[0][0]["body"] == '{"total": 1e400}'
+
+
+def test_items_that_double_at_each_node_are_stopped_not_run_for_hours(tmp_path):
+    """Any user can save 40 `set` nodes with `values: {"a": "{{ $json }}", "b":
+    "{{ $json }}"}`: the item doubles at each node. The limits only cut what is *stored*
+    ("the run goes on with the whole data", data_limits.py), and `DataBudget.keep`
+    serializes the whole value at every node: the run pins a worker
+    thread and grows its memory for hours (it cannot be cancelled either: cancels are
+    read between nodes). It must fail once its data passes the limits. Run in a child
+    process with a memory cap, killed afterwards."""
+    script = textwrap.dedent(
+        f"""
+        import os, resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1536 * 2**20, 1536 * 2**20))
+        sys.path.insert(0, {str(ROOT)!r})
+        import wfplatform.models
+        from tests import databases
+        from tests.conftest import build_storage
+        import dataclasses
+        from tests.runs import FAST, Platform, edge, node
+        from wfplatform.extensions import db
+        engine = databases.create_engine("sqlite:///{tmp_path}/wf.sqlite3")
+        db.metadata.create_all(engine)
+        databases.stamp_head(engine)
+        storage = build_storage(engine, "{tmp_path}/journal.log", "memory-only")
+        platform = Platform(storage, dataclasses.replace(FAST, max_data_bytes=1_000_000))
+        steps = [node(f"s{{i}}", "set", values={{"a": "{{{{ $json }}}}", "b": "{{{{ $json }}}}"}})
+                 for i in range(40)]
+        edges = [edge("start", "s0")] + [edge(f"s{{i}}", f"s{{i + 1}}") for i in range(39)]
+        flow = platform.workflow([node("start", "manual"), *steps], edges)
+        done = platform.run(flow, {{"k": "v"}}, seconds=60)
+        print("STATUS", done.status, flush=True)
+        os._exit(0)
+        """
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=90, cwd=ROOT
+    )
+    assert "STATUS" in child.stdout, child.stderr[-2000:]
+    assert child.stdout.split("STATUS", 1)[1].split()[0] == "failed"
+
+
+def test_an_expression_step_that_is_a_unicode_digit_leads_nowhere(make_platform):
+    """docs: "a path that leads nowhere is null". `_lookup` takes
+    `str.isdigit()` for an index, which is true for "²", and `int("²")` raises: the node
+    fails with "set failed: ValueError" instead of setting null."""
+    platform = make_platform()
+    flow = platform.workflow(
+        [node("start", "manual"), node("pick", "set", values={"x": "{{ $json.lines.² }}"})],
+        [edge("start", "pick")],
+    )
+    done = platform.run(flow, {"lines": [1, 2, 3]})
+    assert (done.status, done.error) == ("success", None)
+
+
+# -- secrets and destinations -------------------------------------------------------------
+def test_a_credential_value_the_http_library_refuses_is_not_written_to_the_logs(
+    make_platform, server, caplog
+):
+    """A token pasted with a trailing newline is common. http.client refuses the header
+    with `ValueError("Invalid header value b'Bearer <token>\\n'")`; `_open` catches only
+    urllib3's HTTPError, so it reaches `_message`, whose
+    `log.exception` writes the traceback, token included, to the logs."""
+    port, _ = server
+    platform = make_platform()
+    credential = platform.storage.credentials.add(
+        make_credential(platform.user, type="httpBearerAuth")
+    )
+    sealed = TEST_RING.seal(
+        json.dumps({"token": "tok-SECRET-4242\n"}).encode(), credential.sealing_context()
+    )
+    platform.storage.credentials.update(
+        dataclasses.replace(credential, sealed_data=sealed, version=credential.version + 1)
+    )
+    call = {
+        **node("call", "http_request", url=f"http://127.0.0.1:{port}/"),
+        "credentials": {"httpBearerAuth": {"id": credential.id}},
+    }
+    with caplog.at_level(logging.INFO):
+        done = platform.run(call_flow(platform, call), seconds=3)
+    assert done.status == "failed"
+    assert "tok-SECRET-4242" not in caplog.text
+
+
+def test_the_unspecified_address_does_not_reach_loopback_past_the_documented_deny_list(
+    make_platform, server
+):
+    """An operator of a shared installation sets the deny list docs/NODES.md gives
+    (127.0.0.0/8, ::1/128, ...). `http://0.0.0.0:<port>/` resolves to 0.0.0.0, which is
+    in none of those ranges, and Linux connects it to the local host: the request reaches
+    a service on 127.0.0.1. `NetworkPolicy.refusal` checks only the
+    lists; an unspecified address (0.0.0.0/8, ::) is never a remote destination."""
+    port, seen = server
+    platform = make_platform(network=NetworkPolicy.parse(SHARED_DENY))
+    flow = call_flow(platform, node("call", "http_request", url=f"http://0.0.0.0:{port}/"))
+    done = platform.run(flow, seconds=3)
+    assert seen == []
+    assert done.status == "failed"
+
+
+# -- cancels, leases and the sweeper ------------------------------------------------------
+def test_a_cancel_stops_node_retries_that_have_no_interval(make_platform, server):
+    """A cancel asked while an attempt runs must stop the run before another request is
+    sent. With `retry.interval_seconds: 0` (allowed), `_pause(0)` never
+    enters its loop, so it never calls `_check_stop`: attempts 2 and 3 are sent anyway,
+    and the execution ends `failed`, the cancel ignored."""
+    port, seen = server
+    platform = make_platform()
+    call = {
+        **node("call", "http_request", url=f"http://127.0.0.1:{port}/slow-fail"),
+        "retry": {"attempts": 3, "interval_seconds": 0},
+    }
+    execution = platform.executions.execute(platform.actor, call_flow(platform, call).id)
+    until(lambda: len(seen) == 1)
+    platform.executions.cancel(platform.actor, execution.id)
+    done = platform.executions.wait(execution, 5)
+    assert len(seen) == 1
+    assert done.status == "cancelled"
+
+
+def test_a_runner_that_lost_its_lease_writes_nothing_after_its_run_was_crashed(
+    make_platform, server
+):
+    """The database stops answering the lease renewals (or the process pauses) longer
+    than the lease; the sweeper rightly marks the run crashed. The runner, still inside
+    an attempt, must then write nothing more: not its end over the sweeper's `crashed`
+    node (its node row changed since it was read), not a second attempt, so no request is
+    sent after the crash and the stored events stay numbered once each."""
+    port, seen = server
+    platform = make_platform(lease_seconds=0.4)
+
+    def database_down(*args, **kwargs):
+        raise StorageUnavailable("database", "did not answer")
+
+    platform.engine.runner.claims.renew = database_down  # the renewals only
+    call = {
+        **node("call", "http_request", url=f"http://127.0.0.1:{port}/slow-fail"),
+        "retry": {"attempts": 2, "interval_seconds": 0},
+    }
+    execution = platform.executions.execute(platform.actor, call_flow(platform, call).id)
+    until(lambda: len(seen) == 1)
+    time.sleep(0.5)  # the lease has run out
+    assert platform.engine.sweeper.sweep()["crashed"] == 1
+    until(lambda: platform.engine.queue.depth() == 0)
+    _, stored = platform.executions.events(platform.actor, execution.id)
+    numbers = [event.seq for event in stored]
+    assert len(set(numbers)) == len(numbers), [(e.seq, e.type) for e in stored]
+    assert stored[-1].final
+    assert len(seen) == 1
+
+
+def test_a_sweep_interrupted_after_it_crashed_a_run_leaves_no_node_running(make_platform):
+    """The sweeper writes the execution `crashed` first, then its unfinished nodes
+    . If the database fails between the two (or the sweeping process
+     dies), the node stays `running` forever: the execution is no longer `running`, so no
+     later sweep (`lease_expired`) ever looks at it again."""
+    platform = make_platform()
+    dead = dead_run(platform)
+    sweeper = platform.engine.sweeper
+    storage = platform.storage
+
+    def database_blip(record):
+        raise StorageUnavailable("database", "did not answer")
+
+    sweeper.storage = StorageWith(storage, NodesWith(storage.node_executions, database_blip))
+    try:
+        sweeper.sweep()
+    except StorageUnavailable:
+        pass  # the sweeper's thread logs it and tries again next round
+    sweeper.storage = storage
+    sweeper.sweep()  # the next round, the database back
+    assert storage.executions.get(dead.id).status == "crashed"
+    assert [n.status for n in platform.nodes_of(dead)] == ["success", "crashed"]
+
+
+def test_a_stream_following_a_run_the_sweeper_crashes_gets_every_event(make_platform):
+    """`GET .../events` promises every event once and in order. The sweeper stores the
+     final `execution.crashed` before the `node_failed` of the node it ends
+    : a stream reading between the two sees the final event, sends it
+     and closes; the node's event, numbered before it, is never sent (a reconnect with
+     `Last-Event-ID` = the final number gets nothing either)."""
+    platform = make_platform()
+    storage = platform.storage
+    dead = dead_run(platform)
+    lines, free = platform.executions.follow(platform.actor, dead.id, 0)
+    sent: list[str] = []
+    client = threading.Thread(target=lambda: sent.extend(lines), daemon=True)
+
+    def update_while_the_client_reads(record):
+        if client.ident is None:
+            client.start()  # the client reads the stream meanwhile
+            client.join(0.5)
+        return storage.node_executions.update(record)
+
+    sweeper = platform.engine.sweeper
+    sweeper.storage = StorageWith(
+        storage, NodesWith(storage.node_executions, update_while_the_client_reads)
+    )
+    sweeper.sweep()
+    client.join(3)
+    free()
+    received = [int(line.split("\n", 1)[0][len("id: ") :]) for line in sent if line[:4] == "id: "]
+    _, stored = platform.executions.events(platform.actor, dead.id)
+    assert received == [event.seq for event in stored]
+
+
+def test_the_sweeper_offers_other_workflows_queued_behind_a_blocked_backlog(make_platform):
+    """After a restart the in-process queue has lost its deliveries and the sweeper is
+    what offers queued executions again, a bounded number a round. When the oldest all
+    belong to a workflow at its concurrency limit, each round would offer the same ones
+    (each held back: no slot) and another workflow's execution would wait while the
+    engine is idle: a round offers the oldest of each workflow first."""
+    platform = make_platform()
+    storage = platform.storage
+    hot = platform.workflow([node("start", "manual")], concurrency=1)
+    other = platform.workflow([node("start", "manual")])
+    now = utcnow()
+    storage.executions.add(  # the hot workflow's one slot, held by a live run elsewhere
+        Execution(
+            workflow_id=hot.id,
+            user_id=platform.user.id,
+            workflow_version=1,
+            status="running",
+            runner="another-process",
+            lease_expires_at=now + timedelta(minutes=5),
+            workflow_slot=0,
+            global_slot=0,
+            started_at=now,
+            last_seq=1,
+        )
+    )
+    long_ago = now - timedelta(minutes=10)
+    for i in range(100):
+        storage.executions.add(
+            Execution(
+                workflow_id=hot.id,
+                user_id=platform.user.id,
+                workflow_version=1,
+                created_at=long_ago + timedelta(seconds=i),
+            )
+        )
+    waiting = storage.executions.add(
+        Execution(
+            workflow_id=other.id,
+            user_id=platform.user.id,
+            workflow_version=1,
+            created_at=long_ago + timedelta(seconds=200),
+        )
+    )
+    for _ in range(3):
+        platform.engine.sweeper.sweep()
+        time.sleep(0.2)
+    assert settled(platform, waiting, 1.0).status == "success"
+
+
+# -- data limits --------------------------------------------------------------------------
+def test_a_run_stores_no_more_than_its_data_limit(make_platform):
+    """WF_EXECUTION_MAX_DATA_BYTES is "everything one execution stores". Each value cut
+    is stored as a marker (`{"truncated": true, "bytes": ..., "limit": ...}`) that
+    `DataBudget.keep` never counts: a chain of nodes past the limit
+    stores several times the limit while the execution reports `data_bytes` 0."""
+    platform = make_platform(max_output_bytes=200, max_data_bytes=1000)
+    steps = [node(f"n{i}", "noop") for i in range(30)]
+    flow = platform.workflow(
+        [node("start", "manual"), *steps],
+        [edge("start", "n0")] + [edge(f"n{i}", f"n{i + 1}") for i in range(29)],
+    )
+    done = platform.run(flow, {"blob": "x" * 150})
+    assert done.status == "success"
+    stored = sum(
+        len(json.dumps(value, separators=(",", ":")).encode())
+        for n in platform.nodes_of(done)
+        for value in (n.input, n.output)
+        if value is not None
+    )
+    assert stored <= 1000, (stored, done.data_bytes)
