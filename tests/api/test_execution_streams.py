@@ -4,7 +4,11 @@ served by one instance follows a run made by another (the rows are the source)."
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.api.conftest import app_config, login, register
 from tests.api.test_executions import (
@@ -17,6 +21,7 @@ from tests.api.test_executions import (
 )
 from tests.apps import close_app
 from wfplatform import create_app
+from wfplatform.api.blueprint import load_json
 
 
 @pytest.fixture
@@ -88,3 +93,46 @@ def test_data_cut_to_the_limits_is_counted_in_the_metrics(make_app):
     assert (run["status"], run["truncated"]) == ("success", 1)
     assert run["node_executions"][1]["output"]["truncated"] is True
     metrics_showing(client, "wf_execution_data_truncated_total 1.0")
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def test_any_json_input_runs_and_comes_back_as_it_was_sent(make_app):
+    """Whatever JSON a client sends as the input (big integers, odd floats, any text),
+    the run is accepted, ends, and its stored input and its trigger's items are that JSON
+    as the service reads numbers (a whole float past 2**53 is the exact integer)."""
+    app = make_app("database-only")
+    client = app.test_client()
+    auth = login(client, register(client)["email"])
+    flow = workflow(client, auth, {"name": "Echo", "nodes": [{"id": "start", "type": "manual"}]})
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(given_input=JSON)
+    def run_once(given_input):
+        answer = execute(client, auth, flow, given_input)
+        assert answer.status_code == 200, answer.get_json()
+        run = answer.get_json()
+        assert run["status"] == "success", run["error"]
+        read = load_json(json.dumps(given_input))
+        assert run["input"] == read
+        expected = [{}] if read is None else read if isinstance(read, list) else [read]
+        items = [v if isinstance(v, dict) else {"value": v} for v in expected]
+        assert run["node_executions"][0]["output"] == [items]
+
+    run_once()

@@ -46,7 +46,9 @@ class Server(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self.seen.append(self.path)
         status, payload = 200, b'{"ok": true}'
-        if self.path.startswith("/huge"):
+        if self.path.startswith("/whole"):
+            payload = b'{"total": 1e300}'
+        elif self.path.startswith("/huge"):
             payload = b'{"total": 1e400}'
         elif self.path.startswith("/slow-fail"):
             time.sleep(0.8)
@@ -162,6 +164,19 @@ def test_a_json_answer_with_a_number_past_float_range_is_stored_as_json(make_pla
     assert done.status == "success", done.error
     stored = [n.output for n in platform.nodes_of(done)]
     json.dumps(stored, allow_nan=False)  # ValueError: Out of range float values ...
+
+
+def test_a_whole_number_written_as_a_float_is_kept_alike_in_both_backends(make_platform, server):
+    """`1e300` in an answer is the integer 10**300 (what jsonb keeps, and what the API
+    reads a request's number as): as a float in memory, the backends of a `dual` run would
+    differ for good."""
+    port, _ = server
+    platform = make_platform("dual")
+    flow = call_flow(platform, node("call", "http_request", url=f"http://127.0.0.1:{port}/whole"))
+    done = platform.run(flow, seconds=3)
+    (call,) = [n for n in platform.nodes_of(done) if n.node_id == "call"]
+    assert call.output[0][0]["body"] == {"total": 10**300}
+    assert platform.storage.verify()["differences"] == 0
 
 
 def test_a_node_output_the_storage_refuses_fails_the_run_instead_of_leaving_it_running(

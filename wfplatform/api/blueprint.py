@@ -2,15 +2,12 @@
 stores alike.
 
 Python's `json` turns an integer of more than 4300 digits into a `ValueError` webargs does
-not catch (a 500 for any anonymous client): here it is an unreadable body (400). And a
-float written as a whole number past 2**53 (`1e300`) is read as the exact integer the JSON
-text means, which is what PostgreSQL's jsonb keeps (exact decimals) and gives back: as a
-float, memory and the database would hold different values for good."""
+not catch (a 500 for any anonymous client): here it is an unreadable body (400). Numbers
+are read as every backend keeps them (`domain.json_numbers`)."""
 
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import Any
 
 import flask_smorest
@@ -18,14 +15,7 @@ from flask import Request
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-EXACT_INTEGERS = 2**53  # below, a whole float is an integer every reader agrees on
-
-
-def parse_number(text: str) -> float | int:
-    value = float(text)
-    if value.is_integer() and abs(value) >= EXACT_INTEGERS:
-        return int(Decimal(text))  # finite, so at most 309 digits
-    return value
+from ..domain.json_numbers import parse_number
 
 
 def load_json(text: str) -> Any:

@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 import urllib3
 from urllib3.exceptions import HTTPError, LocationParseError
 
+from ..domain.json_numbers import parse_number
 from ..domain.text import scrub
 from .destinations import DestinationRefused, NetworkPolicy
 
@@ -123,7 +124,7 @@ class HttpClient:
             text = data.decode("utf-8", errors="replace")
         if kind.strip().lower().endswith(("/json", "+json")):
             try:
-                return scrub(json.loads(text, parse_constant=_not_json, parse_float=_finite))
+                return scrub(json.loads(text, parse_constant=_not_json, parse_float=_number))
             except ValueError:
                 pass
         return scrub(text)
@@ -146,10 +147,11 @@ def _not_json(constant: str) -> None:
     raise ValueError(constant)
 
 
-def _finite(text: str) -> float:
-    """A number past a float's range (`1e400`) would be read as infinity: not JSON either."""
-    value = float(text)
-    if not math.isfinite(value):
+def _number(text: str) -> float | int:
+    """As the API reads numbers (`json_numbers`); past a float's range, not JSON here (no
+    backend stores an infinity): the body is kept as text."""
+    value = parse_number(text)
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(text)
     return value
 
