@@ -54,9 +54,9 @@ def upgrade():
     sa.UniqueConstraint('workflow_id', 'workflow_slot', name=op.f('uq_executions_workflow_id_workflow_slot'))
     )
     with op.batch_alter_table('executions', schema=None) as batch_op:
-        batch_op.create_index('ix_executions_user_id_created_at', ['user_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_executions_workflow_id_created_at', ['workflow_id', 'created_at'], unique=False)
-        batch_op.create_index('ix_executions_status_created_at', ['status', 'created_at'], unique=False)
+        batch_op.create_index('ix_executions_user_id_created_at', ['user_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_executions_workflow_id_created_at', ['workflow_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_executions_status_created_at', ['status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_executions_status_lease_expires_at', ['status', 'lease_expires_at'], unique=False)
 
     op.create_table('node_executions',
