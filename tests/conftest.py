@@ -193,3 +193,23 @@ def redis_url():
     for key in server.scan_iter(f"*{prefix}*"):  # `limits` puts its own prefix first
         server.delete(key)
     server.close()
+
+
+@pytest.fixture
+def make_app(engine, database_url, tmp_path):
+    """Apps on the test's database (its mode; settings as overrides), closed after."""
+    from tests.api.conftest import app_config
+    from tests.apps import close_app
+    from wfplatform import create_app
+
+    made = []
+
+    def make(mode: str = "memory-only", **overrides):
+        config = {**app_config(database_url, mode, None, tmp_path), **overrides}
+        app = create_app(config, instance_path=str(tmp_path / f"instance-{len(made)}"))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        close_app(app)

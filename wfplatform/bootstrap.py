@@ -42,7 +42,7 @@ from .backfill.jobs import BackfillJobs
 from .backup.jobs import ImportJobs
 from .config import ConfigurationError, time_bounds
 from .errors import StorageUnavailable
-from .executions.engine import ExecutionEngine
+from .executions.engine import ExecutionEngine, readiness_with_workers
 from .executions.queue import ExecutionQueue
 from .executions.service import Executions
 from .executions.settings import EngineSettings
@@ -129,6 +129,9 @@ def build_services(
     engine = ExecutionEngine(storage, credentials, engine_settings(config), execution_queue(config))
     if metrics is not None:
         engine.bus.subscribe(metrics.heard)
+    if engine.queue.backend != "in-process":
+        for name in storage.repository_names:
+            storage.add_readiness_check(name, readiness_with_workers)
     return Services(
         accounts=Accounts(storage, passwords, tokens, throttle),
         api_keys=ApiKeys(storage),

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import app_config, login, register
+from tests.api.conftest import login, register
 from tests.api.test_executions import (
     FAILING,
     WAITING,
@@ -19,24 +18,7 @@ from tests.api.test_executions import (
     parse_events,
     workflow,
 )
-from tests.apps import close_app
-from wfplatform import create_app
 from wfplatform.api.blueprint import load_json
-
-
-@pytest.fixture
-def make_app(engine, database_url, tmp_path):
-    made = []
-
-    def make(mode: str = "memory-only", **overrides):
-        config = {**app_config(database_url, mode, None, tmp_path), **overrides}
-        app = create_app(config, instance_path=str(tmp_path / f"instance-{len(made)}"))
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        close_app(app)
 
 
 def slow(seconds: float) -> dict:

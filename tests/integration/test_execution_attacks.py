@@ -1,8 +1,11 @@
 """The execution engine as an attacker, an operator and a crash meet it (a review written
 as failing tests; each found a defect, fixed since): hostile answers and items, secrets in
 failures, destinations that name no host, cancels between attempts, a runner that lost
-its lease, a sweep cut short, a stream beside the sweeper, a blocked backlog, and what one
-run may store."""
+its lease, a sweep cut short, a stream beside the sweeper, a blocked backlog, what one
+run may store; and a second review: concurrency limits (huge, lowered, written as 1.0),
+`if` telling `true` from 1, a retry of an archived workflow, inputs as deep as the API
+takes, RQ offering again a job that ended unrun, a walk back beside RQ workers, and a
+sweep that finds the lease renewed."""
 
 from __future__ import annotations
 
@@ -21,12 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.conftest import login, register
+from tests.api.test_executions import execute, workflow
 from tests.factories import TEST_RING, make_credential
 from tests.runs import FAST, Platform, edge, node, until
+from wfplatform import bootstrap
+from wfplatform.config import ConfigurationError
 from wfplatform.domain.codec import utcnow
 from wfplatform.domain.executions import Execution
-from wfplatform.errors import StorageUnavailable
+from wfplatform.errors import Conflict, DomainError, StorageUnavailable
 from wfplatform.executions.destinations import NetworkPolicy
+from wfplatform.storage.modes import DATABASE
 
 ROOT = Path(__file__).resolve().parents[2]
 # docs/NODES.md, "Where it may connect": the deny list for a shared installation
@@ -385,7 +393,8 @@ def test_a_sweep_interrupted_after_it_crashed_a_run_leaves_no_node_running(make_
     except StorageUnavailable:
         pass  # the sweeper's thread logs it and tries again next round
     sweeper.storage = storage
-    sweeper.sweep()  # the next round, the database back
+    # a later round, the database back, once the lease the cut-short round took expired
+    sweeper.sweep(utcnow() + timedelta(seconds=FAST.lease_seconds + 1))
     assert storage.executions.get(dead.id).status == "crashed"
     assert [n.status for n in platform.nodes_of(dead)] == ["success", "crashed"]
 
@@ -491,3 +500,219 @@ def test_a_run_stores_no_more_than_its_data_limit(make_platform):
         if value is not None
     )
     assert stored <= 1000, (stored, done.data_bytes)
+
+
+PAUSE = [node("start", "manual"), node("pause", "wait", seconds=30)]
+
+
+def status(platform: Platform, execution) -> str:
+    return platform.storage.executions.get(execution.id).status
+
+
+def cancel_all(platform: Platform, *executions) -> None:
+    for execution in executions:
+        try:
+            platform.executions.cancel(platform.actor, execution.id)
+        except Conflict:
+            pass
+
+
+# -- concurrency limits --------------------------------------------------------------------
+def test_a_huge_workflow_concurrency_does_not_stall_the_claim(make_platform):
+    """Any user may store `settings.concurrency` (nothing checks it) and every claim of
+    that workflow built a list of every slot number below it: time and memory grew with
+    the number itself. 10**7 cost a second and
+    ~400 MB per claim; 10**12 holds a worker thread (and its memory) for good, so a few
+    runs stop the engine for every user. A claim must cost what the running runs cost."""
+    platform = make_platform()
+    flow = platform.workflow([node("start", "manual")], concurrency=10**12)
+    assert platform.run(flow).status == "success"  # within the wait: no claim stalls
+
+
+def test_a_lowered_workflow_limit_holds_back_a_run_beyond_it(make_platform):
+    """docs/OPERATIONS.md: "A run beyond a limit stays queued". A user lowers
+    `settings.concurrency` from 2 to 1 while the run in slot 1 goes on; the next run finds
+    slot 0 free and takes it (`_free_slots` looks for a free slot number below the limit,
+    never at how many runs hold one), so two run at once under a limit of 1."""
+    platform = make_platform()
+    flow = platform.workflow(PAUSE, [edge("start", "pause")], concurrency=2)
+    first = platform.executions.execute(platform.actor, flow.id)
+    until(lambda: status(platform, first) == "running")
+    second = platform.executions.execute(platform.actor, flow.id)
+    until(lambda: status(platform, second) == "running")
+    platform.executions.cancel(platform.actor, first.id)  # frees slot 0
+    until(lambda: platform.storage.executions.get(first.id).finished)
+    platform.workflows.update(platform.actor, flow.id, {"settings": {"concurrency": 1}})
+    third = platform.executions.execute(platform.actor, flow.id)
+    try:
+        time.sleep(0.4)
+        assert len(platform.storage.executions.running(flow.id)) == 1
+        assert status(platform, third) == "queued"
+    finally:
+        cancel_all(platform, second, third)
+
+
+def test_a_concurrency_written_as_a_whole_float_is_a_limit(make_platform):
+    """JSON has one number type, and the project reads 1.0 as the integer 1 elsewhere
+    (`JsonInteger`: "3 and 3.0 alike"); a client that writes `"concurrency": 1.0` (Python's
+    json.dumps of a float) is stored as given, and `Runner._workflow_limit`
+    (`isinstance(given, int)`) silently reads it as no limit: two runs at once."""
+    platform = make_platform()
+    flow = platform.workflow(PAUSE, [edge("start", "pause")], concurrency=1.0)
+    first = platform.executions.execute(platform.actor, flow.id)
+    second = platform.executions.execute(platform.actor, flow.id)
+    try:
+        until(lambda: status(platform, first) == "running")
+        time.sleep(0.3)
+        assert status(platform, second) == "queued"
+    finally:
+        cancel_all(platform, first, second)
+
+
+# -- engine semantics ----------------------------------------------------------------------
+def test_if_tells_true_from_one(make_platform):
+    """`equals` and `contains` compare with Python's `==` and `in` (nodes/core.py,
+    `_holds`, `_contains`), where `True == 1`: an item `{"flag": true}` goes down the
+    `flag equals 1` branch and `[true]` "contains" 1. JSON's true is not the number 1 (the
+    project says so itself: `records._bool_for_number`), so a flag routes an order wrongly."""
+    platform = make_platform()
+    conditions = [
+        {"left": "{{ $json.flag }}", "operator": "equals", "right": 1},
+        {"left": "{{ $json.tags }}", "operator": "contains", "right": 1},
+    ]
+    flow = platform.workflow(
+        [node("start", "manual"), node("check", "if", conditions=conditions, combine="any")],
+        [edge("start", "check")],
+    )
+    given = [{"flag": True, "tags": []}, {"flag": False, "tags": [True]}]
+    done = platform.run(flow, given)
+    assert platform.nodes_of(done)[1].output == [[], given]
+
+
+def test_a_retry_does_not_run_an_archived_workflow(make_platform):
+    """`execute` refuses an archived workflow ("an archived workflow does not run: change
+    its status first", 409), but `Executions.retry` (service.py) never looks at the
+    workflow: archiving a workflow to stop it is bypassed by retrying any of its failed,
+    crashed or cancelled runs."""
+    platform = make_platform()
+    flow = platform.workflow(
+        [node("start", "manual"), node("boom", "fail")], [edge("start", "boom")]
+    )
+    failed = platform.run(flow)
+    platform.workflows.update(platform.actor, flow.id, {"status": "archived"})
+    with pytest.raises(Conflict):
+        platform.executions.execute(platform.actor, flow.id)
+    with pytest.raises(Conflict):
+        platform.executions.retry(platform.actor, failed.id)
+
+
+@pytest.mark.parametrize("depth", [31, 32])
+def test_an_input_the_api_accepts_runs(make_app, depth):
+    """The API accepts an input nested up to 32 levels (`ExecuteSchema`, `plain_json`) and
+    answers 202, but the engine measures depth on what it stores around the item: the
+    trigger's input `[item]` and output `[[item]]` are one and two levels deeper. At 31
+    the trigger fails "its output cannot be kept: nested deeper than 32 levels" (no node
+    nested anything); at 32 `_begin`'s `size_of(items)` raises `Unfit` outside the node's
+    try and the run fails as "the engine failed (Unfit)", logged as an engine
+    error. Either refuse the input (422) or run it."""
+    app = make_app()
+    client = app.test_client()
+    auth = login(client, register(client)["email"])
+    flow = workflow(client, auth, {"name": "Echo", "nodes": [{"id": "start", "type": "manual"}]})
+    given: dict = {}
+    for _ in range(depth):
+        given = {"a": given}
+    answer = execute(client, auth, flow, given)
+    run = answer.get_json()
+    assert answer.status_code == 422 or run["status"] == "success", run["error"]
+
+
+# -- RQ --------------------------------------------------------------------------------------
+def test_rq_offers_again_an_execution_whose_worker_stopped_before_it_ran(redis_url):
+    """The sweeper offers queued executions again for "a delivery lost with a process". On
+    RQ a worker stopped while it held the job (a cold shutdown raises SystemExit in a
+    SimpleWorker's job; a killed worker's job is moved to the failed registry) leaves the
+    job's hash behind for `failure_ttl`, a day (rq_queue.py, FAILED_JOBS_KEPT_SECONDS), and
+    every re-offer meets `unique=True`, raises DuplicateJobError and is dropped as "its job
+    is waiting or running": the execution stays queued for a day."""
+    from wfplatform.executions.rq_queue import RqQueue
+
+    url, prefix = redis_url
+    queue = RqQueue(url, prefix)
+    delivered: list[str] = []
+
+    def runner(execution_id: str) -> None:
+        delivered.append(execution_id)
+        if len(delivered) == 1:
+            raise SystemExit()  # the worker stops before it claimed the row
+
+    try:
+        queue.submit("e1")
+        queue.work(runner, burst=True)
+        queue.submit("e1")  # the sweeper: the row is still queued
+        queue.work(runner, burst=True)
+        assert delivered == ["e1", "e1"]
+    finally:
+        queue.close()
+
+
+def test_a_walk_back_is_refused_while_rq_workers_run_the_executions(make_app, redis_url):
+    """With WF_EXECUTION_QUEUE_URL the service and `flask wf worker` refuse to start while
+    any repository keeps records in process memory (`bootstrap._check_execution_queue`):
+    the workers read every record from the database. The same service accepts, at
+    runtime, a switch into such a mode (`dual` reading the database with its fallback,
+    then memory reads): nothing in `storage.switch` knows of the queue, so records
+    written to the service's memory never reach the workers, and the service now runs in
+    a configuration it refuses to start in."""
+    url, prefix = redis_url
+    app = make_app("database-only", WF_EXECUTION_QUEUE_URL=url, WF_EXECUTION_QUEUE_NAME=prefix)
+    bootstrap._check_execution_queue(app)  # it may start: nothing is kept in memory
+    storage = bootstrap.get_storage(app)
+    with pytest.raises((DomainError, ConfigurationError)):
+        storage.switch("dual", read_from=DATABASE, reason="walk back", actor="ops")
+    assert not bootstrap.needs_one_process(storage.current_modes())
+
+
+# -- the sweeper -----------------------------------------------------------------------------
+class _Delegate:
+    def __init__(self, real, **replaced) -> None:
+        self._real = real
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def test_a_sweep_that_finds_the_lease_renewed_leaves_the_live_run_alone(make_platform):
+    """docs/OPERATIONS.md: "never marks another process's live run dead: only an expired
+    lease does". `Sweeper._crash` marks the run's running node executions `crashed` first
+    and only then asks `claims.crash`, which sees the lease renewed since the sweeper's
+    read (a renewal that ran late, e.g. on a slow database) and leaves the run: the live
+    run's node is crashed all the same, its runner's end of the node conflicts, it stops
+    as if it had lost its lease, and a healthy run ends `crashed` a lease later."""
+    platform = make_platform(lease_seconds=30.0)
+    storage = platform.storage
+    flow = platform.workflow(
+        [node("start", "manual"), node("pause", "wait", seconds=0.5), node("after", "noop")],
+        [edge("start", "pause"), edge("pause", "after")],
+    )
+    run = platform.executions.execute(platform.actor, flow.id)
+    until(lambda: [n.node_id for n in platform.nodes_of(run)] == ["start", "pause"])
+    row = storage.executions.get(run.id)
+    late = dataclasses.replace(  # its renewal is late: the lease ran out a moment ago
+        row, lease_expires_at=utcnow() - timedelta(seconds=0.1), version=row.version + 1
+    )
+    storage.executions.update(late)
+    claims = platform.engine.runner.claims
+
+    def lease_expired(now, limit):
+        found = storage.executions.lease_expired(now, limit)
+        assert claims.renew(run.id, row.runner) is not None  # the renewal lands now
+        return found
+
+    sweeper = platform.engine.sweeper
+    executions = _Delegate(storage.executions, lease_expired=lease_expired)
+    sweeper.storage = _Delegate(storage, executions=executions)
+    assert sweeper.sweep()["crashed"] == 0
+    done = platform.executions.wait(run, 2)
+    assert done.status == "success", [(n.node_id, n.status) for n in platform.nodes_of(done)]

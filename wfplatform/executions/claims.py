@@ -8,7 +8,8 @@ taken meanwhile) the row is read again and the change decided again.
 - `renew`: a later lease, only while the row still names this runner as running it.
 - `finish`: the end of a run, on the same condition: a runner that lost its lease never
   overwrites what the sweeper decided.
-- `crash`: the sweeper's, only for a run still running whose lease has expired."""
+- `take_over` and `crash`: the sweeper's, only for a run still running whose lease has
+  expired: first the row is made the sweeper's, then its nodes and the run are ended."""
 
 from __future__ import annotations
 
@@ -97,12 +98,27 @@ class Claims:
 
         return self.change(execution_id, decide)
 
-    def crash(
-        self, execution_id: str, now: datetime, last_seq: int, error: dict[str, Any]
-    ) -> Execution | None:
+    def take_over(self, execution_id: str, now: datetime, sweeper: str) -> Execution | None:
+        """The sweeper's first step with a run whose lease expired: the row names the
+        sweeper, with a lease of its own, so a renewal arriving late finds the run is no
+        longer its runner's (and stops it), and a sweep cut short is taken over again once
+        this lease expires. None when the lease is live (renewed meanwhile)."""
+
         def decide(current: Execution) -> dict[str, Any] | None:
             lease = current.lease_expires_at
             if current.status != RUNNING or lease is None or lease >= now:
+                return None
+            return {"runner": sweeper, "lease_expires_at": now + self.lease}
+
+        return self.change(execution_id, decide)
+
+    def crash(
+        self, execution_id: str, now: datetime, last_seq: int, error: dict[str, Any], sweeper: str
+    ) -> Execution | None:
+        """The run `take_over` gave `sweeper`, ended `crashed`."""
+
+        def decide(current: Execution) -> dict[str, Any] | None:
+            if current.status != RUNNING or current.runner != sweeper:
                 return None
             return {
                 "status": CRASHED,
@@ -117,7 +133,8 @@ class Claims:
 
     def _free_slots(self, workflow_id: str, workflow_limit: int) -> dict[str, int | None]:
         """The lowest free slot under each limit (None where there is no limit); `NoSlot`
-        when a limit is reached."""
+        when as many runs as the limit hold one (a limit lowered below the slots held
+        counts those runs, not the numbers)."""
         slots: dict[str, int | None] = {"workflow_slot": None, "global_slot": None}
         if not workflow_limit and not self.concurrency:
             return slots
@@ -127,11 +144,10 @@ class Claims:
             ("global_slot", self.concurrency, running),
         ):
             if limit:
-                taken = {getattr(execution, name) for execution in holders}
-                free = [slot for slot in range(limit) if slot not in taken]
-                if not free:
+                taken = {getattr(execution, name) for execution in holders} - {None}
+                if len(taken) >= limit:
                     raise NoSlot(name)
-                slots[name] = free[0]
+                slots[name] = next(slot for slot in range(len(taken) + 1) if slot not in taken)
         return slots
 
 

@@ -24,22 +24,13 @@ class Unfit(Exception):
     """A value no execution can carry on with; the message says why."""
 
 
-def size_of(value: Any, most: int | None = None) -> int:
-    """Its bytes as compact JSON; `Unfit` when it is not JSON every backend stores, or
-    (with `most`) larger than `most` bytes. Measured first (in C), then walked for its
-    depth, so a value too large is refused before it is walked."""
+def size_of(value: Any) -> int:
+    """Its bytes as compact JSON; `Unfit` when it is not JSON every backend stores."""
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError) as error:
         raise Unfit(f"not JSON every backend stores ({type(error).__name__})") from None
-    size = len(text.encode())
-    if most is not None and size > most:
-        raise Unfit(f"{size} bytes, more than a run may hold (WF_EXECUTION_MAX_DATA_BYTES {most})")
-    try:
-        plain_json(value)
-    except ValidationError as refused:
-        raise Unfit(" ".join(refused.messages)) from None
-    return size
+    return len(text.encode())
 
 
 def _marker(size: int, limit: str) -> dict[str, Any]:
@@ -53,9 +44,23 @@ class DataBudget:
     used: int = 0
     cut: int = 0  # values stored as a marker, or not at all
 
-    def check(self, value: Any) -> int:
-        """The size of a value a node made; `Unfit` past what one run may hold."""
-        return size_of(value, self.per_execution)
+    def check(self, outputs: list[list[Any]]) -> int:
+        """The size of the outputs a node made; `Unfit` past what one run may hold, or
+        for an item nested deeper than the API lets an input nest. Measured first (in C),
+        then walked, so outputs too large are refused before they are walked."""
+        size = size_of(outputs)
+        if size > self.per_execution:
+            raise Unfit(
+                f"{size} bytes, more than a run may hold "
+                f"(WF_EXECUTION_MAX_DATA_BYTES {self.per_execution})"
+            )
+        try:
+            for output in outputs:
+                for item in output:
+                    plain_json(item)
+        except ValidationError as refused:
+            raise Unfit(" ".join(refused.messages)) from None
+        return size
 
     def keep(self, value: Any, size: int) -> tuple[Any, bool]:
         """What to store of `value` (`size` bytes), and whether it was cut."""

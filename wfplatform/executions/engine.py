@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from typing import Any
 
 from ..services.credentials import Credentials
 from ..storage.adapter import Storage
+from ..storage.modes import RepositoryMode, needs_one_process
 from .cancels import CancelSignals
 from .events import EventBus
 from .http_client import HttpClient
@@ -18,6 +20,20 @@ from .runner import Runner
 from .settings import EngineSettings
 from .streams import EventStreams, StreamTiming
 from .sweeper import Sweeper
+
+KEPT_FROM_WORKERS = (
+    "WF_EXECUTION_QUEUE_URL sends executions to worker processes, which read every record "
+    "from the database: this mode would keep records in process memory (unset it first, "
+    "with one serving process running the executions)"
+)
+
+
+def readiness_with_workers(
+    _parts: Any, _current: RepositoryMode, target: RepositoryMode
+) -> list[str]:
+    """A step refused while executions run on worker processes: into a mode that keeps
+    records in process memory (see `Storage.add_readiness_check`)."""
+    return [KEPT_FROM_WORKERS] if needs_one_process({"": target}) else []
 
 
 def runner_name() -> str:
@@ -61,6 +77,7 @@ class ExecutionEngine:
             self.bus,
             settings.sweep_seconds,
             per_workflow=max(1, settings.workers),
+            runner_name=self.runner.name,
         )
 
     def start(self) -> None:

@@ -6,7 +6,8 @@ little to configure; everything RQ would retry, time out or limit is the engine'
 concern here (claims, leases, slots, node retries), so RQ only carries ids:
 
 - one job per execution id (`unique`): the sweeper offering an execution again while its
-  job waits adds nothing, and a job that finished leaves no trace (`result_ttl=0`);
+  job waits adds nothing, a job that finished leaves no trace (`result_ttl=0`), and one
+  that ended without running it (a worker stopped or killed first) is replaced;
 - no broker retries and no job timeout: a run's retries and its end are the engine's, and
   a worker that dies mid-run leaves a lease that expires (the sweeper marks it `crashed`);
 - `SimpleWorker`: jobs run in the worker process, which built the app once (storage,
@@ -20,10 +21,12 @@ from collections.abc import Callable
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
 QUEUE_NAME = "wf-executions"
 FAILED_JOBS_KEPT_SECONDS = 24 * 3600
+ENDED = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 log = logging.getLogger(__name__)
 _runner: Callable[[str], None] | None = None  # this worker process's (see `work`)
 
@@ -37,21 +40,40 @@ class RqQueue:
         self.name = name
 
     def submit(self, execution_id: str) -> None:
+        job_id = f"{self.name}-{execution_id}"  # one per execution and queue
         try:
-            self.queue.enqueue_call(
-                run_execution,
-                args=(execution_id,),
-                job_id=f"{self.name}-{execution_id}",  # one per execution and queue
-                unique=True,
-                timeout=-1,
-                result_ttl=0,
-                failure_ttl=FAILED_JOBS_KEPT_SECONDS,
-                description=f"execution {execution_id}",
-            )
+            try:
+                self._enqueue(execution_id, job_id)
+            except DuplicateJobError:
+                if not self._ended(job_id):
+                    return  # its job is waiting or running
+                # a job that ended without running it (its worker stopped first): RQ keeps
+                # its record, which must not hold the execution back
+                Job.fetch(job_id, connection=self.connection).delete()
+                self._enqueue(execution_id, job_id)
         except DuplicateJobError:
-            pass  # its job is waiting or running
+            pass  # another process offered it at the same moment
         except RedisError as fault:  # the row is queued: the sweeper offers it again
             log.warning("the execution queue does not answer (%s); %s waits", fault, execution_id)
+
+    def _enqueue(self, execution_id: str, job_id: str) -> None:
+        self.queue.enqueue_call(
+            run_execution,
+            args=(execution_id,),
+            job_id=job_id,
+            unique=True,
+            timeout=-1,
+            result_ttl=0,
+            failure_ttl=FAILED_JOBS_KEPT_SECONDS,
+            description=f"execution {execution_id}",
+        )
+
+    def _ended(self, job_id: str) -> bool:
+        try:
+            status = Job.fetch(job_id, connection=self.connection).get_status()
+        except NoSuchJobError:
+            return True
+        return status in ENDED
 
     def depth(self) -> int:
         return self.queue.count  # raises RedisError when Redis does not answer

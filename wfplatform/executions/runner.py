@@ -124,6 +124,8 @@ class Runner:
         else the default (`WF_EXECUTION_WORKFLOW_CONCURRENCY`)."""
         workflow = self.storage.workflows.get(execution.workflow_id)
         given = workflow.settings.get("concurrency") if workflow is not None else None
+        if isinstance(given, float) and given.is_integer():
+            given = int(given)  # JSON's 1.0 is 1, as the API reads integers
         if isinstance(given, int) and not isinstance(given, bool) and given > 0:
             return given
         return self.settings.workflow_concurrency

@@ -40,6 +40,7 @@ from .events import Event
 KIND = "execution"
 RETRIED = (FAILED, CRASHED, CANCELLED)
 ARCHIVED = "archived"
+ARCHIVED_REFUSAL = "an archived workflow does not run: change its status first"
 WAIT_POLL_SECONDS = (0.01, 0.25)  # `?wait=true` reads the row this often, first to last
 
 
@@ -57,7 +58,7 @@ class Executions:
             raise NotFound("no such workflow")
         workflow = changeable(self.storage.workflows.get(workflow_id), actor, "workflow")
         if workflow.status == ARCHIVED:
-            raise Conflict("an archived workflow does not run: change its status first")
+            raise Conflict(ARCHIVED_REFUSAL)
         number = self.storage.workflow_versions.latest_number(workflow_id)
         version = self.storage.workflow_versions.get_number(workflow_id, number)
         if version is None:
@@ -85,6 +86,9 @@ class Executions:
                 f"this run is retry {original.attempt - 1}, and at most "
                 f"{self.settings.max_retries} are made (WF_EXECUTION_MAX_RETRIES)"
             )
+        workflow = self.storage.workflows.get(original.workflow_id)
+        if workflow is not None and workflow.status == ARCHIVED:
+            raise Conflict(ARCHIVED_REFUSAL)
         version = self.storage.workflow_versions.get_number(
             original.workflow_id, original.workflow_version
         )

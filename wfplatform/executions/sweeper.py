@@ -33,8 +33,10 @@ class Sweeper:
         bus: EventBus,
         every_seconds: float,
         per_workflow: int,
+        runner_name: str,
     ) -> None:
         """`per_workflow`: queued executions of one workflow offered a round."""
+        self.name = f"sweeper:{runner_name}"
         self.storage = storage
         self.per_workflow = per_workflow
         self.claims = claims
@@ -59,12 +61,30 @@ class Sweeper:
         return {"crashed": crashed, "offered": len(waiting)}
 
     def _crash(self, execution: Execution, now: datetime) -> bool:
-        """Its unfinished node attempts first, then the run itself: a round cut short in
-        between leaves the run `running` and expired, for the next round to finish, and a
-        stream never sees the final event before a node's."""
-        nodes = self.storage.node_executions.for_execution(execution.id)
-        seq = max((max(n.start_seq, n.end_seq or 0) for n in nodes), default=STARTED_SEQ)
+        """Take the run over (a late renewal then stops its runner instead of racing the
+        sweep), end its unfinished node attempts, then the run: a round cut short leaves
+        the run `running` under a lease of the sweeper's, for a later round to finish, and
+        a stream never sees the final event before a node's."""
+        taken = self.claims.take_over(execution.id, now, self.name)
+        if taken is None:
+            return False  # renewed, finished or taken by another sweeper meanwhile
+        # the runner it had (or the sweeper whose round was cut short)
         error = {"message": "its runner stopped renewing its lease", "runner": execution.runner}
+        ended = self._end_nodes(execution.id, now, error)
+        nodes = self.storage.node_executions.for_execution(execution.id)  # the latest ends too
+        seq = max((max(n.start_seq, n.end_seq or 0) for n in nodes), default=STARTED_SEQ)
+        crashed = self.claims.crash(execution.id, now, seq + 1, error, self.name)
+        for node in ended:
+            self.bus.publish(events.node_finished(node))
+        if crashed is None:
+            return False
+        self.bus.publish(events.finished(crashed))
+        log.warning("execution %s crashed: %s", execution.id, error)
+        return True
+
+    def _end_nodes(self, execution_id: str, now: datetime, error: dict) -> list:
+        nodes = self.storage.node_executions.for_execution(execution_id)
+        seq = max((max(n.start_seq, n.end_seq or 0) for n in nodes), default=STARTED_SEQ)
         ended = []
         for node in (n for n in nodes if n.status == RUNNING):
             seq += 1
@@ -79,15 +99,8 @@ class Sweeper:
             try:
                 ended.append(self.storage.node_executions.update(changed))
             except Conflict:
-                seq -= 1  # its runner ended it meanwhile: the run is alive after all
-        crashed = self.claims.crash(execution.id, now, seq + 1, error)
-        for node in ended:
-            self.bus.publish(events.node_finished(node))
-        if crashed is None:
-            return False  # renewed, finished or crashed by another sweeper meanwhile
-        self.bus.publish(events.finished(crashed))
-        log.warning("execution %s crashed: %s", execution.id, error)
-        return True
+                seq -= 1  # its runner ended it meanwhile (it stops at its next look)
+        return ended
 
     # -- the thread ------------------------------------------------------------------------
     def start(self) -> None:

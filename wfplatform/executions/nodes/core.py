@@ -108,7 +108,7 @@ def _holds(condition: dict[str, Any], item: Item) -> bool:
     if operator == "is_empty":
         return left in (None, "", [], {})
     if operator in ("equals", "not_equals"):
-        return (left == right) == (operator == "equals")
+        return _same(left, right) == (operator == "equals")
     if operator == "contains":
         return isinstance(left, str | list) and _contains(left, right)
     if not (_is_number(left) and _is_number(right)):
@@ -119,7 +119,18 @@ def _holds(condition: dict[str, Any], item: Item) -> bool:
 def _contains(container: str | list, value: Any) -> bool:
     if isinstance(container, str):
         return isinstance(value, str) and value in container
-    return value in container
+    return any(_same(element, value) for element in container)
+
+
+def _same(left: Any, right: Any) -> bool:
+    """JSON's equality: `true` is not `1` (Python's `==` says it is), `1` is `1.0`."""
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_same, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    return left == right
 
 
 def _is_number(value: Any) -> bool:
