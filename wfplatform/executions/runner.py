@@ -196,8 +196,8 @@ class _Run:
                 break
             try:
                 self._pause(policy.delay(attempt))
-            except Cancelled as cancelled:
-                return LOST if cancelled.lost else Outcome(CANCELLED, outcome.error)
+            except Cancelled as cancelled:  # the next attempt is where it took effect
+                return self._cancelled_before(node, items, cancelled, attempt + 1)
         return outcome
 
     def _attempt(
@@ -285,11 +285,13 @@ class _Run:
         self.runner.bus.publish(events.node_finished(done))
         return True
 
-    def _cancelled_before(self, node: dict, items: list[Item], cancelled: Cancelled) -> Outcome:
-        """A cancel found before a node runs is recorded on that node."""
+    def _cancelled_before(
+        self, node: dict, items: list[Item], cancelled: Cancelled, attempt: int = 1
+    ) -> Outcome:
+        """A cancel found before a node (or its next attempt) runs is recorded on it."""
         if cancelled.lost:
             return LOST
-        record = self._begin(node, 1, items)
+        record = self._begin(node, attempt, items)
         if not self._end(record, CANCELLED, error={"message": "cancelled before it ran"}):
             return LOST
         return Outcome(CANCELLED, {"message": "cancelled", "node_id": node["id"]})
