@@ -182,6 +182,7 @@ class SqlExecutionRepository(SqlRepository, ExecutionRepository):
             conditions.append(model.created_at >= as_utc(query.since))
         if query.until is not None:
             conditions.append(model.created_at < as_utc(query.until))
+        matches = count_matches(self._session, model, *conditions)
         rows = self._session.scalars(
             sa.select(model)
             .where(*conditions)
@@ -189,8 +190,7 @@ class SqlExecutionRepository(SqlRepository, ExecutionRepository):
             .limit(query.limit)
             .offset(query.offset)
         )
-        items = [self.from_row(row) for row in rows]
-        return Page.counted(items, count_matches(self._session, model, *conditions))
+        return Page.counted([self.from_row(row) for row in rows], matches)
 
     def running(self, workflow_id: str | None = None) -> list[Execution]:
         model = ExecutionModel
