@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -126,7 +126,3 @@ class EventBus:
                 subscriber(event)
             except Exception:
                 log.exception("an execution event subscriber failed on %s", event.type)
-
-    def publish_all(self, events: Iterator[Event] | list[Event]) -> None:
-        for event in events:
-            self.publish(event)
