@@ -155,16 +155,22 @@ def test_a_queued_execution_cancelled_never_runs(storage):
         flow = blocked.workflow(
             [node("start", "manual"), node("pause", "wait", seconds=30)], [edge("start", "pause")]
         )
-        first = blocked.executions.execute(blocked.actor, flow.id)
-        second = blocked.executions.execute(blocked.actor, flow.id)
-        until(lambda: storage.executions.get(first.id).status == "running")
-        assert storage.executions.get(second.id).status == "queued"
-        cancelled = blocked.executions.cancel(blocked.actor, second.id)
+        made = [blocked.executions.execute(blocked.actor, flow.id) for _ in range(2)]
+
+        def statuses() -> list[str]:
+            return [storage.executions.get(e.id).status for e in made]
+
+        until(lambda: "running" in statuses())  # whichever the pool claimed first
+        running, waiting = sorted(
+            made, key=lambda e: storage.executions.get(e.id).status != "running"
+        )
+        assert storage.executions.get(waiting.id).status == "queued"
+        cancelled = blocked.executions.cancel(blocked.actor, waiting.id)
         assert cancelled.status == "cancelled"
-        blocked.executions.cancel(blocked.actor, first.id)
-        assert blocked.executions.wait(first, 10).status == "cancelled"
-        assert blocked.nodes_of(second) == []
-        assert [e.type for e in blocked.heard if e.execution_id == second.id] == [
+        blocked.executions.cancel(blocked.actor, running.id)
+        assert blocked.executions.wait(running, 10).status == "cancelled"
+        assert blocked.nodes_of(waiting) == []
+        assert [e.type for e in blocked.heard if e.execution_id == waiting.id] == [
             "execution.cancelled"
         ]
     finally:
