@@ -18,19 +18,6 @@ from wfplatform.domain.codec import utcnow
 from wfplatform.errors import Conflict, ValidationFailed
 from wfplatform.repositories.executions import ExecutionQuery
 
-MODES = [
-    pytest.param(("memory-only", None), id="memory-only"),
-    pytest.param(("dual", "memory"), id="dual-read-memory"),
-    pytest.param(("dual", "database"), id="dual-read-database"),
-    pytest.param(("database-only", None), id="database-only"),
-]
-
-
-@pytest.fixture(params=MODES)
-def storage(request, make_storage):
-    mode, read_from = request.param
-    return make_storage(mode, read_from=read_from)
-
 
 @pytest.fixture
 def platform(storage):

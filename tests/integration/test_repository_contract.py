@@ -37,20 +37,6 @@ from wfplatform.repositories.audit import AuditQuery
 from wfplatform.repositories.credentials import CredentialQuery
 from wfplatform.repositories.executions import ExecutionQuery
 from wfplatform.repositories.workflows import WorkflowQuery
-from wfplatform.storage.adapter import Storage
-
-MODES = [
-    pytest.param(("memory-only", None), id="memory-only"),
-    pytest.param(("dual", "memory"), id="dual-read-memory"),
-    pytest.param(("dual", "database"), id="dual-read-database"),
-    pytest.param(("database-only", None), id="database-only"),
-]
-
-
-@pytest.fixture(params=MODES)
-def storage(request, make_storage) -> Storage:
-    mode, read_from = request.param
-    return make_storage(mode, read_from=read_from)
 
 
 def test_every_repository_runs_the_contract():

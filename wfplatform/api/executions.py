@@ -101,7 +101,8 @@ class ExecutionItem(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def get(self, execution_id):
         """One execution with its node executions, in the order they ran."""
-        return _detail(services().executions.get(current_actor(), str(execution_id)))
+        execution, nodes = services().executions.nodes(current_actor(), str(execution_id))
+        return {**vars(execution), "node_executions": nodes}
 
 
 @blp.route("/executions/<uuid:execution_id>/timeline")

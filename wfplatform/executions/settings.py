@@ -29,19 +29,23 @@ class EngineSettings:
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> EngineSettings:
-        return cls(
-            workers=config["WF_EXECUTION_WORKERS"],
-            concurrency=config["WF_EXECUTION_CONCURRENCY"],
-            workflow_concurrency=config["WF_EXECUTION_WORKFLOW_CONCURRENCY"],
-            lease_seconds=config["WF_EXECUTION_LEASE_SECONDS"],
-            sweep_seconds=config["WF_EXECUTION_SWEEP_SECONDS"],
-            cancel_poll_seconds=config["WF_EXECUTION_CANCEL_POLL_SECONDS"],
-            max_retries=config["WF_EXECUTION_MAX_RETRIES"],
-            wait_seconds=config["WF_EXECUTION_WAIT_SECONDS"],
-            max_output_bytes=config["WF_EXECUTION_MAX_OUTPUT_BYTES"],
-            max_data_bytes=config["WF_EXECUTION_MAX_DATA_BYTES"],
-            max_response_bytes=config["WF_HTTP_MAX_RESPONSE_BYTES"],
-            event_streams=config["WF_EXECUTION_EVENT_STREAMS"],
-            stream_poll_seconds=config["WF_EXECUTION_EVENT_POLL_SECONDS"],
-            network=NetworkPolicy.parse(config["WF_HTTP_DENY"], config["WF_HTTP_ALLOW"]),
-        )
+        network = NetworkPolicy.parse(config["WF_HTTP_DENY"], config["WF_HTTP_ALLOW"])
+        return cls(network=network, **{field: config[name] for field, name in SETTINGS.items()})
+
+
+# each field and the setting it is read from
+SETTINGS = {
+    "workers": "WF_EXECUTION_WORKERS",
+    "concurrency": "WF_EXECUTION_CONCURRENCY",
+    "workflow_concurrency": "WF_EXECUTION_WORKFLOW_CONCURRENCY",
+    "lease_seconds": "WF_EXECUTION_LEASE_SECONDS",
+    "sweep_seconds": "WF_EXECUTION_SWEEP_SECONDS",
+    "cancel_poll_seconds": "WF_EXECUTION_CANCEL_POLL_SECONDS",
+    "max_retries": "WF_EXECUTION_MAX_RETRIES",
+    "wait_seconds": "WF_EXECUTION_WAIT_SECONDS",
+    "max_output_bytes": "WF_EXECUTION_MAX_OUTPUT_BYTES",
+    "max_data_bytes": "WF_EXECUTION_MAX_DATA_BYTES",
+    "max_response_bytes": "WF_HTTP_MAX_RESPONSE_BYTES",
+    "event_streams": "WF_EXECUTION_EVENT_STREAMS",
+    "stream_poll_seconds": "WF_EXECUTION_EVENT_POLL_SECONDS",
+}

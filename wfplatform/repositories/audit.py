@@ -6,14 +6,11 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from ..domain.audit import AuditEntry
-from ..domain.codec import as_utc
 from ..models import AuditEntryModel
 from .base import Page, Repository, RepositorySpec, reads, writes
 from .memory import MemoryRepository
-from .sql import SqlRepository, count_matches
+from .sql import SqlRepository
 
 
 @dataclass(frozen=True)
@@ -71,27 +68,10 @@ class SqlAuditRepository(SqlRepository, AuditRepository):
 
     def list(self, query: AuditQuery) -> Page:
         model = AuditEntryModel
-        conditions = [
-            column == value
-            for column, value in (
-                (model.actor_id, query.actor_id),
-                (model.action, query.action),
-                (model.resource_type, query.resource_type),
-                (model.resource_id, query.resource_id),
-            )
-            if value is not None
-        ]
-        # In UTC: PostgreSQL refuses offsets past 15:59, which ISO 8601 allows.
-        if query.since is not None:
-            conditions.append(model.created_at >= as_utc(query.since))
-        if query.until is not None:
-            conditions.append(model.created_at < as_utc(query.until))
-        matches = count_matches(self._session, model, *conditions)
-        rows = self._session.scalars(
-            sa.select(model)
-            .where(*conditions)
-            .order_by(model.created_at.desc(), model.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
+        equal = (
+            (model.actor_id, query.actor_id),
+            (model.action, query.action),
+            (model.resource_type, query.resource_type),
+            (model.resource_id, query.resource_id),
         )
-        return Page.counted([self.from_row(row) for row in rows], matches)
+        return self._newest_first(equal, query.since, query.until, query.limit, query.offset)

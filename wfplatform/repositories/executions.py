@@ -19,7 +19,7 @@ from ..domain.executions import QUEUED, RUNNING, Execution, NodeExecution
 from ..models import ExecutionModel, NodeExecutionModel
 from .base import Page, Parent, Repository, RepositorySpec, UniqueKey, reads, writes
 from .memory import MemoryRepository
-from .sql import SqlRepository, count_matches
+from .sql import SqlRepository
 
 
 @dataclass(frozen=True)
@@ -168,29 +168,12 @@ class SqlExecutionRepository(SqlRepository, ExecutionRepository):
 
     def list(self, query: ExecutionQuery) -> Page:
         model = ExecutionModel
-        conditions = [
-            column == value
-            for column, value in (
-                (model.user_id, query.user_id),
-                (model.workflow_id, query.workflow_id),
-                (model.status, query.status),
-            )
-            if value is not None
-        ]
-        # In UTC: PostgreSQL refuses offsets past 15:59, which ISO 8601 allows.
-        if query.since is not None:
-            conditions.append(model.created_at >= as_utc(query.since))
-        if query.until is not None:
-            conditions.append(model.created_at < as_utc(query.until))
-        matches = count_matches(self._session, model, *conditions)
-        rows = self._session.scalars(
-            sa.select(model)
-            .where(*conditions)
-            .order_by(model.created_at.desc(), model.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
+        equal = (
+            (model.user_id, query.user_id),
+            (model.workflow_id, query.workflow_id),
+            (model.status, query.status),
         )
-        return Page.counted([self.from_row(row) for row in rows], matches)
+        return self._newest_first(equal, query.since, query.until, query.limit, query.offset)
 
     def running(self, workflow_id: str | None = None) -> list[Execution]:
         model = ExecutionModel

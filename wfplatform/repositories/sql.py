@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -26,7 +27,7 @@ from ..errors import (
     ValidationFailed,
 )
 from . import base
-from .base import ChangeSink, Repository
+from .base import ChangeSink, Page, Repository
 
 
 def count_matches(session: Session, model: type, *conditions: Any) -> int:
@@ -75,6 +76,33 @@ class SqlRepository(Repository):
             values[field.name] = value
         record = self.spec.record_type(**values)
         return record if owns_rows(self._session) else copy_record(record)
+
+    def _newest_first(
+        self,
+        equal: Iterable[tuple[Any, Any]],
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> Page:
+        """A page of the rows whose columns equal the values given (a value None: any),
+        created in [since, until), newest first (then by id), with their count."""
+        model = self.model
+        conditions = [column == value for column, value in equal if value is not None]
+        # In UTC: PostgreSQL refuses offsets past 15:59, which ISO 8601 allows.
+        if since is not None:
+            conditions.append(model.created_at >= as_utc(since))
+        if until is not None:
+            conditions.append(model.created_at < as_utc(until))
+        matches = count_matches(self._session, model, *conditions)
+        rows = self._session.scalars(
+            sa.select(model)
+            .where(*conditions)
+            .order_by(model.created_at.desc(), model.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page.counted([self.from_row(row) for row in rows], matches)
 
     # -- primitives -------------------------------------------------------------------------
     def fetch(self, key: str) -> Any | None:

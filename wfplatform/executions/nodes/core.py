@@ -20,14 +20,19 @@ class NoParameters(Schema):
     pass
 
 
-class Trigger(NodeType):
-    """Starts a run with the execution's input as its items."""
+class PassThrough(NodeType):
+    """Answers the items it received, on one output."""
 
-    trigger = True
     parameters = NoParameters
 
     def run(self, call: NodeCall) -> Outputs:
         return [call.items]
+
+
+class Trigger(PassThrough):
+    """Starts a run with the execution's input as its items."""
+
+    trigger = True
 
 
 class Manual(Trigger):
@@ -137,22 +142,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-class Merge(NodeType):
+class Merge(PassThrough):
     name = "merge"
     description = "Passes on the items of every input, input after input."
-    parameters = NoParameters
-
-    def run(self, call: NodeCall) -> Outputs:
-        return [call.items]
 
 
-class NoOp(NodeType):
+class NoOp(PassThrough):
     name = "noop"
     description = "Passes its items on unchanged."
-    parameters = NoParameters
-
-    def run(self, call: NodeCall) -> Outputs:
-        return [call.items]
 
 
 class FailParameters(Schema):
